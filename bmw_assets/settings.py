@@ -1,0 +1,58 @@
+"""Process-wide settings read from the environment: the profile and the storage root.
+
+`BMW_PROFILE` picks `local` (default, offline: replica, packaged model, CPU) or
+`production` (the real PressClub, Hub models, GPUs). `BMW_STORAGE` (default
+`./storage`) is the root of all runtime state.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("local", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    storage_root: Path
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.storage_root / "catalog.duckdb"
+
+    @property
+    def raw_pdf_dir(self) -> Path:
+        return self.storage_root / "raw" / "pdfs"
+
+    @property
+    def text_dir(self) -> Path:
+        return self.storage_root / "text"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.storage_root / "datasets"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.storage_root / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.storage_root / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.storage_root / "dagster"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read `BMW_PROFILE` and `BMW_STORAGE`; raise ValueError naming a bad profile."""
+    env = os.environ if environ is None else environ
+    profile = env.get("BMW_PROFILE", "local")
+    if profile not in PROFILES:
+        raise ValueError(f"BMW_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+    root = Path(env.get("BMW_STORAGE", "storage")).expanduser().resolve()
+    return Settings(profile=profile, storage_root=root)
