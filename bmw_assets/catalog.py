@@ -127,14 +127,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"catalog is at schema version {current}, newer than this code's {SCHEMA_VERSION}; upgrade bmw_assets"
         )
     for version in range(current, SCHEMA_VERSION):
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(MIGRATIONS[version])
             con.execute("INSERT INTO schema_version (version) VALUES (?)", [version + 1])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return SCHEMA_VERSION
 
 
@@ -151,3 +146,15 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
         yield con
     finally:
         con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block of writes all-or-nothing: a crash mid-way leaves the catalog as before."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -15,37 +15,52 @@ PROFILES = ("local", "production")
 
 
 @dataclass(frozen=True)
-class Settings:
-    profile: str
-    storage_root: Path
+class StorageLayout:
+    """Where each kind of runtime state lives under the storage root."""
+
+    root: Path
 
     @property
     def catalog_path(self) -> Path:
-        return self.storage_root / "catalog.duckdb"
+        return self.root / "catalog.duckdb"
 
     @property
     def raw_pdf_dir(self) -> Path:
-        return self.storage_root / "raw" / "pdfs"
+        return self.root / "raw" / "pdfs"
 
     @property
     def text_dir(self) -> Path:
-        return self.storage_root / "text"
+        return self.root / "text"
 
     @property
     def datasets_dir(self) -> Path:
-        return self.storage_root / "datasets"
+        return self.root / "datasets"
 
     @property
     def models_dir(self) -> Path:
-        return self.storage_root / "models"
+        return self.root / "models"
 
     @property
     def reports_dir(self) -> Path:
-        return self.storage_root / "reports"
+        return self.root / "reports"
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.root / "manifests"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
 
     @property
     def dagster_home(self) -> Path:
-        return self.storage_root / "dagster"
+        return self.root / "dagster"
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    storage: StorageLayout
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -55,4 +70,4 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if profile not in PROFILES:
         raise ValueError(f"BMW_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
     root = Path(env.get("BMW_STORAGE", "storage")).expanduser().resolve()
-    return Settings(profile=profile, storage_root=root)
+    return Settings(profile=profile, storage=StorageLayout(root))

@@ -1,0 +1,89 @@
+"""Data assets that bring press releases and their PDFs into the catalog."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+
+import dagster as dg
+from pydantic import Field
+
+from bmw_assets.defs.metadata import markdown_table
+from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.stages.ingestion import update_article_index, update_raw_pdfs
+
+
+class ArticleIndexConfig(dg.Config):
+    target: int | None = Field(default=None, description="newest articles to index; default: the profile's")
+    since: str | None = Field(default=None, description="ISO date; articles published before it are ignored")
+
+
+@dg.asset(
+    group_name="ingestion",
+    kinds={"python", "duckdb"},
+    pool="duckdb",
+    description="Press releases found on the PressClub (rss2 feeds, detail pages as fallback), one row per "
+    "article in the catalog table `articles`. Incremental: only new or changed articles are fetched.",
+)
+def article_index(
+    context: dg.AssetExecutionContext,
+    config: ArticleIndexConfig,
+    pressclub: PressClubResource,
+    storage: StorageResource,
+) -> dg.MaterializeResult:
+    summary = update_article_index(
+        pressclub.client_settings(),
+        storage.layout.catalog_path,
+        target=config.target or pressclub.default_target,
+        since=date.fromisoformat(config.since) if config.since else None,
+        progress=context.log.info,
+    )
+    for failure in summary.failures[:20]:
+        context.log.warning(f"article failed: {failure}")
+    return dg.MaterializeResult(
+        value=asdict(summary) | {"preview": None},
+        metadata={
+            "new": summary.new,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "failed": summary.failed,
+            "total_articles": summary.total,
+            "requests": summary.stats.get("requests", 0),
+            "retries": summary.stats.get("retries", 0),
+            "preview": markdown_table(summary.preview),
+        },
+    )
+
+
+@dg.asset(
+    group_name="ingestion",
+    kinds={"python", "duckdb", "pdf"},
+    pool="duckdb",
+    description="PDF attachments of indexed articles, validated (%PDF header, parses) and stored "
+    "content-addressed as raw/pdfs/<sha256>.pdf; every outcome in the catalog table `attachments`.",
+)
+def raw_pdfs(
+    context: dg.AssetExecutionContext,
+    article_index: dict,
+    pressclub: PressClubResource,
+    storage: StorageResource,
+) -> dg.MaterializeResult:
+    layout = storage.layout
+    summary = update_raw_pdfs(
+        pressclub.client_settings(), layout.catalog_path, layout.raw_pdf_dir, progress=context.log.info
+    )
+    for failure in summary.failures[:20]:
+        context.log.warning(f"attachment not stored: {failure}")
+    return dg.MaterializeResult(
+        value=asdict(summary),
+        metadata={
+            "requested": summary.requested,
+            "downloaded_ok": summary.ok,
+            "not_pdf": summary.not_pdf,
+            "failed": summary.failed,
+            "total_pdfs": summary.total_ok,
+            "total_mb": round(summary.total_bytes / 1e6, 2),
+            "pdf_dir": dg.MetadataValue.path(str(layout.raw_pdf_dir)),
+        },
+    )
+

@@ -1,0 +1,164 @@
+"""Sliding-window perplexity of a causal LM, as in Hugging Face's guide
+"Perplexity of fixed-length models", token-weighted across documents.
+
+Window rule (one rule for every stride): window k feeds tokens
+[k*stride, k*stride + max_length) of a document (clipped to its end) and scores
+every token in it that has at least one token of context inside the window and
+that no earlier window scored; the tokens before those are context only (label
+-100). The first token of a document is never predicted. Consequences:
+
+- stride < max_length: every token after the first is scored exactly once, with
+  at least max_length - stride tokens of context (the usual setting);
+- stride == max_length: disjoint windows; the first token of each window after
+  the first has no context inside its window and is not scored;
+- stride > max_length: the tokens between windows are not scored either.
+
+`PerplexityResult.tokens` always counts exactly the tokens that were scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: tokens [begin, end) of document `document`; tokens
+    [target_begin, end) are scored, the ones before are context."""
+
+    document: int
+    begin: int
+    end: int
+    target_begin: int
+
+
+@dataclass(frozen=True)
+class PerplexityResult:
+    """Sum of negative log-likelihoods (nats) over `tokens` scored tokens, and
+    exp(nll_sum / tokens) (NaN when nothing was scored)."""
+
+    nll_sum: float
+    tokens: int
+    perplexity: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"nll_sum": self.nll_sum, "tokens": self.tokens, "perplexity": self.perplexity}
+
+
+def sliding_windows(n_tokens: int, max_length: int, stride: int, document: int = 0) -> list[Window]:
+    """The windows covering a document of `n_tokens` tokens (see the module docstring)."""
+    if max_length < 2:
+        raise ValueError(f"max_length must be at least 2 tokens (one context, one target), got {max_length}")
+    if stride < 1:
+        raise ValueError(f"stride must be a positive number of tokens, got {stride}")
+    windows: list[Window] = []
+    scored_until = 1  # token 0 is never predicted
+    for begin in range(0, n_tokens, stride):
+        end = min(begin + max_length, n_tokens)
+        target_begin = max(scored_until, begin + 1)
+        if target_begin < end:
+            windows.append(Window(document, begin, end, target_begin))
+            scored_until = end
+        if end == n_tokens:
+            break
+    return windows
+
+
+def _window_batches(windows: list[Window], batch_size: int) -> list[list[Window]]:
+    # Longest first so each batch holds windows of (nearly) equal length: little padding.
+    ordered = sorted(windows, key=lambda w: (-(w.end - w.begin), w.document, w.begin))
+    return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+
+
+@torch.no_grad()
+def _batch_nll(model: torch.nn.Module, documents: Sequence[Sequence[int]], batch: list[Window], pad_id: int) -> tuple[float, int]:
+    width = max(w.end - w.begin for w in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    for row, window in enumerate(batch):
+        tokens = torch.tensor(documents[window.document][window.begin : window.end], dtype=torch.long)
+        length = window.end - window.begin
+        input_ids[row, :length] = tokens  # right padding: causal attention keeps real positions exact
+        attention_mask[row, :length] = 1
+        first_target = window.target_begin - window.begin
+        labels[row, first_target:length] = tokens[first_target:]
+    device = next(model.parameters()).device
+    logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+    # Position i predicts token i + 1: shift here rather than trusting the model's loss,
+    # so the scored-token count is exact.
+    shifted_logits = logits[:, :-1, :].float()
+    shifted_labels = labels[:, 1:].to(device)
+    nll = F.cross_entropy(
+        shifted_logits.reshape(-1, shifted_logits.size(-1)),
+        shifted_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    return float(nll.double()), int((shifted_labels != IGNORE_INDEX).sum())
+
+
+def token_perplexity(
+    model: torch.nn.Module,
+    documents: Sequence[Sequence[int]],
+    *,
+    max_length: int,
+    stride: int,
+    batch_size: int = 1,
+    pad_id: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> PerplexityResult:
+    """Perplexity of `model` over token-id `documents` (each a list of ids).
+
+    Windows of at most `max_length` tokens advance by `stride` tokens; windows from
+    all documents are run `batch_size` at a time (right-padded, padded positions
+    masked). Returns the NLL sum (nats), the number of scored tokens and
+    exp(sum NLL / scored tokens) over all documents together.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    windows = [
+        window
+        for index, document in enumerate(documents)
+        for window in sliding_windows(len(document), max_length, stride, document=index)
+    ]
+    batches = _window_batches(windows, batch_size)
+    nll_sum, tokens = 0.0, 0
+    was_training = model.training
+    model.eval()
+    try:
+        for number, batch in enumerate(batches, start=1):
+            batch_nll, batch_tokens = _batch_nll(model, documents, batch, pad_id)
+            nll_sum += batch_nll
+            tokens += batch_tokens
+            if progress is not None and (number % 10 == 0 or number == len(batches)):
+                progress(f"perplexity: {number}/{len(batches)} batches, {tokens} tokens scored")
+    finally:
+        model.train(was_training)
+    perplexity = math.exp(nll_sum / tokens) if tokens else float("nan")
+    return PerplexityResult(nll_sum=nll_sum, tokens=tokens, perplexity=perplexity)
+
+
+def text_perplexity(
+    model: torch.nn.Module,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    stride: int,
+    batch_size: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> PerplexityResult:
+    """`token_perplexity` over `texts` tokenized with `tokenizer` (its own special-token rule)."""
+    documents = [tokenizer(text)["input_ids"] for text in texts if text]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return token_perplexity(
+        model, documents, max_length=max_length, stride=stride, batch_size=batch_size, pad_id=pad_id, progress=progress
+    )

@@ -1,0 +1,89 @@
+"""The clean article body: paragraphs of the press release only, joined by a blank line.
+
+The same rules apply to the rss2 `<description>` and to the detail page's
+`#article-text`: consumption (CO2) blocks, the press-contact block and the
+standard "about the company" paragraph are not body text. This body is the
+ground truth against which PDF cleaning is scored, so it must stay clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import lxml.html
+import trafilatura
+
+# Containers inside the article text that are not body text (class or id tokens).
+_NON_BODY_CONTAINER = re.compile(r"co2|consumption|contact|about|author|disclaimer|download|social", re.IGNORECASE)
+# Paragraphs that start the trailing press-contact / company blocks: the body ends before them.
+_BODY_END = re.compile(
+    r"^(press contact|media contact|contact:|contact person|for (further )?(questions|information)"
+    r"|if you have any (further )?questions|please contact|further information:?$|the bmw group$"
+    r"|with its four brands|about (the )?bmw group)",
+    re.IGNORECASE,
+)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalise_paragraph(text: str) -> str:
+    """Collapse &nbsp;, hard line breaks and runs of whitespace into single spaces."""
+    return _WHITESPACE.sub(" ", text.replace("\u00a0", " ").replace("\u202f", " ")).strip()
+
+
+def _paragraph_text(p: lxml.html.HtmlElement) -> str:
+    for br in p.iter("br"):  # a hard line break inside a paragraph reads as a space
+        br.tail = " " + (br.tail or "")
+    return normalise_paragraph(p.text_content())
+
+
+def _in_non_body_container(element: lxml.html.HtmlElement, stop_at: lxml.html.HtmlElement) -> bool:
+    for ancestor in element.iterancestors():
+        if ancestor is stop_at:
+            return False
+        marker = f"{ancestor.get('class', '')} {ancestor.get('id', '')}"
+        if _NON_BODY_CONTAINER.search(marker):
+            return True
+    return False
+
+
+def body_paragraphs(container: lxml.html.HtmlElement) -> list[str]:
+    """The body paragraphs (`p` elements) under `container`, in order, up to the contact block."""
+    paragraphs: list[str] = []
+    for p in container.iter("p"):
+        if _in_non_body_container(p, container) or _NON_BODY_CONTAINER.search(f"{p.get('class', '')} {p.get('id', '')}"):
+            continue
+        text = _paragraph_text(p)
+        if not text:
+            continue
+        if _BODY_END.match(text):
+            break
+        paragraphs.append(text)
+    return paragraphs
+
+
+def body_text_from_fragment(html: str) -> str:
+    """Body text ("\\n\\n"-joined paragraphs) of an HTML fragment such as an rss2 description; "" if none."""
+    if not html or not html.strip():
+        return ""
+    container = lxml.html.fragment_fromstring(html, create_parent="div")
+    return "\n\n".join(body_paragraphs(container))
+
+
+def body_text_by_trafilatura(html: str) -> str:
+    """Fallback extractor for pages without `#article-text`: trafilatura's main text, same end rules."""
+    extracted = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
+    paragraphs: list[str] = []
+    for line in extracted.splitlines():
+        text = normalise_paragraph(line)
+        if not text:
+            continue
+        if _BODY_END.match(text):
+            break
+        paragraphs.append(text)
+    return "\n\n".join(paragraphs)
+
+
+def body_sha256(body_text: str) -> str:
+    """Hex sha256 of the UTF-8 body text: the change detector for incremental runs."""
+    return hashlib.sha256(body_text.encode("utf-8")).hexdigest()

@@ -1,0 +1,85 @@
+"""How the PressClub client behaves on the wire: where, how fast, how patiently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+PRODUCTION_BASE_URL = "https://www.press.bmwgroup.com/global"
+DEFAULT_USER_AGENT = "bmw-assets-pressclub/0.1 (+research crawler; obeys robots.txt)"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Politeness and safety settings of the client.
+
+    base_url: the PressClub root including the `/global` path.
+    allowed_hosts: the only hosts the client talks to (links and redirects elsewhere are refused).
+    max_connections: open connections at once, all hosts together.
+    requests_per_second: token-bucket rate per host; robots.txt Crawl-delay lowers it further.
+    max_retries: retries after the first attempt (5xx, 429, timeouts, resets).
+    timeout_s: connect timeout and read timeout (between bytes), seconds each.
+    max_download_bytes: an attachment larger than this is aborted mid-stream.
+    allow_private_addresses: loopback/private/link-local addresses are refused unless True.
+    """
+
+    base_url: str
+    allowed_hosts: frozenset[str]
+    max_connections: int = 4
+    requests_per_second: float = 4.0
+    user_agent: str = DEFAULT_USER_AGENT
+    max_retries: int = 5
+    timeout_s: float = 30.0
+    obey_robots: bool = True
+    max_download_bytes: int = 64 * 1024 * 1024
+    allow_private_addresses: bool = False
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    max_redirects: int = 5
+    pdf_parse_timeout_s: float = 30.0
+    progress_every_items: int = 50
+    progress_every_s: float = 10.0
+    topics: tuple[int, ...] = field(default=(803, 4099, 4100, 5127, 5236, 5249, 5254, 4098, 6629, 6728, 7309, 10837))
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url={self.base_url!r} must be an absolute http(s) URL such as {PRODUCTION_BASE_URL}")
+        if parts.hostname not in self.allowed_hosts:
+            raise ValueError(f"base_url host {parts.hostname!r} is not in allowed_hosts {sorted(self.allowed_hosts)}")
+        if self.max_connections < 1 or self.requests_per_second <= 0:
+            raise ValueError(
+                f"max_connections={self.max_connections} and requests_per_second={self.requests_per_second} must be positive"
+            )
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "allowed_hosts", frozenset(self.allowed_hosts))
+
+    @classmethod
+    def production(cls) -> ClientSettings:
+        """The real PressClub, politely: 4 connections, 4 requests/s, robots.txt obeyed, 5 retries."""
+        return cls(
+            base_url=PRODUCTION_BASE_URL,
+            allowed_hosts=frozenset({"www.press.bmwgroup.com"}),
+            max_connections=4,
+            requests_per_second=4.0,
+            max_retries=5,
+            timeout_s=30.0,
+            obey_robots=True,
+        )
+
+    @classmethod
+    def local(cls, base_url: str) -> ClientSettings:
+        """The replica on loopback: loopback allowed, 16 connections, 500 requests/s, short timeouts."""
+        host = urlsplit(base_url).hostname or ""
+        return cls(
+            base_url=base_url,
+            allowed_hosts=frozenset({host}),
+            max_connections=16,
+            requests_per_second=500.0,
+            max_retries=5,
+            timeout_s=10.0,
+            obey_robots=True,
+            allow_private_addresses=True,
+            backoff_base_s=0.05,
+            backoff_max_s=2.0,
+        )

@@ -1,0 +1,131 @@
+"""`article_index` and `raw_pdfs`: press releases and their PDF attachments into the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bmw_assets.catalog import connect, transaction
+from bmw_assets.pressclub import ClientSettings, download_attachments, fetch_articles
+
+ARTICLE_COLUMNS = (
+    "id", "language", "url", "title", "published_at", "category", "topics", "teaser",
+    "body_text", "body_sha256", "attachment_urls",
+)  # fmt: skip
+ATTACHMENT_COLUMNS = ("article_id", "url", "sha256", "path", "bytes", "pages", "status", "error")
+
+
+@dataclass
+class ArticleIndexSummary:
+    new: int
+    updated: int
+    unchanged: int
+    failed: int
+    total: int
+    failures: list[dict[str, str]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RawPdfSummary:
+    requested: int
+    ok: int
+    not_pdf: int
+    failed: int
+    total_ok: int
+    total_bytes: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def update_article_index(
+    client: ClientSettings,
+    catalog_path: Path,
+    target: int,
+    since: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ArticleIndexSummary:
+    """Fetch the newest `target` articles; insert new ones, update changed ones (new body hash)."""
+    with connect(catalog_path) as con:
+        known = dict(con.execute("SELECT id, body_sha256 FROM articles").fetchall())
+    result = fetch_articles(client, target=target, since=since, known=known, progress=progress)
+    now = datetime.now(timezone.utc)
+    rows = [(*(getattr(r, c) for c in ARTICLE_COLUMNS), now, now) for r in [*result.new, *result.updated]]
+    with connect(catalog_path) as con:
+        if rows:
+            with transaction(con):
+                # first_seen_at survives an update: it says when the article first appeared.
+                con.executemany(
+                    f"""INSERT INTO articles ({", ".join(ARTICLE_COLUMNS)}, first_seen_at, fetched_at)
+                        VALUES ({", ".join("?" * (len(ARTICLE_COLUMNS) + 2))})
+                        ON CONFLICT (id) DO UPDATE SET
+                        {", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "id")},
+                        fetched_at = excluded.fetched_at""",
+                    rows,
+                )
+        total = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        preview = con.execute(
+            "SELECT id, published_at::VARCHAR AS published_at, title, len(body_text) AS body_chars, "
+            "len(attachment_urls) AS attachments FROM articles ORDER BY published_at DESC LIMIT 10"
+        ).pl()
+    return ArticleIndexSummary(
+        new=len(result.new),
+        updated=len(result.updated),
+        unchanged=len(result.unchanged_ids),
+        failed=len(result.failures),
+        total=total,
+        failures=[asdict(f) for f in result.failures],
+        stats=asdict(result.stats),
+        preview=preview.to_dicts(),
+    )
+
+
+def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
+    """(article_id, url) pairs with no successful download yet: new ones and earlier failures."""
+    with connect(catalog_path) as con:
+        return con.execute(
+            """SELECT a.id, u.url FROM articles a, unnest(a.attachment_urls) AS u(url)
+               LEFT JOIN attachments t ON t.article_id = a.id AND t.url = u.url
+               WHERE t.status IS NULL OR t.status = 'failed'
+               ORDER BY a.published_at, a.id"""
+        ).fetchall()
+
+
+def update_raw_pdfs(
+    client: ClientSettings,
+    catalog_path: Path,
+    pdf_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> RawPdfSummary:
+    """Download attachments not yet stored; record every outcome in `attachments`."""
+    items = pending_attachments(catalog_path)
+    result = download_attachments(client, items, pdf_dir, progress=progress) if items else None
+    records = result.records if result else []
+    now = datetime.now(timezone.utc)
+    with connect(catalog_path) as con:
+        if records:
+            with transaction(con):
+                con.executemany(
+                    f"""INSERT OR REPLACE INTO attachments ({", ".join(ATTACHMENT_COLUMNS)}, fetched_at)
+                        VALUES ({", ".join("?" * (len(ATTACHMENT_COLUMNS) + 1))})""",
+                    [(*(getattr(r, c) for c in ATTACHMENT_COLUMNS), now) for r in records],
+                )
+        total_ok, total_bytes = con.execute(
+            "SELECT count(*), coalesce(sum(bytes), 0) FROM attachments WHERE status = 'ok'"
+        ).fetchone()
+    by_status = {s: sum(r.status == s for r in records) for s in ("ok", "not_pdf", "failed")}
+    return RawPdfSummary(
+        requested=len(items),
+        ok=by_status["ok"],
+        not_pdf=by_status["not_pdf"],
+        failed=by_status["failed"],
+        total_ok=total_ok,
+        total_bytes=int(total_bytes),
+        stats=asdict(result.stats) if result else {},
+        failures=[{"article_id": r.article_id, "url": r.url, "status": r.status, "error": r.error or ""}
+                  for r in records if r.status != "ok"],
+    )

@@ -1,0 +1,233 @@
+"""PDF text extraction with pypdf, run in worker processes so a pathological PDF can be cut off.
+
+pypdf is pure Python: a malformed file can make it loop for minutes or eat memory, and a
+thread cannot be stopped. Each worker is a long-lived process (started once, reused for many
+files); when a file overruns its time cap the worker is killed and a fresh one replaces it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Literal
+
+ExtractionStatus = Literal["ok", "no_text", "encrypted", "failed", "timeout"]
+
+PAGE_BREAK = "\f"
+"""Separates the pages in ``ExtractedText.text`` (the form feed, as pdftotext writes it)."""
+
+_MAGIC_WINDOW = 1024  # bytes; pypdf, like Acrobat, accepts junk before "%PDF-"
+_READY = "ready"
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """Text of one PDF.
+
+    ``text``: the pages' text joined by ``PAGE_BREAK`` ("" unless status is ok);
+    ``pages``: page count (0 when the file could not be opened); ``status``: ok, no_text
+    (pages hold no extractable text, e.g. scans), encrypted (needs a password), failed (not
+    a PDF, damaged, or every page failed) or timeout; ``reason``: why, "" when ok with no
+    problem pages.
+    """
+
+    text: str
+    pages: int
+    status: ExtractionStatus
+    reason: str = ""
+
+
+def read_pdf_pages(path: Path) -> ExtractedText:
+    """Extract the text of the PDF at ``path`` in this process, page by page; never raises.
+
+    Use ``extract_pdf_text`` (time-capped, separate process) for untrusted files.
+    """
+    from pypdf import PdfReader
+    from pypdf.constants import PasswordType
+
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_MAGIC_WINDOW)
+    except OSError as exc:
+        return ExtractedText("", 0, "failed", f"cannot read {path}: {exc}")
+    if b"%PDF-" not in head:
+        return ExtractedText("", 0, "failed", f"not a PDF: no %PDF- header in the first bytes {head[:16]!r}")
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")  # owner-password-only PDFs open with an empty user password
+            except Exception as exc:  # pypdf raises DependencyError for AES without `cryptography`
+                return ExtractedText("", 0, "encrypted", f"cannot decrypt: {type(exc).__name__}: {exc}")
+            if opened == PasswordType.NOT_DECRYPTED:
+                return ExtractedText("", 0, "encrypted", "encrypted with a user password")
+        page_count = len(reader.pages)
+    except Exception as exc:
+        return ExtractedText("", 0, "failed", f"cannot open PDF: {type(exc).__name__}: {exc}")
+    if page_count == 0:
+        return ExtractedText("", 0, "failed", "the PDF has no pages")
+
+    texts: list[str] = []
+    bad_pages: list[str] = []
+    for number in range(page_count):
+        try:
+            texts.append(reader.pages[number].extract_text() or "")
+        except Exception as exc:
+            texts.append("")
+            bad_pages.append(f"page {number + 1}: {type(exc).__name__}: {exc}")
+    if len(bad_pages) == page_count:
+        return ExtractedText("", page_count, "failed", "; ".join(bad_pages))
+    if not any(text.strip() for text in texts):
+        reason = "no extractable text on any page (a scan or images only?)"
+        return ExtractedText("", page_count, "no_text", "; ".join([reason, *bad_pages]))
+    return ExtractedText(PAGE_BREAK.join(texts), page_count, "ok", "; ".join(bad_pages))
+
+
+def _serve(conn: Connection) -> None:
+    """Worker loop: receive a path, send back its ExtractedText; stop on None."""
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files warn on every page
+    conn.send(_READY)
+    while True:
+        try:
+            path = conn.recv()
+        except EOFError:
+            return
+        if path is None:
+            return
+        conn.send(read_pdf_pages(Path(path)))
+
+
+class _Worker:
+    """One extraction process; restarted after it is killed for overrunning."""
+
+    _context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads and locks
+
+    def __init__(self) -> None:
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+
+    def _start(self) -> Connection:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(child,), daemon=True, name="pdf-text-worker")
+        process.start()
+        child.close()
+        if parent.recv() != _READY:  # wait for imports so startup never counts against a file's cap
+            raise RuntimeError("pdf-text-worker did not start")
+        self._process, self._conn = process, parent
+        return parent
+
+    def extract(self, path: Path, timeout_s: float) -> ExtractedText:
+        conn = self._conn or self._start()
+        conn.send(str(path))
+        try:
+            if conn.poll(timeout_s):
+                return conn.recv()
+        except (EOFError, OSError) as exc:
+            self.stop(kill=True)
+            return ExtractedText("", 0, "failed", f"extraction process died: {type(exc).__name__}")
+        self.stop(kill=True)
+        return ExtractedText("", 0, "timeout", f"extraction took longer than {timeout_s:g} s; abandoned")
+
+    def stop(self, kill: bool = False) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if process is None or conn is None:
+            return
+        if kill:
+            process.kill()
+        else:
+            try:
+                conn.send(None)
+            except OSError:
+                process.kill()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        conn.close()
+
+
+class PdfTextExtractor:
+    """A pool of ``workers`` extraction processes (a context manager; ``close`` ends them).
+
+    Processes start on first use and are reused across files, so the per-file cost is the
+    parse itself, not a process start.
+    """
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all = [_Worker() for _ in range(workers)]
+        for worker in self._all:
+            self._idle.put(worker)
+
+    def extract(self, path: Path, timeout_s: float = 30) -> ExtractedText:
+        """Text of the PDF at ``path``, abandoning it after ``timeout_s`` seconds; never raises for a bad PDF."""
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s}")
+        worker = self._idle.get()
+        try:
+            return worker.extract(Path(path), timeout_s)
+        finally:
+            self._idle.put(worker)
+
+    def extract_many(
+        self,
+        paths: Sequence[Path],
+        timeout_s: float = 30,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[ExtractedText]:
+        """``extract`` for every path, spread over the workers; results in the order of ``paths``."""
+        done = 0
+        lock = threading.Lock()
+        step = max(1, len(paths) // 10)
+
+        def one(path: Path) -> ExtractedText:
+            nonlocal done
+            result = self.extract(path, timeout_s)
+            with lock:
+                done += 1
+                if progress is not None and (done % step == 0 or done == len(paths)):
+                    progress(f"extracted text from {done}/{len(paths)} PDFs")
+            return result
+
+        with ThreadPoolExecutor(max_workers=len(self._all)) as pool:
+            return list(pool.map(one, paths))
+
+    def close(self) -> None:
+        for worker in self._all:
+            worker.stop()
+
+    def __enter__(self) -> PdfTextExtractor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+_shared: PdfTextExtractor | None = None
+_shared_lock = threading.Lock()
+
+
+def extract_pdf_text(path: Path, timeout_s: float = 30) -> ExtractedText:
+    """Text of the PDF at ``path`` (see ``ExtractedText``), cut off after ``timeout_s`` seconds.
+
+    Uses one shared worker process kept for the life of this process; for many files at
+    once use ``PdfTextExtractor(workers=n).extract_many``.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = PdfTextExtractor(workers=1)
+            atexit.register(_shared.close)
+    return _shared.extract(path, timeout_s)

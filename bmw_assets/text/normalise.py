@@ -1,0 +1,113 @@
+"""Undo what PDF layout does to text: ligatures, odd spaces, soft hyphens, words hyphenated
+at line ends, and paragraphs wrapped into lines."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import unicodedata
+from collections import Counter
+
+from bmw_assets.text.extraction import PAGE_BREAK
+
+# Only these are NFKC-folded: folding everything would also turn "CO₂" into "CO2" and
+# "m²" into "m2", which the HTML body (the reference) keeps.
+_LIGATURES = "".join(chr(code) for code in range(0xFB00, 0xFB07))  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ
+_SPACES = "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t\v"
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_CHAR_MAP = str.maketrans(
+    {
+        **{ch: unicodedata.normalize("NFKC", ch) for ch in _LIGATURES},
+        **{ch: " " for ch in _SPACES},
+        **{ch: "" for ch in _INVISIBLE},
+        "\u2010": "-",  # typographic hyphen
+        "\u2011": "-",  # non-breaking hyphen
+    }
+)
+_SOFT_HYPHEN_AT_BREAK = re.compile(r"\u00ad[ ]*\n[ ]*")
+_LINE_END_HYPHEN = re.compile(r"(\w+)-\n(\w+)[ ]*")
+_TERMINAL = tuple(".!?:;\"”’'»)")
+_BULLET = re.compile(r"^(?:[•·▪●◦‣*–—-]|\d{1,2}[.)])\s")
+
+
+def normalise_characters(text: str) -> str:
+    """Fold ligatures, unusual spaces, invisible characters and soft hyphens; tidy whitespace.
+
+    Line breaks are kept (one per line, "\\n"); page breaks ("\\f") become line breaks;
+    runs of spaces become one; lines are stripped.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace(PAGE_BREAK, "\n")
+    text = text.translate(_CHAR_MAP)
+    text = _SOFT_HYPHEN_AT_BREAK.sub("", text)  # a soft hyphen at a line end marks a word split there
+    text = text.replace("\u00ad", "")
+    return "\n".join(" ".join(line.split()) for line in text.split("\n"))
+
+
+def rejoin_hyphenated(text: str) -> str:
+    """Join words split by a hyphen at a line end ("elec-\\ntric" -> "electric").
+
+    The hyphen is kept where it is likely part of the word: the document spells the pair
+    with a hyphen elsewhere ("plug-in"), the left part is one letter or ends in a digit
+    ("e-mobility", "48-volt"), or the right part starts with a capital or digit
+    ("Rolls-Royce"). Hyphens inside a line are never touched. The joined word ends the
+    upper line; the rest of the lower line stays on its own line.
+    """
+    if "-\n" not in text:
+        return text
+    # Spellings seen away from line ends are the evidence for keeping a hyphen.
+    words = Counter(re.findall(r"\w+(?:-\w+)*", text.replace("-\n", " ").lower()))
+
+    def join(match: re.Match[str]) -> str:
+        left, right = match.group(1), match.group(2)
+        keep = (
+            words[f"{left}-{right}".lower()] > words[f"{left}{right}".lower()]
+            or len(left) == 1
+            or left[-1].isdigit()
+            or right[0].isupper()
+            or right[0].isdigit()
+        )
+        word = f"{left}-{right}" if keep else f"{left}{right}"
+        rest_of_line = match.string[match.end() : match.end() + 1] not in ("", "\n")
+        return word + "\n" if rest_of_line else word
+
+    return _LINE_END_HYPHEN.sub(join, text)
+
+
+def _ends_paragraph(line: str, next_line: str, full_width: float) -> bool:
+    if not next_line or _BULLET.match(next_line):
+        return True
+    short = len(line) < 0.8 * full_width
+    if line.endswith(_TERMINAL):
+        return short
+    # A short line with no closing punctuation followed by a capital is a heading or a
+    # list item; a long one is a wrapped line.
+    return short and len(line) < 0.6 * full_width and next_line[:1].isupper()
+
+
+def rebuild_paragraphs(text: str) -> str:
+    """Join wrapped lines into paragraphs separated by a blank line ("\\n\\n").
+
+    A blank line always ends a paragraph. Otherwise a line ends one when it is clearly
+    shorter than a full line (under 80 % of the document's typical long line) and ends in
+    closing punctuation, or is a short heading; a line starting with a bullet starts one.
+    Input should already be ``normalise_characters``-ed.
+    """
+    text = rejoin_hyphenated(text)
+    blocks = [block.split("\n") for block in re.split(r"\n[ ]*\n+", text)]
+    lengths = sorted(len(line) for block in blocks for line in block if line)
+    if not lengths:
+        return ""
+    # The typical full line: the median of the longer half of the lines.
+    full_width = statistics.median(lengths[len(lengths) // 2 :])
+    paragraphs: list[str] = []
+    for block in blocks:
+        current: list[str] = []
+        lines = [line for line in block if line]
+        for index, line in enumerate(lines):
+            current.append(line)
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if _ends_paragraph(line, following, full_width):
+                paragraphs.append(" ".join(current))
+                current = []
+    return "\n\n".join(paragraphs)
+

@@ -1,0 +1,66 @@
+"""Files a run leaves in its output_dir: JSON written atomically, the loss-curve PNG,
+and the manifest whose presence means the run completed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON via a temp file in the same folder and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(output_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a completed run in `output_dir`, or None if the run never completed."""
+    path = Path(output_dir) / MANIFEST_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def loss_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
+    """Split a Trainer `state.log_history` into train and eval loss points ({step, loss})."""
+    train = [{"step": e["step"], "loss": e["loss"]} for e in log_history if "loss" in e]
+    evaluation = [{"step": e["step"], "loss": e["eval_loss"]} for e in log_history if "eval_loss" in e]
+    return {"train": train, "eval": evaluation}
+
+
+def plot_loss_curves(history: dict[str, list[dict[str, float]]], path: Path, title: str) -> None:
+    """Train and validation loss against optimizer step, saved as a PNG (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4))
+    for split, style in (("train", "-"), ("eval", "o-")):
+        points = history[split]
+        if points:
+            axes.plot([p["step"] for p in points], [p["loss"] for p in points], style, label=split)
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("loss (nats/token)")
+    axes.set_title(title)
+    axes.legend()
+    axes.grid(alpha=0.3)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".png", dir=Path(path).parent)
+    os.close(handle)
+    try:
+        figure.savefig(temp_name, dpi=100)
+        os.replace(temp_name, path)
+    finally:
+        pyplot.close(figure)
+        Path(temp_name).unlink(missing_ok=True)

@@ -1,0 +1,93 @@
+"""Training rows from the dataset JSONL files (CONTRACTS.md "Dataset files").
+
+Loss masking: SFTTrainer's `assistant_only_loss` needs a chat template with
+`{% generation %}` markers. TRL patches known templates; SmolLM2's ChatML template is
+not one of them. For such templates the rows become TRL's conversational
+prompt/completion format (prompt = every message before the last assistant turn,
+completion = that turn) and `completion_only_loss` masks the prompt, which is the
+same loss for our single-answer rows.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+
+class LossMode(enum.Enum):
+    FULL_SEQUENCE = "full_sequence"  # loss on every token
+    ASSISTANT_MASK = "assistant_mask"  # messages + assistant_only_loss (template has generation markers)
+    COMPLETION_ONLY = "completion_only"  # prompt/completion rows + completion_only_loss
+
+
+def read_jsonl(path: Path, styles: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a dataset split, keeping only `styles` when given (None keeps all)."""
+    rows = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not isinstance(row.get("messages"), list) or not row["messages"]:
+                raise ValueError(f"{path}:{line_number} has no 'messages' list; each row needs one")
+            if styles is None or row.get("style") in styles:
+                rows.append(row)
+    if not rows:
+        raise ValueError(f"{path} has no rows with style in {styles}")
+    return rows
+
+
+def choose_loss_mode(tokenizer: Any, assistant_only_loss: bool) -> LossMode:
+    """How to restrict the loss to assistant tokens for this tokenizer's chat template."""
+    if not assistant_only_loss:
+        return LossMode.FULL_SEQUENCE
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if tokenizer.chat_template and has_generation_markers(tokenizer.chat_template):
+        return LossMode.ASSISTANT_MASK
+    try:
+        get_training_chat_template(tokenizer)
+    except ValueError:  # TRL cannot patch this template
+        return LossMode.COMPLETION_ONLY
+    return LossMode.ASSISTANT_MASK
+
+
+def to_trainer_rows(rows: list[dict[str, Any]], mode: LossMode) -> list[dict[str, Any]]:
+    """Rows in the conversational shape SFTTrainer expects for `mode`."""
+    if mode is not LossMode.COMPLETION_ONLY:
+        return [{"messages": row["messages"]} for row in rows]
+    converted = []
+    for index, row in enumerate(rows):
+        messages = row["messages"]
+        if messages[-1].get("role") != "assistant" or len(messages) < 2:
+            raise ValueError(
+                f"row {index} (article {row.get('article_id')}) must end with an assistant message after "
+                f"at least one other message for completion-only loss; roles are {[m.get('role') for m in messages]}"
+            )
+        converted.append({"prompt": messages[:-1], "completion": messages[-1:]})
+    return converted
+
+
+def calibration_batches(
+    tokenizer: Any, rows: list[dict[str, Any]], samples: int, max_length: int, device: Any
+) -> list[dict[str, Any]]:
+    """The first `samples` training texts as single-row batches ({"input_ids", "attention_mask"},
+    LongTensor [1, tokens <= max_length]) on `device`, for surgery's layer scoring.
+    Single rows need no padding, so scores never see pad tokens."""
+    batches = []
+    for row in rows[:samples]:
+        encoded = tokenizer(row["text"], return_tensors="pt", truncation=True, max_length=max_length)
+        batches.append({key: encoded[key].to(device) for key in ("input_ids", "attention_mask")})
+    return batches
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
