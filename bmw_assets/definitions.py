@@ -8,29 +8,44 @@ from __future__ import annotations
 
 import dagster as dg
 
-from bmw_assets.defs import ingestion, sensors
+from bmw_assets.defs import dataset, evaluation, ingestion, sensors, text, training
 from bmw_assets.defs.io_manager import ManifestIOManager
-from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.defs.resources import (
+    ComputeResource,
+    FactsResource,
+    LLMEndpointResource,
+    ModelConfigsResource,
+    PressClubResource,
+    StorageResource,
+)
 from bmw_assets.settings import Settings, load_settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     layout = settings.storage
+    profile = settings.profile
     return {
         "storage": StorageResource(root=str(layout.root)),
         "pressclub": PressClubResource(
-            profile=settings.profile,
-            default_target=60 if settings.profile == "local" else 500,
+            profile=profile,
+            default_target=60 if profile == "local" else 500,
             replica_state_dir=str(layout.root / "replica"),
         ),
+        "llm": LLMEndpointResource(
+            profile=profile,
+            base_url=dg.EnvVar("BMW_LLM_BASE_URL").get_value() if profile == "production" else None,
+        ),
+        "model_configs": ModelConfigsResource(profile=profile),
+        "facts": FactsResource(profile=profile),
+        "compute": ComputeResource(num_gpus=0 if profile == "local" else int(dg.EnvVar("BMW_NUM_GPUS").get_value("1"))),
         "io_manager": ManifestIOManager(root=str(layout.manifests_dir)),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingestion]),
-        sensors=[sensors.new_press_releases],
+        assets=dg.load_assets_from_modules([ingestion, text, dataset, training, evaluation]),
+        sensors=[sensors.new_press_releases, sensors.automation],
         resources=build_resources(settings),
     )
 

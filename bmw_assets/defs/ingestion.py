@@ -1,7 +1,5 @@
 """Data assets that bring press releases and their PDFs into the catalog."""
 
-from __future__ import annotations
-
 from dataclasses import asdict
 from datetime import date
 

@@ -5,8 +5,6 @@ root; only the manifest that points at them travels between assets, so nothing
 large goes through pickle. Paths are partition-aware: one file per partition.
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Any

@@ -1,7 +1,5 @@
 """Metadata values the UI renders: markdown tables and PNG plots inlined as images."""
 
-from __future__ import annotations
-
 import base64
 from collections.abc import Sequence
 from pathlib import Path

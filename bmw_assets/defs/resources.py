@@ -1,13 +1,16 @@
 """Resources: each external system behind one interface, with the real
 implementation in `production` and the embedded one in `local`."""
 
-from __future__ import annotations
-
+import sys
 from pathlib import Path
 
 import dagster as dg
 
+from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
+from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
+from bmw_assets.models.config import VariantConfig, list_variants, load_variant_config
 from bmw_assets.pressclub import ClientSettings
+from bmw_assets.training.launch import training_command, training_env
 from bmw_assets.settings import StorageLayout
 
 
@@ -44,3 +47,86 @@ class PressClubResource(dg.ConfigurableResource):
 
             base_url = ensure_replica_running(self.replica_port, self.replica_state_dir)
         return ClientSettings.local(base_url)
+
+
+class ModelConfigsResource(dg.ConfigurableResource):
+    """Variant configs (`configs/`), resolved for this profile."""
+
+    profile: str = "local"
+    configs_dir: str | None = None
+
+    def load(self, variant: str) -> VariantConfig:
+        return load_variant_config(variant, self.profile, self.configs_dir)
+
+    def variants(self) -> list[str]:
+        return list_variants(self.configs_dir)
+
+    def base_model_name(self) -> str:
+        """The model every variant starts from; variants compared against one base must share it."""
+        names = {self.load(v).model.name for v in self.variants()}
+        if len(names) != 1:
+            raise ValueError(f"variants start from different base models {sorted(names)}; give them one model.name")
+        return names.pop()
+
+
+class LLMEndpointResource(dg.ConfigurableResource):
+    """The OpenAI-compatible endpoint behind `llm_text`.
+
+    `production`: vLLM or OpenAI at `base_url`, key read from the environment
+    variable named by `api_key_env` (never stored). `local`: `base_url` if given,
+    else the packaged model under `transformers serve` on `local_port`, started
+    when nothing answers there.
+    """
+
+    profile: str = "local"
+    base_url: str | None = None
+    model: str = "openai/gpt-oss-120b"
+    api_key_env: str = "OPENAI_API_KEY"
+    local_port: int = 8766
+    concurrency: int = 2
+
+    def endpoint(self, layout: StorageLayout) -> EndpointSettings:
+        if self.profile == "production":
+            if not self.base_url:
+                raise ValueError("the production profile needs LLMEndpointResource.base_url (a vLLM or OpenAI /v1 URL)")
+            return EndpointSettings.production(self.base_url, self.model, self.api_key_env)
+        model_dir = ensure_base_model(PACKAGED_MODEL, layout.cache_dir / "base_models")
+        if self.base_url:
+            return EndpointSettings.local(self.base_url, model_dir, concurrency=self.concurrency)
+        server = LocalEndpoint(model_dir, self.local_port, layout.root / "logs" / "transformers-serve.log")
+        return server.start()
+
+
+class FactsResource(dg.ConfigurableResource):
+    """Question/answer facts stated in articles, for `qa` rows and fact-recall evaluation.
+
+    `local`: the replica's ground truth. `production`: none yet (qa rows then come from the
+    articles themselves); generating them once with the LLM endpoint is future work.
+    """
+
+    profile: str = "local"
+
+    def facts(self) -> dict[str, list[tuple[str, str]]]:
+        if self.profile != "local":
+            return {}
+        from bmw_assets.replica.corpus import build_corpus
+
+        return {a.id: [(f.question, f.answer) for f in a.facts] for a in build_corpus()}
+
+
+class ComputeResource(dg.ConfigurableResource):
+    """Runs training and evaluation out of process through Dagster Pipes.
+
+    One process on CPU or one GPU; `accelerate launch` across `num_gpus` GPUs for
+    training (DDP for LoRA, FSDP for full fine-tuning) when there are several.
+    """
+
+    num_gpus: int = 0
+
+    def train(self, context: dg.AssetExecutionContext, spec_path: Path, method: str) -> dg.PipesClientCompletedInvocation:
+        command = training_command(spec_path, num_gpus=self.num_gpus, fsdp=method == "full")
+        return dg.PipesSubprocessClient(env=training_env()).run(context=context, command=command)
+
+    def evaluate(self, context: dg.AssetExecutionContext, spec_path: Path) -> dg.PipesClientCompletedInvocation:
+        command = [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)]
+        return dg.PipesSubprocessClient(env=training_env()).run(context=context, command=command)

@@ -1,7 +1,5 @@
 """The sensor that notices new press releases and refreshes the data assets."""
 
-from __future__ import annotations
-
 import dagster as dg
 import duckdb
 
@@ -51,3 +49,9 @@ def _catalog_ids(storage: StorageResource) -> set[str]:
             return {row[0] for row in con.execute("SELECT id FROM articles").fetchall()}
     except duckdb.IOException:
         return set()
+
+
+# Evaluates the declarative automation conditions (eval_report follows trained_model).
+automation = dg.AutomationConditionSensorDefinition(
+    "automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING
+)

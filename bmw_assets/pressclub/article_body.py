@@ -18,12 +18,15 @@ import trafilatura
 _NON_BODY_CONTAINER = re.compile(r"co2|consumption|contact|about|author|disclaimer|download|social", re.IGNORECASE)
 # Paragraphs that start the trailing press-contact / company blocks: the body ends before them.
 _BODY_END = re.compile(
-    r"^(press contact|media contact|contact:|contact person|for (further )?(questions|information)"
-    r"|if you have any (further )?questions|please contact|further information:?$|the bmw group$"
-    r"|with its four brands|about (the )?bmw group)",
+    r"^(in case of (any )?(queries|questions)|if you have any (further )?questions|press contact|media contact"
+    r"|contact:|contact person|for (further )?(questions|information)|please contact|further information:?$"
+    r"|(about )?the bmw group:?$|die bmw group:?$|the bmw group,? with its (four )?brands)",
     re.IGNORECASE,
 )
+# A bold "The BMW Group" heading opens the standard company profile.
+_PROFILE_HEADING = re.compile(r"^(about )?(the|die) bmw group:?$", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+_BREAK = "\ue000"  # private-use character: never in page text
 
 
 def normalise_paragraph(text: str) -> str:
@@ -31,10 +34,13 @@ def normalise_paragraph(text: str) -> str:
     return _WHITESPACE.sub(" ", text.replace("\u00a0", " ").replace("\u202f", " ")).strip()
 
 
-def _paragraph_text(p: lxml.html.HtmlElement) -> str:
-    for br in p.iter("br"):  # a hard line break inside a paragraph reads as a space
-        br.tail = " " + (br.tail or "")
-    return normalise_paragraph(p.text_content())
+def _paragraph_texts(p: lxml.html.HtmlElement) -> list[str]:
+    """One `p` as paragraphs: `<br><br>` separates two paragraphs, a single `<br>` reads as a space."""
+    for br in p.iter("br"):
+        following = br.getnext()
+        pair = following is not None and following.tag == "br" and not (br.tail or "").strip()
+        br.tail = _BREAK if pair else " " + (br.tail or "")
+    return [text for part in p.text_content().split(_BREAK) if (text := normalise_paragraph(part))]
 
 
 def _in_non_body_container(element: lxml.html.HtmlElement, stop_at: lxml.html.HtmlElement) -> bool:
@@ -47,18 +53,31 @@ def _in_non_body_container(element: lxml.html.HtmlElement, stop_at: lxml.html.Ht
     return False
 
 
+def _opens_profile(p: lxml.html.HtmlElement) -> bool:
+    first = next(iter(p), None)
+    return (
+        first is not None
+        and first.tag in ("strong", "b")
+        and not (p.text or "").strip()
+        and bool(_PROFILE_HEADING.match(normalise_paragraph(first.text_content())))
+    )
+
+
 def body_paragraphs(container: lxml.html.HtmlElement) -> list[str]:
-    """The body paragraphs (`p` elements) under `container`, in order, up to the contact block."""
+    """The body paragraphs under `container`, in order, up to the press-contact / company block.
+
+    Paragraphs inside CO2/consumption, contact or similar containers are skipped.
+    """
     paragraphs: list[str] = []
     for p in container.iter("p"):
         if _in_non_body_container(p, container) or _NON_BODY_CONTAINER.search(f"{p.get('class', '')} {p.get('id', '')}"):
             continue
-        text = _paragraph_text(p)
-        if not text:
-            continue
-        if _BODY_END.match(text):
+        if _opens_profile(p):
             break
-        paragraphs.append(text)
+        texts = _paragraph_texts(p)
+        if texts and _BODY_END.match(texts[0]):
+            break
+        paragraphs.extend(texts)
     return paragraphs
 
 

@@ -19,6 +19,8 @@ class ClientSettings:
     requests_per_second: token-bucket rate per host; robots.txt Crawl-delay lowers it further.
     max_retries: retries after the first attempt (5xx, 429, timeouts, resets).
     timeout_s: connect timeout and read timeout (between bytes), seconds each.
+    obey_robots: read robots.txt per origin and never fetch a disallowed path.
+    obey_crawl_delay: take robots.txt Crawl-delay / Request-rate as a floor on the request interval.
     max_download_bytes: an attachment larger than this is aborted mid-stream.
     allow_private_addresses: loopback/private/link-local addresses are refused unless True.
     """
@@ -31,6 +33,7 @@ class ClientSettings:
     max_retries: int = 5
     timeout_s: float = 30.0
     obey_robots: bool = True
+    obey_crawl_delay: bool = True
     max_download_bytes: int = 64 * 1024 * 1024
     allow_private_addresses: bool = False
     backoff_base_s: float = 0.5
@@ -69,7 +72,12 @@ class ClientSettings:
 
     @classmethod
     def local(cls, base_url: str) -> ClientSettings:
-        """The replica on loopback: loopback allowed, 16 connections, 500 requests/s, short timeouts."""
+        """The replica on loopback: loopback allowed, 16 connections, 500 requests/s, short timeouts.
+
+        robots.txt rules are obeyed, but not its Crawl-delay: the replica is the
+        project's own server and copies the real site's delay, which would make a
+        local run wait a second per request.
+        """
         host = urlsplit(base_url).hostname or ""
         return cls(
             base_url=base_url,
@@ -79,6 +87,7 @@ class ClientSettings:
             max_retries=5,
             timeout_s=10.0,
             obey_robots=True,
+            obey_crawl_delay=False,
             allow_private_addresses=True,
             backoff_base_s=0.05,
             backoff_max_s=2.0,

@@ -11,13 +11,17 @@ import atexit
 import logging
 import multiprocessing
 import queue
+import statistics
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 ExtractionStatus = Literal["ok", "no_text", "encrypted", "failed", "timeout"]
 
@@ -48,10 +52,13 @@ class ExtractedText:
 def read_pdf_pages(path: Path) -> ExtractedText:
     """Extract the text of the PDF at ``path`` in this process, page by page; never raises.
 
+    Lines are pypdf's (content-stream order); a blank line marks a vertical gap larger than
+    the page's usual line step, which is how paragraphs are set apart.
+
     Use ``extract_pdf_text`` (time-capped, separate process) for untrusted files.
     """
     from pypdf import PdfReader
-    from pypdf.constants import PasswordType
+    from pypdf import PasswordType
 
     path = Path(path)
     try:
@@ -80,7 +87,7 @@ def read_pdf_pages(path: Path) -> ExtractedText:
     bad_pages: list[str] = []
     for number in range(page_count):
         try:
-            texts.append(reader.pages[number].extract_text() or "")
+            texts.append(_page_text_with_gaps(reader.pages[number]))
         except Exception as exc:
             texts.append("")
             bad_pages.append(f"page {number + 1}: {type(exc).__name__}: {exc}")
@@ -90,6 +97,45 @@ def read_pdf_pages(path: Path) -> ExtractedText:
         reason = "no extractable text on any page (a scan or images only?)"
         return ExtractedText("", page_count, "no_text", "; ".join([reason, *bad_pages]))
     return ExtractedText(PAGE_BREAK.join(texts), page_count, "ok", "; ".join(bad_pages))
+
+
+_PARAGRAPH_GAP = 1.35  # a line step this many times the page's usual step marks a paragraph break
+
+
+def _page_text_with_gaps(page: PageObject) -> str:
+    """pypdf's text of one page, with a blank line wherever the vertical gap between two lines
+    is clearly larger than the page's usual line step (paragraph spacing)."""
+    fragments: list[tuple[str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        fragments.append((text, tm[5] * cm[3] + cm[5]))  # baseline height in points
+
+    text = page.extract_text(visitor_text=visit) or ""
+    if "".join(fragment for fragment, _ in fragments) != text:
+        return text  # the visitor did not see the whole output: keep pypdf's lines as they are
+    lines: list[str] = [""]
+    heights: list[float | None] = [None]
+    for fragment, height in fragments:
+        for index, piece in enumerate(fragment.split("\n")):
+            if index:
+                lines.append("")
+                heights.append(None)
+            if piece.strip() and heights[-1] is None:
+                heights[-1] = height
+            lines[-1] += piece
+    steps = [
+        above - below
+        for above, below in zip(heights, heights[1:])
+        if above is not None and below is not None and above > below
+    ]
+    if not steps:
+        return text
+    usual = statistics.median(steps)
+    out = [lines[0]]
+    for above, below, line in zip(heights, heights[1:], lines[1:]):
+        gap = above is not None and below is not None and above - below > _PARAGRAPH_GAP * usual
+        out.append(f"\n{line}" if gap else line)
+    return "\n".join(out)
 
 
 def _serve(conn: Connection) -> None:

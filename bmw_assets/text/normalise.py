@@ -25,7 +25,7 @@ _CHAR_MAP = str.maketrans(
     }
 )
 _SOFT_HYPHEN_AT_BREAK = re.compile(r"\u00ad[ ]*\n[ ]*")
-_LINE_END_HYPHEN = re.compile(r"(\w+)-\n(\w+)[ ]*")
+_LINE_END_HYPHEN = re.compile(r"(\w+)-\n+(\w+)[ ]*")  # \n+: the split may straddle a page break
 _TERMINAL = tuple(".!?:;\"”’'»)")
 _BULLET = re.compile(r"^(?:[•·▪●◦‣*–—-]|\d{1,2}[.)])\s")
 
@@ -55,7 +55,7 @@ def rejoin_hyphenated(text: str) -> str:
     if "-\n" not in text:
         return text
     # Spellings seen away from line ends are the evidence for keeping a hyphen.
-    words = Counter(re.findall(r"\w+(?:-\w+)*", text.replace("-\n", " ").lower()))
+    words = Counter(re.findall(r"\w+(?:-\w+)*", re.sub(r"-\n+", " ", text).lower()))
 
     def join(match: re.Match[str]) -> str:
         left, right = match.group(1), match.group(2)
@@ -73,41 +73,51 @@ def rejoin_hyphenated(text: str) -> str:
     return _LINE_END_HYPHEN.sub(join, text)
 
 
-def _ends_paragraph(line: str, next_line: str, full_width: float) -> bool:
+def _ends_paragraph(line: str, next_line: str, gap_below: bool, full_width: float) -> bool:
     if not next_line or _BULLET.match(next_line):
         return True
     short = len(line) < 0.8 * full_width
     if line.endswith(_TERMINAL):
+        return short or gap_below
+    if gap_below:
+        # A full line without closing punctuation runs on across the gap: a page break
+        # (header and footer already removed) fell inside the paragraph.
         return short
     # A short line with no closing punctuation followed by a capital is a heading or a
     # list item; a long one is a wrapped line.
-    return short and len(line) < 0.6 * full_width and next_line[:1].isupper()
+    return len(line) < 0.6 * full_width and next_line[:1].isupper()
 
 
 def rebuild_paragraphs(text: str) -> str:
     """Join wrapped lines into paragraphs separated by a blank line ("\\n\\n").
 
-    A blank line always ends a paragraph. Otherwise a line ends one when it is clearly
-    shorter than a full line (under 80 % of the document's typical long line) and ends in
-    closing punctuation, or is a short heading; a line starting with a bullet starts one.
+    A line ends a paragraph when a blank line (a vertical gap, see ``read_pdf_pages``)
+    follows it, unless it is a full-width line without closing punctuation (the paragraph
+    runs on over a page break); with no blank line, when it is clearly shorter than a full
+    line (under 80 % of the document's typical long line) and ends in closing punctuation,
+    or is a short heading. A line starting with a bullet starts a paragraph.
     Input should already be ``normalise_characters``-ed.
     """
     text = rejoin_hyphenated(text)
-    blocks = [block.split("\n") for block in re.split(r"\n[ ]*\n+", text)]
-    lengths = sorted(len(line) for block in blocks for line in block if line)
-    if not lengths:
+    lines: list[str] = []
+    gap_below: list[bool] = []
+    for line in text.split("\n"):
+        if line:
+            lines.append(line)
+            gap_below.append(False)
+        elif gap_below:
+            gap_below[-1] = True
+    if not lines:
         return ""
+    lengths = sorted(len(line) for line in lines)
     # The typical full line: the median of the longer half of the lines.
     full_width = statistics.median(lengths[len(lengths) // 2 :])
     paragraphs: list[str] = []
-    for block in blocks:
-        current: list[str] = []
-        lines = [line for line in block if line]
-        for index, line in enumerate(lines):
-            current.append(line)
-            following = lines[index + 1] if index + 1 < len(lines) else ""
-            if _ends_paragraph(line, following, full_width):
-                paragraphs.append(" ".join(current))
-                current = []
+    current: list[str] = []
+    for index, line in enumerate(lines):
+        current.append(line)
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if _ends_paragraph(line, following, gap_below[index], full_width):
+            paragraphs.append(" ".join(current))
+            current = []
     return "\n\n".join(paragraphs)
-

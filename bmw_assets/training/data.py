@@ -71,19 +71,6 @@ def to_trainer_rows(rows: list[dict[str, Any]], mode: LossMode) -> list[dict[str
     return converted
 
 
-def calibration_batches(
-    tokenizer: Any, rows: list[dict[str, Any]], samples: int, max_length: int, device: Any
-) -> list[dict[str, Any]]:
-    """The first `samples` training texts as single-row batches ({"input_ids", "attention_mask"},
-    LongTensor [1, tokens <= max_length]) on `device`, for surgery's layer scoring.
-    Single rows need no padding, so scores never see pad tokens."""
-    batches = []
-    for row in rows[:samples]:
-        encoded = tokenizer(row["text"], return_tensors="pt", truncation=True, max_length=max_length)
-        batches.append({key: encoded[key].to(device) for key in ("input_ids", "attention_mask")})
-    return batches
-
-
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()

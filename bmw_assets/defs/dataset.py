@@ -1,0 +1,75 @@
+"""`chatml_dataset` and the blocking checks that guard training from a bad dataset."""
+
+
+
+import dagster as dg
+
+from bmw_assets.dataset.build import load_split
+from bmw_assets.dataset.manifest import plot_token_histogram
+from bmw_assets.dataset.settings import SPLITS, DatasetSettings
+from bmw_assets.dataset.validation import check_assistant_turns, check_max_length, check_no_leakage, check_schema
+from bmw_assets.defs.metadata import markdown_image, markdown_table
+from bmw_assets.defs.resources import FactsResource, ModelConfigsResource, StorageResource
+from bmw_assets.models.base_model import ensure_base_model
+from bmw_assets.models.config import list_variants
+from bmw_assets.stages.dataset import update_chatml_dataset
+
+CHECKS = ("schema_valid", "no_empty_assistant_turn", "no_article_in_two_splits", "no_example_over_max_length")
+
+
+def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettings, str]:
+    """One dataset serves every variant: rows fit the shortest max_length any variant trains with."""
+    configs = [model_configs.load(v) for v in list_variants(model_configs.configs_dir)]
+    shortest = min(configs, key=lambda c: c.training.max_length)
+    styles = sorted({s for c in configs for s in c.training.styles})
+    return DatasetSettings(styles=tuple(styles), max_length=shortest.training.max_length), shortest.model.name
+
+
+@dg.asset(
+    group_name="dataset",
+    kinds={"python", "json"},
+    check_specs=[dg.AssetCheckSpec(name, asset="chatml_dataset", blocking=True) for name in CHECKS],
+    description="The LLM-cleaned articles as Qwen3/ChatML conversations (`instruct`, `qa`, `article` styles) in "
+    "train/validation/test JSONL, split by article with near duplicates kept together; long articles split "
+    "at paragraph boundaries. Versioned by content hash; `test` is held out for evaluation only.",
+)
+def chatml_dataset(
+    context: dg.AssetExecutionContext,
+    llm_text: dict,
+    storage: StorageResource,
+    model_configs: ModelConfigsResource,
+    facts: FactsResource,
+):
+    layout = storage.layout
+    settings, model_name = dataset_settings(model_configs)
+    tokenizer_path = ensure_base_model(model_name, layout.cache_dir / "base_models")
+    manifest = update_chatml_dataset(
+        layout.catalog_path, layout.datasets_dir, tokenizer_path, settings, facts.facts(), context.log.info
+    )
+    splits = {split: load_split(manifest.split_path(split)) for split in SPLITS}
+    every_row = [row for rows in splits.values() for row in rows]
+    results = {
+        "schema_valid": check_schema(every_row),
+        "no_empty_assistant_turn": check_assistant_turns(every_row),
+        "no_article_in_two_splits": check_no_leakage(splits),
+        "no_example_over_max_length": check_max_length(every_row, settings.max_length),
+    }
+    histogram = plot_token_histogram(manifest, layout.reports_dir / "datasets" / f"{manifest.version[:16]}_tokens.png")
+    yield dg.MaterializeResult(
+        value={"version": manifest.version, "path": manifest.path, "max_length": settings.max_length},
+        metadata={
+            "version": manifest.version,
+            "path": dg.MetadataValue.path(manifest.path),
+            "rows_and_tokens": markdown_table(
+                [{"split": s, "articles": manifest.articles[s], "rows": sum(manifest.rows[s].values()),
+                  "tokens": sum(manifest.tokens[s].values())} for s in SPLITS]  # fmt: skip
+            ),
+            "rows_by_style": dg.MetadataValue.json(manifest.rows),
+            "chunked_articles": manifest.chunked_articles,
+            "duplicate_groups": len(manifest.duplicate_groups),
+            "max_length": settings.max_length,
+            "token_histogram": markdown_image(histogram, "token lengths per split"),
+        },
+    )
+    for name, (passed, details) in results.items():
+        yield dg.AssetCheckResult(check_name=name, passed=passed, metadata={"details": dg.MetadataValue.json(details)})

@@ -1,0 +1,66 @@
+"""Text assets: rule-cleaned PDF text, then LLM-cleaned text, both scored against the HTML body."""
+
+from dataclasses import asdict
+
+import dagster as dg
+
+from bmw_assets.defs.resources import LLMEndpointResource, StorageResource
+from bmw_assets.stages.texts import StageSummary, update_llm_text, update_regex_text
+
+
+def quality_metadata(summary: StageSummary) -> dict[str, object]:
+    """Counts and the distribution of token F1 against the article's HTML body."""
+    f1 = summary.f1
+    return {
+        "processed": summary.processed,
+        "skipped_unchanged": summary.skipped_unchanged,
+        "by_status": dg.MetadataValue.json(summary.by_status),
+        "by_source": dg.MetadataValue.json(summary.by_source),
+        "f1_mean": dg.MetadataValue.float(f1["mean"]) if f1["mean"] is not None else None,
+        "f1_min": dg.MetadataValue.float(f1["min"]) if f1["min"] is not None else None,
+        "f1_p10": dg.MetadataValue.float(f1["p10"]) if f1["p10"] is not None else None,
+        "f1_scored_articles": f1["scored"],
+        "f1_below_0_90": f1["below_0_90"],
+        "lowest_f1": dg.MetadataValue.json(summary.low_f1),
+    }
+
+
+@dg.asset(
+    group_name="text",
+    kinds={"python", "duckdb", "pdf"},
+    pool="duckdb",
+    description="Article text from each article's PDF (pypdf), cleaned by the rule set in bmw_assets.text; "
+    "articles without a usable PDF fall back to the HTML body. Token precision/recall/F1 against the HTML "
+    "body per article in the catalog table `texts` (stage 'regex').",
+)
+def regex_text(context: dg.AssetExecutionContext, raw_pdfs: dict, storage: StorageResource) -> dg.MaterializeResult:
+    layout = storage.layout
+    summary = update_regex_text(layout.catalog_path, layout.text_dir, progress=context.log.info)
+    metadata = {k: v for k, v in quality_metadata(summary).items() if v is not None}
+    return dg.MaterializeResult(value=asdict(summary), metadata=metadata)
+
+
+@dg.asset(
+    group_name="text",
+    kinds={"openai", "duckdb"},
+    pool="duckdb",
+    description="The regex text after an LLM judged each paragraph keep/drop (delete-only: the output is "
+    "assembled from input paragraphs) and rejected junk articles. Decisions are cached per (text, model, "
+    "prompt version); a failing endpoint leaves the regex text in place, counted as a fallback.",
+)
+def llm_text(
+    context: dg.AssetExecutionContext, regex_text: dict, storage: StorageResource, llm: LLMEndpointResource
+) -> dg.MaterializeResult:
+    layout = storage.layout
+    summary = update_llm_text(layout.catalog_path, layout.text_dir, llm.endpoint(layout), progress=context.log.info)
+    extra = summary.extra
+    metadata = {k: v for k, v in quality_metadata(summary).items() if v is not None}
+    before, after = extra["regex_f1_mean"], summary.f1["mean"]
+    if before is not None and after is not None:
+        verdict = "lowered" if after < before - 1e-4 else "did not lower"
+        metadata["f1_change"] = dg.MetadataValue.md(
+            f"Mean F1 against the HTML body: regex **{before:.4f}** → LLM **{after:.4f}**: the LLM step {verdict} it."
+        )
+    metadata |= {k: extra[k] for k in ("requests", "cache_hits", "fallbacks", "paragraphs_kept", "paragraphs_dropped")}
+    metadata["rejected"] = dg.MetadataValue.json(extra["rejected"])
+    return dg.MaterializeResult(value=asdict(summary), metadata=metadata)

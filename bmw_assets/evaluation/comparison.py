@@ -1,0 +1,117 @@
+"""The comparison of all variants with the base model: one Polars table, its Markdown
+rendering, and the training statistics it draws on."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from bmw_assets.evaluation.report import EvalReport
+
+BASE_ROW = "base"
+# Column -> (header, unit) for the Markdown table; the order is the table's.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "heldout_perplexity": ("held-out perplexity", ""),
+    "probe_perplexity": ("probe perplexity", ""),
+    "forgetting_change_pct": ("forgetting (probe ppl vs base)", "%"),
+    "fact_recall_train": ("fact recall, train articles", ""),
+    "fact_recall_test": ("fact recall, test articles", ""),
+    "semantic_entropy": ("semantic entropy", "nats"),
+    "entropy_auroc": ("entropy AUROC", ""),
+    "layers": ("layers", ""),
+    "parameters": ("parameters", ""),
+    "trainable_parameters": ("trainable parameters", ""),
+    "train_tokens_per_s": ("training tokens/s", ""),
+    "train_wall_s": ("training wall time", "s"),
+}
+_INTEGER_COLUMNS = {"layers", "parameters", "trainable_parameters"}
+
+
+def load_training_stats(run_dir: Path) -> dict[str, Any] | None:
+    """A training run's `manifest.json` merged with its `metrics.json` (None when the run
+    folder has no manifest): keys used here are layers, total_params, trainable_params,
+    tokens_per_second, wall_seconds and history {"train": [{step, loss}], "eval": [...]}."""
+    run_dir = Path(run_dir)
+    manifest_path, metrics_path = run_dir / "manifest.json", run_dir / "metrics.json"
+    if not manifest_path.is_file():
+        return None
+    stats = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if metrics_path.is_file():
+        stats.update(json.loads(metrics_path.read_text(encoding="utf-8")))
+    return stats
+
+
+def _nan_to_none(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _row(variant: str, report: EvalReport | None, base: EvalReport, stats: Mapping[str, Any] | None) -> dict[str, Any]:
+    stats = stats or {}
+    row: dict[str, Any] = {"variant": variant} | {column: None for column in COLUMNS}
+    if report is not None:
+        metrics = {name: _nan_to_none(value) for name, (value, _) in report.metrics().items()}
+        base_probe = _nan_to_none(base.probe["perplexity"])
+        row |= {
+            "heldout_perplexity": metrics["heldout_perplexity"],
+            "probe_perplexity": metrics["probe_perplexity"],
+            "forgetting_change_pct": (
+                100.0 * (metrics["probe_perplexity"] / base_probe - 1.0)
+                if metrics["probe_perplexity"] is not None and base_probe else None
+            ),
+            "fact_recall_train": metrics["fact_recall_train"],
+            "fact_recall_test": metrics["fact_recall_test"],
+            "semantic_entropy": metrics["semantic_entropy"],
+            "entropy_auroc": metrics["semantic_entropy_auroc"],
+            "layers": report.layers,
+            "parameters": report.parameters,
+        }
+    # Training facts exist even when the evaluation is missing; they never overwrite a measured value.
+    row["layers"] = row["layers"] if row["layers"] is not None else stats.get("layers")
+    row["parameters"] = row["parameters"] if row["parameters"] is not None else stats.get("total_params")
+    row["trainable_parameters"] = stats.get("trainable_params")
+    row["train_tokens_per_s"] = stats.get("tokens_per_second")
+    row["train_wall_s"] = stats.get("wall_seconds")
+    return row
+
+
+def compare_variants(
+    reports: Mapping[str, EvalReport | None],
+    base: EvalReport,
+    training_stats: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> pl.DataFrame:
+    """One row for the base model, then one per variant in `reports` order, with the
+    columns of `COLUMNS`. A variant whose report is None (not evaluated) has null
+    metrics, never zeros; `training_stats[variant]` (see `load_training_stats`) fills
+    the training columns. forgetting_change_pct = 100 * (probe ppl / base probe ppl - 1)."""
+    training_stats = training_stats or {}
+    rows = [_row(BASE_ROW, base, base, None)]
+    rows += [_row(variant, report, base, training_stats.get(variant)) for variant, report in reports.items()]
+    schema = {"variant": pl.String} | {
+        column: pl.Int64 if column in _INTEGER_COLUMNS else pl.Float64 for column in COLUMNS
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _format(column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "missing"
+    if column in _INTEGER_COLUMNS:
+        return f"{int(value):,}"
+    if column == "forgetting_change_pct":
+        return f"{value:+.1f}"
+    return f"{value:.4g}"
+
+
+def comparison_markdown(table: pl.DataFrame) -> str:
+    """The comparison table as Markdown; null cells read "missing"."""
+    present = [c for c in COLUMNS if c in table.columns]
+    headers = ["variant"] + [f"{COLUMNS[c][0]} ({COLUMNS[c][1]})" if COLUMNS[c][1] else COLUMNS[c][0] for c in present]
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    for row in table.iter_rows(named=True):
+        lines.append("| " + " | ".join([row["variant"]] + [_format(c, row[c]) for c in present]) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,106 @@
+"""Fact recall: questions about article facts answered greedily through the chat
+template and scored by normalised exact or contains match (SQuAD-style normalisation
+plus number normalisation)."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bmw_assets.evaluation.generation import chat_prompt_ids, generate_greedy
+
+SPLITS = ("train", "test")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+# "1,200" and "1 200" are one number; the separator is dropped before punctuation goes.
+_THOUSANDS = re.compile(r"(?<=\d)[,\s](?=\d{3}\b)")
+_DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
+
+
+@dataclass(frozen=True)
+class FactQuestion:
+    """One row of the facts file: a question about article `article_id`, its
+    reference answer, and whether the article was in the training split."""
+
+    article_id: str
+    split: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class FactAnswer:
+    question: str
+    reference: str
+    prediction: str
+    correct: bool
+
+
+@dataclass(frozen=True)
+class FactRecallResult:
+    """Per-question answers and the share answered correctly (NaN with no questions)."""
+
+    answers: list[FactAnswer]
+    rate: float
+
+    @property
+    def n(self) -> int:
+        return len(self.answers)
+
+    def to_dict(self) -> dict:
+        return {"rate": self.rate, "n": self.n, "answers": [asdict(a) for a in self.answers]}
+
+
+def load_facts(path: Path) -> list[FactQuestion]:
+    """Read a JSONL facts file (article_id, split train|test, question, answer)."""
+    facts = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("split") not in SPLITS:
+            raise ValueError(f"{path}:{number}: split must be one of {SPLITS}, got {row.get('split')!r}")
+        facts.append(FactQuestion(str(row["article_id"]), row["split"], row["question"], str(row["answer"])))
+    return facts
+
+
+def normalize_answer(text: str) -> str:
+    """Lowercase, join digit groups ("1,200" -> "1200"), keep decimal points, drop other
+    punctuation and the articles a/an/the, collapse whitespace."""
+    text = _THOUSANDS.sub("", text.lower())
+    text = _DECIMAL.sub("\0", text)  # protect "3.5" from the punctuation pass
+    text = "".join(" " if ch in string.punctuation else ch for ch in text).replace("\0", ".")
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def answer_matches(prediction: str, reference: str) -> bool:
+    """True when the normalised reference equals the normalised prediction or occurs in
+    it as whole words."""
+    predicted, expected = normalize_answer(prediction), normalize_answer(reference)
+    if not expected:
+        return False
+    return predicted == expected or f" {expected} " in f" {predicted} "
+
+
+def score_fact_recall(questions: Sequence[FactQuestion], predictions: Sequence[str]) -> FactRecallResult:
+    """Score `predictions[i]` against `questions[i].answer`."""
+    if len(questions) != len(predictions):
+        raise ValueError(f"got {len(predictions)} predictions for {len(questions)} questions")
+    answers = [
+        FactAnswer(q.question, q.answer, p, answer_matches(p, q.answer)) for q, p in zip(questions, predictions)
+    ]
+    rate = sum(a.correct for a in answers) / len(answers) if answers else float("nan")
+    return FactRecallResult(answers=answers, rate=rate)
+
+
+def fact_recall(
+    model, tokenizer, questions: Sequence[FactQuestion], *, max_new_tokens: int, batch_size: int = 8
+) -> FactRecallResult:
+    """Answer `questions` greedily (thinking off where the template supports it) and score them."""
+    prompts = [chat_prompt_ids(tokenizer, q.question, enable_thinking=False) for q in questions]
+    predictions = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return score_fact_recall(questions, predictions)

@@ -1,0 +1,148 @@
+"""One variant's evaluation report: a dataclass written as JSON and Markdown, and
+rows for the catalog table `eval_results`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bmw_assets.atomic import write_json_atomic, write_text_atomic
+
+REPORT_JSON = "eval_report.json"
+REPORT_MARKDOWN = "eval_report.md"
+
+
+def config_sha256(config: dict[str, Any]) -> str:
+    """sha256 of the config as canonical JSON (sorted keys, no spaces)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class EvalReport:
+    """Everything measured for one model. Perplexities are per token; entropies in nats;
+    rates in [0, 1]; `wall_seconds` is the evaluation's wall time. Sections are the
+    `to_dict()` forms of the metric results (see perplexity, fact_recall, semantic_entropy)."""
+
+    variant: str
+    run_id: str
+    model_path: str
+    adapter_path: str | None
+    config: dict[str, Any]
+    perplexity: dict[str, Any]
+    probe: dict[str, Any]
+    fact_recall: dict[str, dict[str, Any]]  # "train" / "test" -> FactRecallResult.to_dict()
+    semantic_entropy: dict[str, Any]
+    samples: list[dict[str, Any]]
+    layers: int
+    parameters: int
+    wall_seconds: float
+    created_at: str
+    config_sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.config_sha256:
+            self.config_sha256 = config_sha256(self.config)
+
+    def metrics(self) -> dict[str, tuple[float | None, int | None]]:
+        """Headline metrics as name -> (value, n): n is the tokens or questions behind it."""
+        entropy = self.semantic_entropy
+        return {
+            "heldout_perplexity": (self.perplexity["perplexity"], self.perplexity["tokens"]),
+            "probe_perplexity": (self.probe["perplexity"], self.probe["tokens"]),
+            "fact_recall_train": (self.fact_recall["train"]["rate"], self.fact_recall["train"]["n"]),
+            "fact_recall_test": (self.fact_recall["test"]["rate"], self.fact_recall["test"]["n"]),
+            "semantic_entropy": (entropy["mean_weighted_entropy"], entropy["n"]),
+            "semantic_entropy_discrete": (entropy["mean_discrete_entropy"], entropy["n"]),
+            "semantic_entropy_auroc": (entropy["auroc"], entropy["n"]),
+            "layers": (self.layers, None),
+            "parameters": (self.parameters, None),
+            "eval_wall_seconds": (self.wall_seconds, None),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalReport:
+        return cls(**data)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def eval_result_rows(report: EvalReport) -> list[dict[str, Any]]:
+    """Rows for `eval_results` (variant, run_id, metric, value, n, config_sha256); NaN
+    values (nothing to measure) become None. The caller adds created_at on insert."""
+    return [
+        {
+            "variant": report.variant,
+            "run_id": report.run_id,
+            "metric": metric,
+            "value": _finite(value),
+            "n": n,
+            "config_sha256": report.config_sha256,
+        }
+        for metric, (value, n) in report.metrics().items()
+    ]
+
+
+def _shown(value: float | None) -> str:
+    value = _finite(value)
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if value.is_integer() and abs(value) >= 100 else f"{value:.4g}"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_markdown(report: EvalReport) -> str:
+    """A human-readable Markdown page: headline metrics, fact answers, samples."""
+    lines = [
+        f"# Evaluation: {report.variant} ({report.run_id})",
+        "",
+        f"Model `{report.model_path}`" + (f", adapter `{report.adapter_path}`" if report.adapter_path else ""),
+        f"; config sha256 `{report.config_sha256[:12]}`; {report.wall_seconds:.0f} s.",
+        "",
+        "| metric | value | n |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {metric} | {_shown(value)} | {'' if n is None else n} |" for metric, (value, n) in report.metrics().items()]
+    for split in ("train", "test"):
+        lines += ["", f"## Fact recall ({split} articles)", "", "| question | reference | answer | correct |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(a['question'])} | {_cell(a['reference'])} | {_cell(a['prediction'])} | {'yes' if a['correct'] else 'no'} |"
+            for a in report.fact_recall[split]["answers"]
+        ]
+    lines += ["", "## Sample generations", ""]
+    for sample in report.samples:
+        mode = {True: "thinking on", False: "thinking off", None: "no thinking switch"}[sample["enable_thinking"]]
+        lines += [f"**{sample['prompt']}** ({mode})", ""]
+        if sample["thinking"]:
+            lines += [f"> thinking: {_cell(sample['thinking'])}", ""]
+        lines += [sample["answer"] or "_(empty)_", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: EvalReport, output_dir: Path) -> tuple[Path, Path]:
+    """Write `eval_report.json` and `eval_report.md` into `output_dir` atomically;
+    return their paths (json, markdown)."""
+    output_dir = Path(output_dir)
+    json_path, markdown_path = output_dir / REPORT_JSON, output_dir / REPORT_MARKDOWN
+    write_json_atomic(json_path, report.to_dict())
+    write_text_atomic(markdown_path, render_markdown(report))
+    return json_path, markdown_path
+
+
+def read_report(path: Path) -> EvalReport:
+    """Load a report from its JSON file (or the folder holding `eval_report.json`)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / REPORT_JSON
+    return EvalReport.from_dict(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,46 @@
+"""The decision cache in the catalog table `llm_decisions`, keyed by
+(text_sha256, model, prompt_version).
+
+DuckDB allows one writer per file, so each function opens the catalog briefly; the
+endpoint is called between a read and a write, with no connection held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bmw_assets.catalog import connect
+
+
+def text_sha256(text: str) -> str:
+    """Hex SHA-256 of the UTF-8 text: the cache key's text part."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_decisions(catalog_path: Path, hashes: Iterable[str], model: str, prompt_version: str) -> dict[str, str]:
+    """The cached decision documents (JSON) for `hashes`, by text hash; misses are absent."""
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return {}
+    with connect(catalog_path) as con:
+        rows = con.execute(
+            "SELECT text_sha256, decision FROM llm_decisions "
+            "WHERE model = ? AND prompt_version = ? AND text_sha256 IN (SELECT unnest(?::VARCHAR[]))",
+            [model, prompt_version, wanted],
+        ).fetchall()
+    return {sha: str(document) for sha, document in rows}
+
+
+def write_decisions(catalog_path: Path, documents: dict[str, str], model: str, prompt_version: str) -> None:
+    """Store decision documents by text hash in one transaction (replacing older ones)."""
+    if not documents:
+        return
+    now = datetime.now(timezone.utc)
+    rows = [(sha, model, prompt_version, document, now) for sha, document in sorted(documents.items())]
+    with connect(catalog_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.executemany("INSERT OR REPLACE INTO llm_decisions VALUES (?, ?, ?, ?, ?)", rows)
+        con.execute("COMMIT")

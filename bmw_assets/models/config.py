@@ -1,0 +1,337 @@
+"""Variant configs: YAML files with `extends:` inheritance and profile overlays,
+validated into one `VariantConfig`.
+
+Layout under the configs folder (default: `configs/` at the repository root)::
+
+    base.yaml                 every setting, at production values
+    variants/<variant>.yaml   one file per variant; `extends:` a variant name or a relative path
+    profiles/<profile>.yaml   laid on top of the resolved variant (local, production)
+
+Mappings merge key by key at any depth; lists and scalars replace. Every error
+names the file and the dotted key that is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+# Keys the loader fills in itself; a YAML file may not set them.
+_RESERVED_KEYS = ("variant", "profile")
+
+
+class ConfigError(ValueError):
+    """A config file is missing, malformed, or holds a wrong key or value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ModelSection(_Section):
+    name: str = Field(min_length=1)
+    trust_remote_code: bool
+    dtype: Literal["float32", "bfloat16", "float16", "auto"]
+
+
+class SurgerySection(_Section):
+    kind: Literal["none", "drop", "prune"]
+    layer: int | Literal["auto"] | None
+    keep_layers: int | Literal["auto"] | None
+    prune_strategy: Literal["first", "angular"]
+    block_size: int | None = Field(default=None, ge=1)
+    calibration_samples: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SurgerySection:
+        if self.kind == "drop" and self.layer is None:
+            raise ValueError("kind 'drop' needs `layer`: a layer index or 'auto'")
+        if self.kind == "prune":
+            if self.keep_layers is None:
+                raise ValueError("kind 'prune' needs `keep_layers`: a layer count or 'auto'")
+            if self.keep_layers == "auto" and self.prune_strategy != "angular":
+                raise ValueError("keep_layers 'auto' needs prune_strategy 'angular'")
+            if self.keep_layers == "auto" and self.block_size is None:
+                raise ValueError("keep_layers 'auto' needs `block_size`: how many layers to remove")
+        if isinstance(self.layer, int) and self.layer < 0:
+            raise ValueError(f"layer {self.layer} is negative; layers count from 0")
+        if isinstance(self.keep_layers, int) and self.keep_layers < 1:
+            raise ValueError(f"keep_layers {self.keep_layers} must be at least 1")
+        return self
+
+
+class LoraSection(_Section):
+    r: int = Field(ge=1)
+    alpha: int = Field(ge=1)
+    dropout: float = Field(ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(min_length=1)
+
+
+class TrainingSection(_Section):
+    backend: Literal["trl", "unsloth", "auto"]
+    method: Literal["full", "lora"]
+    lora: LoraSection
+    max_length: int = Field(ge=8)
+    max_steps: int = Field(ge=-1)
+    num_train_epochs: float = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    per_device_batch_size: int = Field(ge=1)
+    gradient_accumulation_steps: int = Field(ge=1)
+    warmup_ratio: float = Field(ge=0.0, le=1.0)
+    weight_decay: float = Field(ge=0.0)
+    lr_scheduler: Literal[
+        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
+    ]
+    packing: bool
+    gradient_checkpointing: bool
+    assistant_only_loss: bool
+    eval_steps: int = Field(ge=1)
+    save_steps: int = Field(ge=1)
+    logging_steps: int = Field(ge=1)
+    seed: int
+    liger: Literal["auto"] | bool
+    styles: list[Literal["instruct", "qa", "article"]] = Field(min_length=1)
+
+
+class EvaluationSection(_Section):
+    perplexity_max_length: int = Field(ge=8)
+    perplexity_stride: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    entropy_samples: int = Field(ge=2)
+    entropy_temperature: float = Field(gt=0)
+    max_new_tokens: int = Field(ge=1)
+    judge: Literal["embedding", "nli", "llm"]
+    judge_model: str = Field(min_length=1)
+    embedding_threshold: float = Field(ge=0.0, le=1.0)
+    generation_prompts: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> EvaluationSection:
+        if self.perplexity_stride > self.perplexity_max_length:
+            raise ValueError(
+                f"perplexity_stride {self.perplexity_stride} exceeds perplexity_max_length "
+                f"{self.perplexity_max_length}; windows would skip tokens"
+            )
+        return self
+
+
+class VariantConfig(_Section):
+    """One variant's resolved config; `model_dump(mode="json")` is saved with each run."""
+
+    variant: str
+    profile: str
+    description: str = ""
+    model: ModelSection
+    surgery: SurgerySection
+    training: TrainingSection
+    evaluation: EvaluationSection
+
+
+def list_variants(configs_dir: Path | str | None = None) -> list[str]:
+    """Names of the variants: the `*.yaml` files in `<configs_dir>/variants/`, sorted."""
+    folder = _configs_dir(configs_dir) / "variants"
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def list_profiles(configs_dir: Path | str | None = None) -> list[str]:
+    """Names of the profiles: the `*.yaml` files in `<configs_dir>/profiles/`, sorted."""
+    folder = _configs_dir(configs_dir) / "profiles"
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def load_variant_config(
+    variant: str, profile: str, configs_dir: Path | str | None = None
+) -> VariantConfig:
+    """Resolve `variants/<variant>.yaml` through its `extends:` chain, lay
+    `profiles/<profile>.yaml` on top and validate the result.
+
+    Raises ConfigError naming the unknown variant or profile (with the known ones),
+    an `extends:` cycle, or the file and dotted key of each wrong value.
+    """
+    root = _configs_dir(configs_dir)
+    known = list_variants(root)
+    if variant not in known:
+        raise ConfigError(
+            f"unknown variant {variant!r}; known variants in {root / 'variants'}: {', '.join(known) or 'none'}"
+        )
+    profiles = list_profiles(root)
+    if profile not in profiles:
+        raise ConfigError(
+            f"unknown profile {profile!r}; known profiles in {root / 'profiles'}: {', '.join(profiles) or 'none'}"
+        )
+    origins: dict[str, Path] = {}
+    merged = _resolve_file(root / "variants" / f"{variant}.yaml", root, origins, chain=())
+    profile_path = root / "profiles" / f"{profile}.yaml"
+    profile_data = _read_yaml(profile_path, root)
+    if "extends" in profile_data:
+        raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
+    merged = _deep_merge(merged, profile_data, profile_path, origins)
+    try:
+        return VariantConfig.model_validate({**merged, "variant": variant, "profile": profile})
+    except ValidationError as exc:
+        raise ConfigError(_describe_errors(exc, origins, root)) from None
+
+
+def config_sha256(cfg: VariantConfig) -> str:
+    """Hex sha256 of the resolved config's canonical JSON (sorted keys): equal configs, equal hash."""
+    canonical = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_against_model(cfg: VariantConfig, num_layers: int) -> None:
+    """Check the surgery settings fit a model with `num_layers` decoder layers.
+
+    Call it once the model's config is known and before loading weights or
+    scoring layers; raises ConfigError naming the key, the value and the valid range.
+    """
+    surgery = cfg.surgery
+    where = f"{cfg.variant} ({cfg.profile}), model {cfg.model.name} with {num_layers} layers"
+    if surgery.kind == "drop":
+        if num_layers < 2:
+            raise ConfigError(f"{where}: surgery.kind: cannot drop a layer from a {num_layers}-layer model")
+        if isinstance(surgery.layer, int) and not 0 <= surgery.layer < num_layers:
+            raise ConfigError(f"{where}: surgery.layer: {surgery.layer} is out of range; use 0..{num_layers - 1} or 'auto'")
+    if surgery.kind == "prune":
+        if isinstance(surgery.keep_layers, int) and not 1 <= surgery.keep_layers < num_layers:
+            raise ConfigError(
+                f"{where}: surgery.keep_layers: {surgery.keep_layers} is out of range; use 1..{num_layers - 1}"
+            )
+        if surgery.keep_layers == "auto" and surgery.block_size is not None and surgery.block_size > num_layers - 1:
+            # The angular search keeps the final layer, so at most num_layers - 1 can go.
+            raise ConfigError(
+                f"{where}: surgery.block_size: {surgery.block_size} is out of range; use 1..{num_layers - 1}"
+            )
+
+
+def _configs_dir(configs_dir: Path | str | None) -> Path:
+    return DEFAULT_CONFIGS_DIR if configs_dir is None else Path(configs_dir)
+
+
+def _show(path: Path, root: Path) -> str:
+    """`configs/variants/x.yaml`-style name: relative to the configs folder's parent."""
+    try:
+        return str(path.resolve().relative_to(root.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
+def _read_yaml(path: Path, root: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{_show(path, root)}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{_show(path, root)}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_show(path, root)}: the top level must be a mapping, not {type(data).__name__}")
+    for key in _RESERVED_KEYS:
+        if key in data:
+            raise ConfigError(f"{_show(path, root)}: {key}: set by the loader from the file name; remove it")
+    return data
+
+
+def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The file's settings merged over those of everything it extends (depth first)."""
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(_show(p, root) for p in (*chain, path))
+        raise ConfigError(f"{_show(path, root)}: extends: cycle {cycle}")
+    data = _read_yaml(path, root)
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return _deep_merge({}, data, path, origins)
+    if not isinstance(parent_ref, str) or not parent_ref:
+        raise ConfigError(
+            f"{_show(path, root)}: extends: must be a variant name or a relative path, not {parent_ref!r}"
+        )
+    if parent_ref.endswith((".yaml", ".yml")) or "/" in parent_ref:
+        parent = path.parent / parent_ref
+    else:
+        parent = root / "variants" / f"{parent_ref}.yaml"
+    if not parent.is_file():
+        raise ConfigError(
+            f"{_show(path, root)}: extends: {parent_ref!r} is neither a file next to it nor a variant; "
+            f"known variants: {', '.join(list_variants(root))}"
+        )
+    base = _resolve_file(parent, root, origins, (*chain, path))
+    return _deep_merge(base, data, path, origins)
+
+
+def _deep_merge(
+    base: dict[str, Any], overlay: dict[str, Any], source: Path, origins: dict[str, Path], prefix: str = ""
+) -> dict[str, Any]:
+    """Mappings merge key by key, anything else replaces; `origins` records which file set each leaf."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value, source, origins, f"{dotted}.")
+        else:
+            for stale in [k for k in origins if k.startswith(f"{dotted}.")]:
+                del origins[stale]
+            merged[key] = value
+            _record_leaves(value, dotted, source, origins)
+    return merged
+
+
+def _record_leaves(value: Any, dotted: str, source: Path, origins: dict[str, Path]) -> None:
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            _record_leaves(inner, f"{dotted}.{key}", source, origins)
+    else:
+        origins[dotted] = source
+
+
+def _describe_errors(exc: ValidationError, origins: dict[str, Path], root: Path) -> str:
+    """One line per wrong key: `<file>: <dotted.key>: <what is wrong>`."""
+    lines: dict[str, list[str]] = {}
+    for error in exc.errors():
+        dotted = _dotted_key(error["loc"])
+        where = f"{_files_for(dotted, origins, root)}: {dotted or '<top level>'}"
+        messages = lines.setdefault(where, [])
+        if _explain(error) not in messages:
+            messages.append(_explain(error))
+    return "invalid config:\n" + "\n".join(f"{where}: {'; or '.join(msgs)}" for where, msgs in lines.items())
+
+
+def _dotted_key(loc: tuple[Any, ...]) -> str:
+    """The config path of an error: pydantic's location without its union-branch tags."""
+    return ".".join(str(part) for part in loc if not (isinstance(part, str) and _is_union_tag(part)))
+
+
+def _is_union_tag(part: str) -> bool:
+    """Pydantic tags union branches in error locations ("int", "literal['auto']")."""
+    return part in {"int", "bool", "float", "str", "none"} or part.startswith(("literal[", "function-"))
+
+
+def _files_for(dotted: str, origins: dict[str, Path], root: Path) -> str:
+    if dotted in origins:
+        return _show(origins[dotted], root)
+    below = [p for k, p in origins.items() if not dotted or k.startswith(f"{dotted}.")]
+    above = [origins[k] for k in origins if dotted.startswith(f"{k}.")]
+    files = list(dict.fromkeys(above or below))
+    return ", ".join(_show(p, root) for p in files) or "<no file sets it>"
+
+
+def _explain(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "missing; every key must be set (base.yaml holds them all)"
+    message = f"{error['msg']} (got {error.get('input')!r})"
+    if error["type"] in {"float_type", "int_type"} and isinstance(error.get("input"), str):
+        try:
+            float(error["input"])
+        except ValueError:
+            pass
+        else:
+            message += "; YAML reads numbers like 2e-4 as text: write 2.0e-4"
+    return message

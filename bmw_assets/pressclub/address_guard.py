@@ -1,0 +1,62 @@
+"""Which URLs the client may touch: allow-listed hosts only, and no private addresses unless allowed.
+
+Checked on every request and every redirect hop. Host names are checked again
+after DNS resolution (`GuardedResolver`), so a public name that resolves to a
+private address is refused too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+
+class RefusedUrl(Exception):
+    """A URL the client will not fetch (off-site, private address, robots.txt); never retried."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"refused {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+def _is_private(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return not ip.is_global or ip.is_multicast
+
+
+def check_url(url: str, allowed_hosts: frozenset[str], allow_private_addresses: bool) -> None:
+    """Raise RefusedUrl unless `url` is http(s) on an allowed host (and not a private IP literal)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise RefusedUrl(url, f"scheme {parts.scheme!r} is not http or https")
+    host = (parts.hostname or "").lower()
+    if host not in allowed_hosts:
+        raise RefusedUrl(url, f"host {host!r} is not one of the allowed hosts {sorted(allowed_hosts)}")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not allow_private_addresses and _is_private(str(literal)):
+        raise RefusedUrl(url, f"{host} is a private/loopback address (set allow_private_addresses to permit it)")
+
+
+class GuardedResolver(ThreadedResolver):
+    """System DNS resolution that refuses names resolving to private addresses when those are not allowed."""
+
+    def __init__(self, allow_private_addresses: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._allow_private = allow_private_addresses
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await super().resolve(host, port, family)
+        if not self._allow_private:
+            private = [r["host"] for r in results if _is_private(r["host"])]
+            if private:
+                raise RefusedUrl(host, f"{host} resolves to private address(es) {private}")
+        return results

@@ -1,0 +1,309 @@
+"""Discovering and fetching articles: rss2 feeds first, detail pages only where needed.
+
+The global rss2 feed gives the newest articles with their full bodies; the
+topic feeds are walked back to the same date to learn each article's topics
+(an article appears under several). Detail pages are fetched only for new or
+changed articles (for attachment links, category and teaser) or when the feed
+body is missing; listing pages stand in when the global feed cannot be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as day_start, timezone
+
+from bmw_assets.pressclub.address_guard import RefusedUrl, check_url
+from bmw_assets.pressclub.article_body import body_sha256, body_text_from_fragment
+from bmw_assets.pressclub.feed import FeedItem, NotAFeed, parse_feed_page
+from bmw_assets.pressclub.html_pages import DetailPage, parse_detail_page, parse_listing_page
+from bmw_assets.pressclub.http_client import FetchError, PoliteClient
+from bmw_assets.pressclub.progress import ProgressReporter
+from bmw_assets.pressclub.records import ArticleRecord, FetchResult, ItemFailure, TransferStats
+from bmw_assets.pressclub.settings import ClientSettings
+from bmw_assets.pressclub.urls import article_id_from_detail_url, detail_url, feed_url, language_of, rebase_next_link
+
+_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+CATEGORY_NAMES = {"1": "Press Release", "2": "Press Kit", "5": "Speech", "11": "Facts & Figures"}
+
+
+@dataclass
+class _Candidate:
+    """An article seen in a feed or listing, before its detail page (if any) is read."""
+
+    id: str
+    title: str | None
+    link: str | None
+    published_at: datetime | None
+    body_text: str
+    topics: list[str] = field(default_factory=list)
+    teaser: str | None = None
+    category: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        return (self.published_at or _OLDEST, self.id)
+
+
+def _since_start(since: date | None) -> datetime | None:
+    return datetime.combine(since, day_start.min, tzinfo=timezone.utc) if since else None
+
+
+async def _walk_feed(
+    client: PoliteClient,
+    start_url: str,
+    name: str,
+    enough: Callable[[list[FeedItem]], bool],
+    failures: list[ItemFailure],
+) -> list[FeedItem]:
+    """Items of a feed, page by page along rel=next, until `enough(items)`, the end, or a failure.
+
+    Past the last page the site answers with something that is not XML; a
+    page that is merely malformed once would end the walk early, so a non-XML
+    answer is fetched a second time before it is taken as the end.
+    """
+    items: list[FeedItem] = []
+    url: str | None = start_url
+    visited: set[str] = set()
+    while url and url not in visited:
+        visited.add(url)
+        try:
+            page = await _read_feed_page(client, url)
+        except (FetchError, RefusedUrl) as error:
+            failures.append(ItemFailure(item=name, url=url, reason=str(error)))
+            break
+        if page is None or not page.items:
+            break
+        items.extend(page.items)
+        if enough(items):
+            break
+        url = rebase_next_link(page.next_href, url) if page.next_href else None
+    return items
+
+
+async def _read_feed_page(client: PoliteClient, url: str):
+    for _ in range(2):
+        body = (await client.get_page(url, "rss")).body
+        try:
+            return parse_feed_page(body)
+        except NotAFeed:
+            continue
+    return None
+
+
+def _older_than(items: list[FeedItem], cutoff: datetime | None) -> bool:
+    return cutoff is not None and any(i.published_at is not None and i.published_at < cutoff for i in items)
+
+
+async def _discover(
+    client: PoliteClient, target: int, since: date | None, failures: list[ItemFailure], progress: Callable[[str], None] | None
+) -> list[_Candidate]:
+    """The newest `target` articles (not older than `since`), deduplicated, topics collected."""
+    base = client.settings.base_url
+    since_at = _since_start(since)
+    feed_failures: list[ItemFailure] = []
+    global_items = await _walk_feed(
+        client,
+        feed_url(base),
+        "rss2",
+        lambda items: len({i.id for i in items}) >= target or _older_than(items, since_at),
+        feed_failures,
+    )
+    failures.extend(feed_failures)
+    candidates: dict[str, _Candidate] = {}
+    for item in global_items:
+        candidates.setdefault(item.id, _candidate_from_feed(item))
+    if not candidates and feed_failures:
+        candidates = await _discover_by_listing(client, target, failures)
+    newest = sorted(candidates.values(), key=lambda c: c.sort_key, reverse=True)[:target]
+    # Topic feeds are walked back to the oldest article we keep (or to `since`).
+    cutoff = newest[-1].published_at if len(newest) >= target and newest[-1].published_at else since_at
+    topic_walks = await asyncio.gather(
+        *(
+            _walk_feed(client, feed_url(base, topic), f"rss2/topic/{topic}", lambda items: _older_than(items, cutoff), failures)
+            for topic in client.settings.topics
+        )
+    )
+    for topic, items in zip(client.settings.topics, topic_walks):
+        for item in items:
+            if cutoff is not None and item.published_at is not None and item.published_at < cutoff:
+                continue
+            candidate = candidates.setdefault(item.id, _candidate_from_feed(item))
+            if str(topic) not in candidate.topics:
+                candidate.topics.append(str(topic))
+    selected = [
+        c for c in sorted(candidates.values(), key=lambda c: c.sort_key, reverse=True)
+        if since_at is None or c.published_at is None or c.published_at >= since_at
+    ][:target]  # fmt: skip
+    if progress:
+        progress(f"discovery: {len(selected)} articles selected from {len(candidates)} seen in feeds")
+    return selected
+
+
+def _candidate_from_feed(item: FeedItem) -> _Candidate:
+    return _Candidate(
+        id=item.id,
+        title=item.title or None,
+        link=item.link or None,
+        published_at=item.published_at,
+        body_text=body_text_from_fragment(item.description_html),
+    )
+
+
+async def _discover_by_listing(client: PoliteClient, target: int, failures: list[ItemFailure]) -> dict[str, _Candidate]:
+    """Fallback when the global feed is unreadable: the listing page's items (no bodies, topics from tags)."""
+    url = f"{client.settings.base_url}/article"
+    try:
+        page = await client.get_page(url, "listing")
+    except (FetchError, RefusedUrl) as error:
+        failures.append(ItemFailure(item="listing", url=url, reason=str(error)))
+        return {}
+    candidates: dict[str, _Candidate] = {}
+    for entry in parse_listing_page(page.body, page.url)[:target]:
+        published = datetime.combine(entry.published_on, day_start.min, tzinfo=timezone.utc) if entry.published_on else None
+        candidates.setdefault(
+            entry.id,
+            _Candidate(
+                id=entry.id,
+                title=entry.title,
+                link=entry.url,
+                published_at=published,
+                body_text="",
+                topics=list(entry.topics),
+                teaser=entry.teaser,
+                category=entry.category or CATEGORY_NAMES.get(entry.category_code or ""),
+            ),
+        )
+    return candidates
+
+
+def _detail_page_url(client: PoliteClient, candidate: _Candidate) -> str:
+    """The feed's link when it is an on-site detail URL; otherwise the slug-less URL on the base."""
+    s = client.settings
+    if candidate.link and article_id_from_detail_url(candidate.link) == candidate.id:
+        try:
+            check_url(candidate.link, s.allowed_hosts, s.allow_private_addresses)
+            return candidate.link
+        except RefusedUrl:
+            client.stats.count_refusal("offsite_link")
+    return detail_url(s.base_url, candidate.id)
+
+
+async def _complete(
+    client: PoliteClient, candidate: _Candidate, known: Mapping[str, str], failures: list[ItemFailure]
+) -> ArticleRecord | None:
+    """The full record from the detail page; None (and a failure) when it cannot be had."""
+    url = _detail_page_url(client, candidate)
+    try:
+        page = await client.get_page(url, "detail")
+        detail = parse_detail_page(page.body, page.url)
+    except (FetchError, RefusedUrl) as error:
+        failures.append(ItemFailure(item=candidate.id, url=url, reason=str(error)))
+        return None
+    body = candidate.body_text or detail.body_text
+    if not body:
+        failures.append(ItemFailure(item=candidate.id, url=url, reason="no body text in the rss2 item nor on the detail page"))
+        return None
+    return _record(client, candidate, detail, body, url)
+
+
+def _record(client: PoliteClient, candidate: _Candidate, detail: DetailPage, body: str, url: str) -> ArticleRecord:
+    s = client.settings
+    attachments = []
+    for link in detail.attachment_urls:
+        try:
+            check_url(link, s.allowed_hosts, s.allow_private_addresses)
+            attachments.append(link)
+        except RefusedUrl:
+            client.stats.count_refusal("offsite_link")
+    published = candidate.published_at
+    if published is None and detail.published_on:
+        published = datetime.combine(detail.published_on, day_start.min, tzinfo=timezone.utc)
+    return ArticleRecord(
+        id=candidate.id,
+        language=language_of(candidate.id),
+        url=url,
+        title=candidate.title or detail.title or "",
+        published_at=published,
+        category=detail.category or candidate.category,
+        topics=candidate.topics or list(detail.topics),
+        teaser=detail.teaser or candidate.teaser,
+        body_text=body,
+        body_sha256=body_sha256(body),
+        attachment_urls=attachments,
+    )
+
+
+async def _fetch_articles(
+    settings: ClientSettings, target: int, since: date | None, known: Mapping[str, str], progress: Callable[[str], None] | None
+) -> FetchResult:
+    started = time.monotonic()
+    stats, failures = TransferStats(), []
+    async with PoliteClient(settings, stats) as client:
+        selected = await _discover(client, target, since, failures, progress)
+        unchanged = [c.id for c in selected if c.body_text and known.get(c.id) == body_sha256(c.body_text)]
+        to_complete = [c for c in selected if c.id not in set(unchanged)]
+        reporter = ProgressReporter(
+            "articles", len(to_complete), progress, settings.progress_every_items, settings.progress_every_s
+        )
+
+        async def complete(candidate: _Candidate) -> ArticleRecord | None:
+            record = await _complete(client, candidate, known, failures)
+            reporter.advance()
+            return record
+
+        records = [r for r in await asyncio.gather(*(complete(c) for c in to_complete)) if r is not None]
+        reporter.finish()
+    stats.seconds = time.monotonic() - started
+    return FetchResult(
+        new=[r for r in records if r.id not in known],
+        updated=[r for r in records if r.id in known and known[r.id] != r.body_sha256],
+        unchanged_ids=unchanged + [r.id for r in records if r.id in known and known[r.id] == r.body_sha256],
+        failures=failures,
+        stats=stats,
+    )
+
+
+def fetch_articles(
+    settings: ClientSettings,
+    target: int,
+    since: date | None = None,
+    known: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FetchResult:
+    """Fetch the newest `target` articles published on or after `since` (a date, UTC days).
+
+    known: article id -> body_sha256 already stored; those whose feed body has
+    the same hash land in `unchanged_ids` without any further request. Others
+    are completed from their detail page (attachment URLs, category, teaser)
+    and returned as `new` (id not in known) or `updated` (hash differs).
+    Articles that could not be fetched are listed in `failures` and left out.
+    """
+    if target < 1:
+        raise ValueError(f"target={target} must be at least 1 article")
+    return asyncio.run(_fetch_articles(settings, target, since, known or {}, progress))
+
+
+async def _newest_article_ids(settings: ClientSettings, pages: int) -> list[tuple[str, datetime]]:
+    stats, failures = TransferStats(), []
+    async with PoliteClient(settings, stats) as client:
+        walked: list[int] = []
+
+        def enough(items: list[FeedItem]) -> bool:
+            walked.append(1)
+            return len(walked) >= pages
+
+        items = await _walk_feed(client, feed_url(settings.base_url), "rss2", enough, failures)
+    if failures and not items:
+        raise FetchError(f"could not read the global rss2 feed: {failures[0].reason}")
+    return list({i.id: (i.id, i.published_at or _OLDEST) for i in items}.values())
+
+
+def newest_article_ids(settings: ClientSettings, pages: int = 1) -> list[tuple[str, datetime]]:
+    """(article id, published_at) from the first `pages` pages of the global rss2 feed, newest first.
+
+    Raises FetchError when the feed cannot be read at all (for the sensor to skip a tick).
+    """
+    return asyncio.run(_newest_article_ids(settings, pages))

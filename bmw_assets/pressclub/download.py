@@ -1,0 +1,120 @@
+"""Downloading attachments into a content-addressed store: `<dest>/<sha256>.pdf`.
+
+File names come only from the content hash, never from titles or URLs. Each
+body is streamed to a temp file in the destination folder (aborted past the
+size cap), checked for the `%PDF` magic and for parsing with pypdf (in a
+worker thread, with a time cap), and then renamed into place; an identical
+file already stored is left untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from bmw_assets.pressclub.address_guard import RefusedUrl
+from bmw_assets.pressclub.http_client import FetchError, PoliteClient
+from bmw_assets.pressclub.progress import ProgressReporter
+from bmw_assets.pressclub.records import AttachmentRecord, DownloadResult, TransferStats
+from bmw_assets.pressclub.settings import ClientSettings
+
+
+def pdf_page_count(path: Path) -> int:
+    """Pages of a complete, readable PDF; raises ValueError when it is truncated or damaged.
+
+    Every page's content stream is decoded, so corrupted compressed data is
+    caught here rather than in text extraction later.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 1024))
+        if b"%%EOF" not in handle.read():
+            raise ValueError("no %%EOF marker at the end: the PDF is truncated")
+    reader = PdfReader(path, strict=False)
+    if len(reader.pages) == 0:
+        raise ValueError("the PDF has no pages")
+    for page in reader.pages:
+        page.get_contents()
+    return len(reader.pages)
+
+
+async def _checked_pages(path: Path, timeout_s: float) -> tuple[int | None, str | None]:
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(pdf_page_count, path), timeout_s), None
+    except asyncio.TimeoutError:
+        return None, f"pypdf did not finish parsing within {timeout_s} s"
+    except Exception as error:  # pypdf raises many types on damaged files; all mean "not usable"
+        return None, f"pypdf cannot read it: {type(error).__name__}: {error}"
+
+
+async def _download(client: PoliteClient, url: str, dest_dir: Path) -> tuple[str | None, int | None, int | None, str, str | None]:
+    """(sha256, bytes, pages, status, error) for one URL; the PDF is stored when status is ok."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            saved = await client.save_body(url, "attachment", tmp, client.settings.max_download_bytes)
+        except (FetchError, RefusedUrl) as error:
+            return None, None, None, "failed", str(error)
+        if not saved.head.startswith(b"%PDF"):
+            return saved.sha256, saved.bytes, None, "not_pdf", f"starts with {saved.head!r}, not the %PDF magic"
+        pages, problem = await _checked_pages(tmp, client.settings.pdf_parse_timeout_s)
+        if problem:
+            return saved.sha256, saved.bytes, None, "failed", problem
+        final = dest_dir / f"{saved.sha256}.pdf"
+        if not (final.exists() and final.stat().st_size == saved.bytes):
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        return saved.sha256, saved.bytes, pages, "ok", None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+async def _download_attachments(
+    settings: ClientSettings, items: Sequence[tuple[str, str]], dest_dir: Path, progress: Callable[[str], None] | None
+) -> DownloadResult:
+    started = time.monotonic()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    stats = TransferStats()
+    by_url: dict[str, list[str]] = {}
+    for article_id, url in items:
+        by_url.setdefault(url, []).append(article_id)
+    reporter = ProgressReporter("attachments", len(by_url), progress, settings.progress_every_items, settings.progress_every_s)
+    records: list[AttachmentRecord] = []
+    async with PoliteClient(settings, stats) as client:
+
+        async def one(url: str, article_ids: list[str]) -> None:
+            sha, size, pages, status, error = await _download(client, url, dest_dir)
+            path = str(dest_dir / f"{sha}.pdf") if status == "ok" else None
+            records.extend(AttachmentRecord(a, url, sha, path, size, pages, status, error) for a in article_ids)
+            reporter.advance()
+
+        await asyncio.gather(*(one(url, ids) for url, ids in by_url.items()))
+    reporter.finish()
+    stats.seconds = time.monotonic() - started
+    order = {pair: i for i, pair in enumerate(items)}
+    records.sort(key=lambda r: order.get((r.article_id, r.url), 0))
+    return DownloadResult(records=records, stats=stats)
+
+
+def download_attachments(
+    settings: ClientSettings,
+    items: Sequence[tuple[str, str]],
+    dest_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> DownloadResult:
+    """Download (article_id, url) pairs concurrently into `dest_dir/<sha256>.pdf`.
+
+    One AttachmentRecord per pair: status ok (stored, `pages` counted), not_pdf
+    (no %PDF magic; nothing stored) or failed (`error` says why: HTTP, size cap
+    of `settings.max_download_bytes` bytes, refused URL, unreadable PDF).
+    A URL listed under several articles is downloaded once.
+    """
+    return asyncio.run(_download_attachments(settings, items, Path(dest_dir), progress))

@@ -1,0 +1,514 @@
+"""The PressClub replica served by aiohttp on loopback.
+
+`ReplicaServer` runs the app in a background thread with its own event loop (for
+tests and the local profile); `ensure_replica_running` starts a detached
+`python -m bmw_assets.replica serve` when nothing answers on a port.
+
+Routes (all also under `/global` where the real site has them):
+- `/global/article`, `/global/startpage/list?offset=N|page=N`, `/global/article/list/<topic>`,
+  `/global/article/search/category:N` and `/tag:N` — listings (kind "listing");
+- `/global/article/detail/<ID>[/<slug>]` — detail page ("detail");
+- `/global/article/attachment/<ID>/<num>[/<file>]`, `/global/oneclick/download/<ID>/attachment`
+  ("attachment", "oneclick");
+- `/global/rss[2][/topic/<id>]?page=N` and the same without `/global` ("rss");
+- `/robots.txt` ("robots"); admin under `/_replica/` ("admin", never faulted):
+  POST publish?n=N, GET stats, POST faults (JSON), POST edit/<ID>, GET truth/<ID>.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import functools
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from aiohttp import web
+
+from bmw_assets.atomic import write_json_atomic
+from bmw_assets.replica.corpus import TOPICS, ReplicaArticle, build_corpus, revise
+from bmw_assets.replica.faults import Faults, choose_fault, corrupt_bytes
+from bmw_assets.replica.feeds import feed_page_count, render_feed
+from bmw_assets.replica.pages import (
+    LISTING_PAGE_SIZE,
+    detail_page,
+    error_page,
+    listing_items_html,
+    listing_page,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8765
+DEFAULT_UNPUBLISHED = 40
+STATE_FILE_NAME = "replica_state.json"
+ROBOTS_TXT = (
+    "User-agent: *\nAllow: /global/\nDisallow: /global/search/\nDisallow: /global/article/search/\n"
+    "Disallow: /_replica/\nCrawl-delay: 1\n"
+)
+
+
+class ReplicaState:
+    """Corpus, published count, revisions, faults and request counts; thread-safe."""
+
+    def __init__(self, corpus: list[ReplicaArticle], published: int | None, faults: Faults | None,
+                 state_file: Path | None):
+        self._lock = threading.Lock()
+        self.corpus = corpus
+        self.faults = faults or Faults()
+        self.state_file = Path(state_file) if state_file else None
+        self.revisions: dict[str, int] = {}
+        saved = self._load()
+        if published is None:
+            published = saved.get("published", len(corpus) - DEFAULT_UNPUBLISHED)
+        if not 0 <= published <= len(corpus):
+            raise ValueError(f"published={published} is out of range; use 0..{len(corpus)}")
+        self.published = published
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.request_counter = 0
+        self._save()
+
+    def _load(self) -> dict:
+        if self.state_file is None or not self.state_file.exists():
+            return {}
+        saved = json.loads(self.state_file.read_text())
+        self.revisions = {k: int(v) for k, v in saved.get("revisions", {}).items()}
+        return saved
+
+    def _save(self) -> None:
+        if self.state_file is not None:
+            write_json_atomic(self.state_file, {"published": self.published, "revisions": self.revisions})
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {a.id: i for i, a in enumerate(self.corpus)}
+
+    def current(self, article: ReplicaArticle) -> ReplicaArticle:
+        for _ in range(self.revisions.get(article.id, 1) - 1):
+            article = revise(article)
+        return article
+
+    def visible(self) -> list[ReplicaArticle]:
+        """Published articles, newest first, at their current revision."""
+        return [self.current(a) for a in reversed(self.corpus[: self.published])]
+
+    def get(self, article_id: str) -> ReplicaArticle | None:
+        index = self._index.get(article_id)
+        if index is None or index >= self.published:
+            return None
+        return self.current(self.corpus[index])
+
+    def publish(self, n: int) -> list[str]:
+        with self._lock:
+            new = self.corpus[self.published: self.published + max(0, n)]
+            self.published += len(new)
+            self._save()
+        return [a.id for a in reversed(new)]
+
+    def edit(self, article_id: str) -> int:
+        if self.get(article_id) is None:
+            raise KeyError(article_id)
+        with self._lock:
+            self.revisions[article_id] = self.revisions.get(article_id, 1) + 1
+            self._save()
+            return self.revisions[article_id]
+
+    def note(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
+
+    def count(self, kind: str) -> int:
+        with self._lock:
+            self.stats[kind] += 1
+            self.request_counter += 1
+            return self.request_counter
+
+
+@functools.lru_cache(maxsize=256)
+def _pdf_bytes(article: ReplicaArticle) -> bytes:
+    from bmw_assets.replica.pdf import render_press_pdf
+
+    return render_press_pdf(article)
+
+
+@functools.lru_cache(maxsize=64)
+def _other_bytes(filename: str, attachment_id: int) -> bytes:
+    if filename.endswith(".zip"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            info = zipfile.ZipInfo("README.txt", date_time=(2024, 1, 1, 0, 0, 0))
+            archive.writestr(info, f"Photo package {attachment_id}: images are distributed separately.\n")
+        return buffer.getvalue()
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), ((attachment_id * 37) % 256, 90, 160)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _page_param(request: web.Request) -> int:
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def build_app(state: ReplicaState) -> web.Application:
+    """The aiohttp application serving `state`."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/robots.txt", name="robots")
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text=ROBOTS_TXT, content_type="text/plain")
+
+    async def feed(request: web.Request, full_body: bool) -> web.Response:
+        topic = request.match_info.get("topic")
+        articles = state.visible()
+        if topic is not None:
+            if not topic.isdigit() or int(topic) not in TOPICS:
+                return _html(error_page(404, f"Unknown topic {topic}"), 404)
+            articles = [a for a in articles if int(topic) in a.topics]
+        page = _page_param(request)
+        if page > feed_page_count(len(articles)):
+            # The real site answers past the last page with an HTML page, not XML.
+            return _html(error_page(404, "The requested page could not be found."))
+        xml = render_feed(articles, origin=_origin(request), full_body=full_body,
+                          topic=int(topic) if topic else None, page=page)
+        return web.Response(text=xml, content_type="application/rss+xml", charset="utf-8")
+
+    def feed_handler(full_body: bool):
+        async def handler(request: web.Request) -> web.Response:
+            return await feed(request, full_body)
+        return handler
+
+    # The atom "next" links leave out /global, so the feeds answer there too.
+    for prefix, alias in (("/global", "site"), ("", "bare")):
+        for name, full in (("rss", False), ("rss2", True)):
+            routes.get(f"{prefix}/{name}", name=f"rss:{alias}-{name}")(feed_handler(full))
+            routes.get(f"{prefix}/{name}/topic/{{topic}}", name=f"rss:{alias}-{name}-topic")(feed_handler(full))
+
+    @routes.get("/global/article", name="listing:start")
+    async def listing(request: web.Request) -> web.Response:
+        return _html(listing_page(state.visible(), "Latest press releases", "/global/startpage/list"))
+
+    def _slice(request: web.Request, articles: list[ReplicaArticle]) -> web.Response:
+        try:
+            if "offset" in request.query:
+                offset = max(0, int(request.query["offset"]))
+            else:
+                offset = (_page_param(request) - 1) * LISTING_PAGE_SIZE
+        except ValueError:
+            return _html(error_page(400, "offset must be a whole number"), 400)
+        return _html(listing_items_html(articles[offset: offset + LISTING_PAGE_SIZE]))
+
+    @routes.get("/global/startpage/list", name="listing:ajax")
+    async def startpage_list(request: web.Request) -> web.Response:
+        return _slice(request, state.visible())
+
+    @routes.get("/global/article/list/{topic}", name="listing:topic")
+    async def topic_list(request: web.Request) -> web.Response:
+        topic = request.match_info["topic"]
+        if not topic.isdigit() or int(topic) not in TOPICS:
+            return _html(error_page(404, f"Unknown topic {topic}"), 404)
+        return _slice(request, [a for a in state.visible() if int(topic) in a.topics])
+
+    @routes.get("/global/article/search/{query}", name="listing:search")
+    async def search(request: web.Request) -> web.Response:
+        field, _, value = request.match_info["query"].partition(":")
+        if field not in ("category", "tag") or not value.isdigit():
+            return _html(error_page(404, "Use category:N or tag:N"), 404)
+        articles = [a for a in state.visible()
+                    if (a.category if field == "category" else None) == int(value) or
+                    (field == "tag" and int(value) in a.topics)]
+        return _html(listing_page(articles, f"Search {field}:{value}", f"/global/article/search/{field}:{value}"))
+
+    def _article_or_404(request: web.Request) -> ReplicaArticle:
+        article = state.get(request.match_info["id"])
+        if article is None:
+            raise web.HTTPNotFound(text=error_page(404, "Article not found"), content_type="text/html")
+        return article
+
+    @routes.get("/global/article/detail/{id}", name="detail")
+    @routes.get("/global/article/detail/{id}/{slug:.*}", name="detail:slug")
+    async def detail(request: web.Request) -> web.Response:
+        return _html(detail_page(_article_or_404(request)))
+
+    @routes.get("/global/article/attachment/{id}/{num:\\d+}", name="attachment")
+    @routes.get("/global/article/attachment/{id}/{num:\\d+}/{filename:.*}", name="attachment:named")
+    async def attachment(request: web.Request) -> web.StreamResponse:
+        article = _article_or_404(request)
+        match = [a for a in article.attachments if str(a.attachment_id) == request.match_info["num"]]
+        if not match:
+            raise web.HTTPNotFound(text=error_page(404, "Attachment not found"), content_type="text/html")
+        att = match[0]
+        if att.kind == "pdf":
+            body, ctype = _pdf_bytes(article), "application/pdf"
+        else:
+            body = _other_bytes(att.filename or "file.jpg", att.attachment_id)
+            ctype = "application/zip" if (att.filename or "").endswith(".zip") else "image/jpeg"
+        name = att.filename or f"{article.id}_{att.attachment_id}.{'pdf' if att.kind == 'pdf' else 'bin'}"
+        return web.Response(body=body, content_type=ctype,
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @routes.get("/global/oneclick/download/{id}/attachment", name="oneclick")
+    async def oneclick(request: web.Request) -> web.Response:
+        article = _article_or_404(request)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for att in article.attachments:
+                data = _pdf_bytes(article) if att.kind == "pdf" else _other_bytes(att.filename or "x.jpg", att.attachment_id)
+                info = zipfile.ZipInfo(att.filename or f"{att.attachment_id}.pdf", date_time=(2024, 1, 1, 0, 0, 0))
+                archive.writestr(info, data)
+        return web.Response(body=buffer.getvalue(), content_type="application/zip")
+
+    # ------------------------------------------------------------------ admin
+    @routes.post("/_replica/publish", name="admin:publish")
+    async def admin_publish(request: web.Request) -> web.Response:
+        try:
+            n = int(request.query.get("n", "1"))
+        except ValueError:
+            return web.json_response({"error": "n must be a whole number"}, status=400)
+        ids = state.publish(n)
+        return web.json_response({"published": ids, "count": state.published, "total": len(state.corpus)})
+
+    @routes.get("/_replica/stats", name="admin:stats")
+    async def admin_stats(request: web.Request) -> web.Response:
+        return web.json_response({"requests": dict(state.stats), "published": state.published,
+                                  "total": len(state.corpus), "faults": dataclasses.asdict(state.faults)})
+
+    @routes.post("/_replica/faults", name="admin:faults")
+    async def admin_faults(request: web.Request) -> web.Response:
+        try:
+            state.faults.update(await request.json() if request.can_read_body else {})
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(dataclasses.asdict(state.faults))
+
+    @routes.post("/_replica/edit/{id}", name="admin:edit")
+    async def admin_edit(request: web.Request) -> web.Response:
+        try:
+            revision = state.edit(request.match_info["id"])
+        except KeyError:
+            return web.json_response({"error": f"no published article {request.match_info['id']}"}, status=404)
+        return web.json_response({"id": request.match_info["id"], "revision": revision})
+
+    @routes.get("/_replica/truth/{id}", name="admin:truth")
+    async def admin_truth(request: web.Request) -> web.Response:
+        index = state._index.get(request.match_info["id"])
+        if index is None:
+            return web.json_response({"error": f"no article {request.match_info['id']}"}, status=404)
+        a = state.current(state.corpus[index])
+        return web.json_response({"id": a.id, "title": a.title, "revision": a.revision, "body": a.body_text,
+                                  "facts": [{"question": f.question, "answer": f.answer} for f in a.facts]})
+
+    app = web.Application(middlewares=[_fault_middleware(state)])
+    app.add_routes(routes)
+    return app
+
+
+def route_kind(request: web.Request) -> str:
+    """The stats bucket of a request: the route name up to ':' ("rss", "detail", ...)."""
+    route = request.match_info.route
+    name = getattr(route, "name", None)
+    return name.split(":")[0] if name else "not_found"
+
+
+def _fault_middleware(state: ReplicaState):
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        kind = route_kind(request)
+        counter = state.count(kind)
+        if kind == "admin":
+            return await handler(request)
+        faults = state.faults
+        if faults.latency_s > 0:
+            await asyncio.sleep(faults.latency_s)
+        is_attachment = kind in ("attachment", "oneclick")
+        # robots.txt is spared content faults: a broken robots file would block a polite client.
+        fault = None if kind == "robots" else choose_fault(
+            faults, counter, attachment=is_attachment, document=kind in ("rss", "detail", "listing"))
+        if fault:
+            state.note(f"fault:{fault}")
+        if fault == "reset":
+            request.transport.abort() if request.transport else None
+            raise asyncio.CancelledError  # nothing more is written on an aborted connection
+        if fault == "error":
+            return _html(error_page(503, "Service temporarily unavailable"), 503)
+        if fault == "throttle":
+            return web.Response(status=429, text="Too Many Requests",
+                                headers={"Retry-After": str(faults.retry_after_s)})
+        response = await handler(request)
+        if fault is None or not isinstance(response, web.Response) or response.status != 200:
+            return response
+        body = response.body if isinstance(response.body, bytes) else b""
+        if fault == "malformed":
+            response.body = body[: len(body) // 2]
+        elif fault == "corrupt":
+            response.body = corrupt_bytes(body, counter)
+        elif fault == "non_pdf":
+            response.body = error_page(403, "Access denied").encode()
+        elif fault == "truncated":
+            stream = web.StreamResponse(headers={"Content-Type": response.content_type})
+            stream.content_length = len(body)
+            await stream.prepare(request)
+            await stream.write(body[: len(body) // 2])
+            request.transport.abort() if request.transport else None
+            raise asyncio.CancelledError
+        return response
+
+    return middleware
+
+
+class ReplicaServer:
+    """The replica on loopback in a background thread; use as a context manager.
+
+    `port=0` picks a free port. `published` (default: all but the newest 40, or what
+    `state_file` remembers) sets how many of the oldest articles are visible.
+    """
+
+    def __init__(self, port: int = 0, published: int | None = None, faults: Faults | None = None,
+                 state_file: Path | None = None, seed: int = 2026, size: int = 400, host: str = "127.0.0.1"):
+        self.host, self._requested_port = host, port
+        self.state = ReplicaState(build_corpus(seed, size), published, faults, state_file)
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/global"
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        self.state.faults = value
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Request counts by route kind (a copy)."""
+        return dict(self.state.stats)
+
+    def reset_stats(self) -> None:
+        self.state.stats.clear()
+
+    @property
+    def published_count(self) -> int:
+        return self.state.published
+
+    def visible_articles(self) -> list[ReplicaArticle]:
+        """Published articles, newest first, at their current revision."""
+        return self.state.visible()
+
+    def publish(self, n: int) -> list[str]:
+        """Reveal the next `n` articles; returns their ids, newest first."""
+        return self.state.publish(n)
+
+    def edit(self, article_id: str) -> int:
+        """Bump an article's revision (its body changes slightly); returns the new revision."""
+        return self.state.edit(article_id)
+
+    def start(self) -> ReplicaServer:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._runner = web.AppRunner(build_app(self.state), access_log=None, handler_cancellation=True)
+                self._loop.run_until_complete(self._runner.setup())
+                site = web.TCPSite(self._runner, self.host, self._requested_port)
+                self._loop.run_until_complete(site.start())
+                self.port = self._runner.addresses[0][1]
+            except BaseException as exc:  # reported to the starting thread
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="replica-server", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if errors:
+            raise RuntimeError(f"replica could not listen on {self.host}:{self._requested_port}: {errors[0]}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop = self._thread = None
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_replica/stats", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def ensure_replica_running(port: int = DEFAULT_PORT, state_dir: Path | None = None, timeout_s: float = 10.0) -> str:
+    """Return the replica's base_url on `port`, starting a detached
+    `python -m bmw_assets.replica serve` (state kept in `state_dir`) if nothing answers."""
+    base_url = f"http://127.0.0.1:{port}/global"
+    if _answers(port):
+        return base_url
+    state_dir = Path(state_dir or Path.cwd() / "storage" / "replica")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "replica.log"
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bmw_assets.replica", "serve", "--port", str(port), "--state-dir", str(state_dir)],
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _answers(port):
+            return base_url
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = log_path.read_text(errors="replace")[-2000:]
+    raise RuntimeError(
+        f"the PressClub replica did not answer on 127.0.0.1:{port} within {timeout_s:.0f} s "
+        f"(process {'exited with ' + str(process.returncode) if process.poll() is not None else 'still starting'}); "
+        f"log {log_path}:\n{tail}"
+    )

@@ -1,0 +1,66 @@
+"""`chatml_dataset`: the LLM-cleaned articles as a versioned ChatML dataset, recorded in the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bmw_assets.catalog import connect, transaction
+from bmw_assets.dataset.article import DatasetArticle
+from bmw_assets.dataset.build import build_dataset
+from bmw_assets.dataset.manifest import DatasetManifest
+from bmw_assets.dataset.settings import DatasetSettings
+
+Facts = Mapping[str, Sequence[tuple[str, str]]]
+
+
+def clean_articles(catalog_path: Path, facts: Facts | None = None) -> list[DatasetArticle]:
+    """Articles whose final (`llm`) text was kept, with any known facts; rejected and failed ones are left out."""
+    with connect(catalog_path) as con:
+        rows = con.execute(
+            """SELECT a.id, a.title, a.published_at, t.path FROM articles a
+               JOIN texts t ON t.article_id = a.id AND t.stage = 'llm'
+               WHERE t.status IN ('ok', 'fallback') AND t.path IS NOT NULL
+               ORDER BY a.published_at, a.id"""
+        ).fetchall()
+    facts = facts or {}
+    return [
+        DatasetArticle(article_id, title, published_at, Path(path).read_text(encoding="utf-8"),
+                       tuple(facts.get(article_id, ())))  # fmt: skip
+        for article_id, title, published_at, path in rows
+    ]
+
+
+def update_chatml_dataset(
+    catalog_path: Path,
+    datasets_dir: Path,
+    tokenizer_path: str,
+    settings: DatasetSettings,
+    facts: Facts | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DatasetManifest:
+    """Build (or find) the dataset version of the current clean texts; record it and every article's split."""
+    from transformers import AutoTokenizer
+
+    articles = clean_articles(catalog_path, facts)
+    if not articles:
+        raise ValueError("no clean article texts in the catalog: materialize llm_text first")
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+    manifest = build_dataset(articles, tokenizer, settings, datasets_dir, progress=progress)
+    with connect(catalog_path) as con, transaction(con):
+        con.execute(
+            """INSERT OR REPLACE INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                manifest.version, manifest.path,
+                *(sum(manifest.rows[s].values()) for s in ("train", "validation", "test")),
+                *(sum(manifest.tokens[s].values()) for s in ("train", "validation", "test")),
+                len(manifest.article_splits), datetime.now(timezone.utc),
+            ],
+        )  # fmt: skip
+        con.execute("DELETE FROM dataset_splits WHERE version = ?", [manifest.version])
+        con.executemany(
+            "INSERT INTO dataset_splits VALUES (?, ?, ?)",
+            [(manifest.version, article_id, split) for article_id, split in manifest.article_splits.items()],
+        )
+    return manifest

@@ -1,0 +1,234 @@
+"""`regex_text` and `llm_text`: article text from PDFs, cleaned by rules, then by an LLM.
+
+Every text is stored as a file under the storage root (named by its sha256) and
+one row per (article, stage) in the catalog table `texts`, with its quality
+(token precision/recall/F1) against the article's HTML body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bmw_assets.atomic import write_text_atomic
+from bmw_assets.catalog import connect, transaction
+from bmw_assets.llm_filter.decision import FilterSettings
+from bmw_assets.llm_filter.endpoint import EndpointSettings
+from bmw_assets.llm_filter.prompt import load_prompt
+from bmw_assets.llm_filter.run import FilterInput, filter_texts
+from bmw_assets.text import CLEANING_RULES, clean_pdf_text
+from bmw_assets.text.extraction import PdfTextExtractor
+from bmw_assets.text.quality import token_prf
+
+TEXT_COLUMNS = (
+    "article_id", "stage", "source", "text_sha256", "input_sha256", "path", "chars",
+    "precision", "recall", "f1", "rules_hit", "status", "reason", "updated_at",
+)  # fmt: skip
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ruleset_fingerprint() -> str:
+    """Changes whenever a cleaning rule changes, so cleaned texts are recomputed."""
+    return sha256_text("\n".join(f"{r.name}\t{r.stage}\t{r.flags}\t{r.pattern}" for r in CLEANING_RULES))[:16]
+
+
+@dataclass
+class TextRow:
+    article_id: str
+    stage: str
+    source: str
+    text: str | None
+    input_sha256: str
+    status: str
+    reason: str | None = None
+    rules_hit: tuple[str, ...] = ()
+    reference: str | None = None
+
+
+@dataclass
+class StageSummary:
+    processed: int
+    skipped_unchanged: int
+    by_status: dict[str, int]
+    by_source: dict[str, int]
+    f1: dict[str, float | None]
+    low_f1: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def store_texts(catalog_path: Path, text_dir: Path, rows: list[TextRow]) -> None:
+    """Write each text file (content-addressed) and upsert its `texts` row with its quality."""
+    now = datetime.now(timezone.utc)
+    values = []
+    for row in rows:
+        text_sha = path = chars = None
+        prf = None
+        if row.text is not None:
+            text_sha = sha256_text(row.text)
+            path = text_dir / row.stage / f"{text_sha}.txt"
+            if not path.exists():
+                write_text_atomic(path, row.text)
+            chars = len(row.text)
+            if row.reference:
+                prf = token_prf(row.text, row.reference)
+        values.append((
+            row.article_id, row.stage, row.source, text_sha, row.input_sha256,
+            str(path) if path else None, chars,
+            prf.precision if prf else None, prf.recall if prf else None, prf.f1 if prf else None,
+            list(row.rules_hit), row.status, row.reason, now,
+        ))  # fmt: skip
+    if not values:
+        return
+    with connect(catalog_path) as con, transaction(con):
+        con.executemany(
+            f"INSERT OR REPLACE INTO texts ({', '.join(TEXT_COLUMNS)}) VALUES ({', '.join('?' * len(TEXT_COLUMNS))})",
+            values,
+        )
+
+
+def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int) -> StageSummary:
+    """Counts and the F1 distribution of every stored text of `stage`."""
+    with connect(catalog_path) as con:
+        rows = con.execute(
+            "SELECT article_id, status, source, f1, reason FROM texts WHERE stage = ?", [stage]
+        ).fetchall()
+    scores = sorted(r[3] for r in rows if r[3] is not None and r[2] == "pdf")
+    by_status: dict[str, int] = {}
+    by_source: dict[str, int] = {}
+    for _, status, source, _, _ in rows:
+        by_status[status] = by_status.get(status, 0) + 1
+        by_source[source] = by_source.get(source, 0) + 1
+    f1 = {
+        "mean": statistics.fmean(scores) if scores else None,
+        "min": scores[0] if scores else None,
+        "p10": scores[int(0.1 * (len(scores) - 1))] if scores else None,
+        "median": statistics.median(scores) if scores else None,
+        "scored": len(scores),
+        "below_0_90": sum(s < 0.90 for s in scores),
+    }
+    low = sorted((r for r in rows if r[3] is not None and r[3] < 0.95), key=lambda r: r[3])[:10]
+    return StageSummary(
+        processed=processed,
+        skipped_unchanged=skipped,
+        by_status=by_status,
+        by_source=by_source,
+        f1=f1,
+        low_f1=[{"article_id": r[0], "f1": round(r[3], 4), "reason": r[4]} for r in low],
+    )
+
+
+def update_regex_text(
+    catalog_path: Path,
+    text_dir: Path,
+    timeout_s: float = 30,
+    progress: Callable[[str], None] | None = None,
+) -> StageSummary:
+    """Extract and clean each article's first good PDF; fall back to the HTML body when there is none.
+
+    Incremental: an article whose input (PDF hash + rule set, or body hash) is unchanged is skipped.
+    """
+    rules = ruleset_fingerprint()
+    with connect(catalog_path) as con:
+        todo = con.execute(
+            """WITH first_pdf AS (
+                   SELECT a.id, arg_min(t.sha256, list_position(a.attachment_urls, t.url)) AS sha256,
+                          arg_min(t.path, list_position(a.attachment_urls, t.url)) AS path
+                   FROM articles a JOIN attachments t ON t.article_id = a.id AND t.status = 'ok'
+                   GROUP BY a.id)
+               SELECT a.id, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256
+               FROM articles a LEFT JOIN first_pdf p ON p.id = a.id
+               LEFT JOIN texts x ON x.article_id = a.id AND x.stage = 'regex'
+               ORDER BY a.published_at, a.id"""
+        ).fetchall()
+    pending = []
+    for article_id, body, body_sha, pdf_sha, pdf_path, stored_input in todo:
+        input_sha = f"pdf:{pdf_sha}:{rules}" if pdf_sha else f"html:{body_sha}"
+        if input_sha != stored_input:
+            pending.append((article_id, body, input_sha, pdf_path))
+    rows: list[TextRow] = []
+    with PdfTextExtractor() as extractor:
+        for done, (article_id, body, input_sha, pdf_path) in enumerate(pending, 1):
+            rows.append(_regex_row(extractor, article_id, body, input_sha, pdf_path, timeout_s))
+            if progress and (done % 25 == 0 or done == len(pending)):
+                progress(f"regex_text: {done}/{len(pending)} articles cleaned")
+    store_texts(catalog_path, text_dir, rows)
+    return summarise_stage(catalog_path, "regex", processed=len(pending), skipped=len(todo) - len(pending))
+
+
+def _regex_row(
+    extractor: PdfTextExtractor, article_id: str, body: str | None, input_sha: str, pdf_path: str | None,
+    timeout_s: float,
+) -> TextRow:
+    reason = "no PDF attachment"
+    if pdf_path:
+        extracted = extractor.extract(Path(pdf_path), timeout_s=timeout_s)
+        if extracted.status == "ok":
+            cleaned = clean_pdf_text(extracted.text)
+            if cleaned.text.strip():
+                return TextRow(article_id, "regex", "pdf", cleaned.text, input_sha, "ok",
+                               rules_hit=cleaned.rules_hit, reference=body)  # fmt: skip
+            reason = "PDF text empty after cleaning"
+        else:
+            reason = f"PDF {extracted.status}: {extracted.reason}"
+    if body and body.strip():
+        return TextRow(article_id, "regex", "html_fallback", body, input_sha, "fallback", reason=reason)
+    return TextRow(article_id, "regex", "none", None, input_sha, "failed", reason=f"{reason}; no HTML body")
+
+
+def update_llm_text(
+    catalog_path: Path,
+    text_dir: Path,
+    endpoint: EndpointSettings,
+    settings: FilterSettings = FilterSettings(),
+    progress: Callable[[str], None] | None = None,
+) -> StageSummary:
+    """Let the LLM delete leftover furniture from each regex text (or reject the article).
+
+    An article is re-filtered only when its regex text, the model or the prompt changed;
+    decisions are also cached in the catalog, so nothing new means no requests.
+    """
+    prompt_version = load_prompt(settings.prompt_path).version
+    with connect(catalog_path) as con:
+        todo = con.execute(
+            """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1
+               FROM texts r JOIN articles a ON a.id = r.article_id
+               LEFT JOIN texts l ON l.article_id = r.article_id AND l.stage = 'llm'
+               WHERE r.stage = 'regex' AND r.status IN ('ok', 'fallback') AND r.path IS NOT NULL
+               ORDER BY r.article_id"""
+        ).fetchall()
+    pending = []
+    for article_id, path, text_sha, source, body, stored_input, _ in todo:
+        input_sha = f"{text_sha}:{endpoint.model}:{prompt_version}"
+        if input_sha != stored_input:
+            pending.append((article_id, Path(path).read_text(encoding="utf-8"), input_sha, source, body))
+    run = filter_texts(
+        [FilterInput(article_id, text) for article_id, text, *_ in pending], endpoint, catalog_path, settings, progress
+    )
+    rows = [
+        TextRow(article_id, "llm", source, result.text if result.status != "rejected" else None, input_sha,
+                result.status, reason=result.reason, reference=body if source == "pdf" else None)  # fmt: skip
+        for (article_id, _, input_sha, source, body), result in zip(pending, run.results, strict=True)
+    ]
+    store_texts(catalog_path, text_dir, rows)
+    summary = summarise_stage(catalog_path, "llm", processed=len(pending), skipped=len(todo) - len(pending))
+    regex_scores = [r[6] for r in todo if r[6] is not None and r[3] == "pdf"]
+    summary.extra = {
+        "requests": run.requests,
+        "cache_hits": run.cache_hits,
+        "fallbacks": run.fallbacks,
+        "tokens": run.tokens,
+        "seconds": round(run.seconds, 2),
+        "paragraphs_kept": sum(len(r.kept) for r in run.results),
+        "paragraphs_dropped": sum(len(r.dropped) for r in run.results),
+        "rejected": {r.article_id: r.reason for r in run.results if r.status == "rejected"},
+        "regex_f1_mean": statistics.fmean(regex_scores) if regex_scores else None,
+    }
+    return summary

@@ -1,0 +1,355 @@
+"""Fine-tune one model variant: `python -m bmw_assets.training.train --spec run_spec.json`.
+
+Loads the base model (safetensors only), applies the configured layer surgery, trains
+with TRL's SFTTrainer (LoRA through `peft_config`, or full fine-tuning), keeps the
+checkpoint with the lowest validation loss, and writes weights, tokenizer, resolved
+config, surgery report, metrics, loss curve and finally `manifest.json` into the spec's
+output_dir. Re-running an interrupted spec resumes from its last checkpoint; re-running
+a completed one returns its manifest without training.
+
+Launched by Dagster Pipes it streams logs and the materialization back; from a command
+line it prints to stdout. Imports only dagster_pipes and the ML stack (never dagster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, set_seed
+from trl import SFTConfig, SFTTrainer
+
+from bmw_assets.models.surgery import apply_surgery, build_calibration_batches, plot_layer_scores
+from bmw_assets.training.artifacts import (
+    MANIFEST_NAME,
+    loss_history,
+    plot_loss_curves,
+    read_manifest,
+    write_json_atomic,
+)
+from bmw_assets.training.backend import BackendChoice, resolve_backend
+from bmw_assets.training.data import (
+    LossMode,
+    choose_loss_mode,
+    file_sha256,
+    read_jsonl,
+    to_trainer_rows,
+)
+from bmw_assets.training.loss_stream import LossStreamCallback
+from bmw_assets.training.reporting import Reporter, metadata_json, metadata_path, open_reporter
+from bmw_assets.training.spec import RunSpec
+
+LOSS_CURVE_NAME = "loss_curve.png"
+LAYER_SCORES_NAME = "layer_scores.png"
+
+
+def config_sha256(config: dict[str, Any]) -> str:
+    """Hex sha256 of the resolved config as canonical JSON (sorted keys)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tuple[Any, Any]:
+    model_cfg = spec.config["model"]
+    trust_remote_code = bool(model_cfg.get("trust_remote_code", False))
+    if backend.name == "unsloth":
+        from unsloth import FastLanguageModel  # CUDA hosts only; resolve_backend checked
+
+        return FastLanguageModel.from_pretrained(
+            model_name=spec.base_model,
+            max_seq_length=spec.config["training"]["max_length"],
+            dtype=dtype,
+            load_in_4bit=False,
+            full_finetuning=spec.config["training"]["method"] == "full",
+            trust_remote_code=trust_remote_code,
+        )
+    tokenizer = AutoTokenizer.from_pretrained(spec.base_model, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        spec.base_model, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+    )
+    return model, tokenizer
+
+
+def last_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The highest-step checkpoint-* folder holding trainer_state.json, which the Trainer
+    writes last: a run killed mid-save leaves a folder without it, and that one is skipped."""
+    complete = [path for path in output_dir.glob("checkpoint-*") if (path / "trainer_state.json").is_file()]
+    return max(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]), default=None)
+
+
+def _layer_count(model: Any) -> int:
+    return int(model.config.num_hidden_layers)
+
+
+def _apply_surgery(
+    spec: RunSpec, model: Any, tokenizer: Any, train_rows: list[dict], reporter: Reporter
+) -> dict[str, Any]:
+    """Apply config["surgery"] in place, scoring layers on the first `calibration_samples`
+    training texts (their order in the file, so a resumed run scores the same rows);
+    the report as a JSON-ready dict. A layer-score plot is written when there are scores."""
+    surgery_cfg = spec.config["surgery"]
+    calibration = None
+    if surgery_cfg.get("kind", "none") != "none":
+        texts = [row["text"] for row in train_rows[: int(surgery_cfg.get("calibration_samples", 32))]]
+        batches = build_calibration_batches(tokenizer, texts, max_length=int(spec.config["training"]["max_length"]))
+        calibration = [{key: tensor.to(model.device) for key, tensor in batch.items()} for batch in batches]
+    report = apply_surgery(model, surgery_cfg, calibration, progress=reporter.log)
+    if report.scores:
+        plot_layer_scores(report, spec.output_dir / LAYER_SCORES_NAME)
+    return report.to_dict()
+
+
+def _check_same_surgery(output_dir: Path, report: dict[str, Any]) -> None:
+    """A resumed run must rebuild exactly the architecture its checkpoints were saved from."""
+    saved_path = output_dir / "surgery.json"
+    if not saved_path.is_file():
+        return
+    saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    if saved["removed_layers"] != report["removed_layers"]:
+        raise RuntimeError(
+            f"surgery removed layers {report['removed_layers']} but the checkpoints in {output_dir} were "
+            f"trained with layers {saved['removed_layers']} removed; delete {output_dir} to start over"
+        )
+
+
+def _lora_config(training: dict[str, Any]) -> LoraConfig | None:
+    if training["method"] == "full":
+        return None
+    if training["method"] != "lora":
+        raise ValueError(f"training.method is {training['method']!r}; expected 'full' or 'lora'")
+    lora = training["lora"]
+    return LoraConfig(
+        r=int(lora["r"]),
+        lora_alpha=int(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
+        target_modules=lora["target_modules"],
+        task_type="CAUSAL_LM",
+    )
+
+
+def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool) -> SFTConfig:
+    training = spec.config["training"]
+    return SFTConfig(
+        output_dir=str(spec.output_dir),
+        max_length=int(training["max_length"]),
+        max_steps=int(training.get("max_steps") or -1),
+        num_train_epochs=float(training.get("num_train_epochs", 1)),
+        learning_rate=float(training["learning_rate"]),
+        per_device_train_batch_size=int(training["per_device_batch_size"]),
+        per_device_eval_batch_size=int(training["per_device_batch_size"]),
+        gradient_accumulation_steps=int(training.get("gradient_accumulation_steps", 1)),
+        warmup_steps=float(training.get("warmup_ratio", 0.0)),  # a float < 1 is a ratio of total steps
+        weight_decay=float(training.get("weight_decay", 0.0)),
+        lr_scheduler_type=training.get("lr_scheduler", "linear"),
+        packing=bool(training.get("packing", False)),
+        gradient_checkpointing=bool(training.get("gradient_checkpointing", False)),
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        assistant_only_loss=mode is LossMode.ASSISTANT_MASK,
+        completion_only_loss=True if mode is LossMode.COMPLETION_ONLY else None,
+        eval_strategy="steps",
+        eval_steps=int(training["eval_steps"]),
+        save_strategy="steps",
+        save_steps=int(training["save_steps"]),
+        logging_steps=int(training.get("logging_steps", 1)),
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        save_total_limit=2,  # the best and the latest checkpoint are all that selection and resume need
+        seed=int(training.get("seed", 0)),
+        bf16=cuda,
+        use_liger_kernel=backend.use_liger,
+        report_to=["tensorboard"],
+        include_num_input_tokens_seen="non_padding",
+        ddp_find_unused_parameters=False,
+        disable_tqdm=True,
+        dataloader_pin_memory=cuda,
+    )
+
+
+def _parameter_counts(model: Any) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def _weight_files(output_dir: Path) -> list[Path]:
+    files = sorted(output_dir.glob("*.safetensors")) + sorted((output_dir / "merged").glob("*.safetensors"))
+    if not files:
+        raise RuntimeError(f"training finished but wrote no *.safetensors into {output_dir}")
+    return files
+
+
+def materialization_metadata(manifest: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """The asset materialization metadata reported through Pipes for a completed run."""
+    output_dir = Path(manifest["output_dir"])
+    return {
+        "variant": manifest["variant"],
+        "run_id": manifest["run_id"],
+        "final_train_loss": metrics["final_train_loss"],
+        "best_eval_loss": metrics["best_eval_loss"],
+        "tokens_per_second": metrics["tokens_per_second"],
+        "trainable_params": manifest["trainable_params"],
+        "total_params": manifest["total_params"],
+        "layers": manifest["layers"],
+        "removed_layers": metadata_json(manifest["removed_layers"]),
+        "wall_seconds": manifest["wall_seconds"],
+        "device": manifest["device"],
+        "loss_curve": metadata_path(output_dir / manifest["paths"]["loss_curve"]),
+        "manifest": metadata_path(output_dir / MANIFEST_NAME),
+    }
+
+
+def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
+    """Train `spec` to completion (or resume it) and return its manifest (a dict).
+
+    A completed output_dir (manifest present) is returned as is, without loading a model.
+    """
+    started = time.perf_counter()
+    output_dir = spec.output_dir
+    completed = read_manifest(output_dir)
+    if completed is not None:
+        reporter.log(f"{output_dir} already holds a completed run; nothing to train")
+        metrics = json.loads((output_dir / completed["paths"]["metrics"]).read_text(encoding="utf-8"))
+        reporter.report_materialization(materialization_metadata(completed, metrics))
+        return completed
+
+    training = spec.config["training"]
+    cuda = torch.cuda.is_available()
+    backend = resolve_backend(training.get("backend", "trl"), training.get("liger", "auto"), cuda)
+    set_seed(int(training.get("seed", 0)))
+    dtype = torch.bfloat16 if cuda else torch.float32
+    device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = last_complete_checkpoint(output_dir)
+
+    reporter.log(f"loading {spec.base_model} ({dtype}, backend {backend.name}, liger {backend.use_liger}) on {device}")
+    model, tokenizer = _load_model(spec, backend, dtype)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(device)
+
+    styles = training.get("styles") or None
+    train_rows = read_jsonl(spec.train_path, styles)
+    validation_rows = read_jsonl(spec.validation_path, styles)
+
+    surgery = _apply_surgery(spec, model, tokenizer, train_rows, reporter)
+    _check_same_surgery(output_dir, surgery)
+    reporter.log(f"surgery {surgery['kind']}: removed layers {surgery['removed_layers']}, {_layer_count(model)} left")
+    write_json_atomic(output_dir / "surgery.json", surgery)
+    write_json_atomic(output_dir / "resolved_config.json", spec.config)
+
+    mode = choose_loss_mode(tokenizer, bool(training.get("assistant_only_loss", True)))
+    reporter.log(f"loss on {mode.value}; {len(train_rows)} train rows, {len(validation_rows)} validation rows")
+    callback = LossStreamCallback(reporter)
+    trainer = SFTTrainer(
+        model=model,
+        args=_sft_config(spec, mode, backend, cuda),
+        train_dataset=Dataset.from_list(to_trainer_rows(train_rows, mode)),
+        eval_dataset=Dataset.from_list(to_trainer_rows(validation_rows, mode)),
+        processing_class=tokenizer,
+        peft_config=_lora_config(training),
+        callbacks=[callback],
+    )
+    trainer.remove_callback(PrinterCallback)  # LossStreamCallback reports instead of raw dicts on stdout
+    trainable_params, total_params = _parameter_counts(trainer.model)
+    reporter.log(f"trainable parameters {trainable_params:,} of {total_params:,}")
+    if resume_from:
+        reporter.log(f"resuming from {resume_from}")
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    final_eval_loss = float(trainer.evaluate()["eval_loss"])  # the best checkpoint, reloaded at train end
+    trainer.save_model(str(output_dir))  # adapter for LoRA, full weights otherwise; plus the tokenizer
+    if not trainer.is_world_process_zero():
+        return {}
+
+    if training["method"] == "lora" and training.get("merge_lora", False):
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(str(output_dir / "merged"))
+        tokenizer.save_pretrained(str(output_dir / "merged"))
+
+    history = loss_history(trainer.state.log_history)
+    plot_loss_curves(history, output_dir / LOSS_CURVE_NAME, f"{spec.variant} ({spec.run_id})")
+    best_checkpoint = trainer.state.best_model_checkpoint
+    metrics = {
+        "history": history,
+        "final_train_loss": history["train"][-1]["loss"] if history["train"] else None,
+        "best_eval_loss": trainer.state.best_metric,
+        "best_step": int(best_checkpoint.rsplit("-", 1)[1]) if best_checkpoint else None,
+        "final_eval_loss": final_eval_loss,
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None,
+        "tokens_per_second": callback.tokens_per_second,
+        "trained_tokens": callback.trained_tokens,
+        "trainable_params": trainable_params,
+        "total_params": total_params,
+        "loss_mode": mode.value,
+        "backend": backend.name,
+        "use_liger": backend.use_liger,
+    }
+    write_json_atomic(output_dir / "metrics.json", metrics)
+
+    weights = _weight_files(output_dir)
+    manifest = {
+        "variant": spec.variant,
+        "run_id": spec.run_id,
+        "output_dir": str(output_dir),
+        "base_model": spec.base_model,
+        "method": training["method"],
+        "config_sha256": config_sha256(spec.config),
+        "dataset": {
+            "version": spec.dataset_version or spec.train_path.parent.name,
+            "train": {"path": str(spec.train_path), "sha256": file_sha256(spec.train_path)},
+            "validation": {"path": str(spec.validation_path), "sha256": file_sha256(spec.validation_path)},
+        },
+        "weights_sha256": {str(path.relative_to(output_dir)): file_sha256(path) for path in weights},
+        "paths": {
+            "weights": [str(path.relative_to(output_dir)) for path in weights],
+            "merged": "merged" if (output_dir / "merged").is_dir() else None,
+            "tokenizer": ".",
+            "resolved_config": "resolved_config.json",
+            "surgery": "surgery.json",
+            "metrics": "metrics.json",
+            "loss_curve": LOSS_CURVE_NAME,
+            "layer_scores": LAYER_SCORES_NAME if (output_dir / LAYER_SCORES_NAME).is_file() else None,
+            "tensorboard": "runs",
+        },
+        "layers": _layer_count(model),
+        "removed_layers": surgery["removed_layers"],
+        "trainable_params": trainable_params,
+        "total_params": total_params,
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "completed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+    }
+    write_json_atomic(output_dir / MANIFEST_NAME, manifest)
+    # Checkpoints only serve resume and best-model selection, both done now; they hold optimizer state.
+    for checkpoint in output_dir.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    reporter.log(f"wrote {output_dir / MANIFEST_NAME}")
+    reporter.report_materialization(materialization_metadata(manifest, metrics))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: `--spec run_spec.json`; exit status 0 when the run completed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, required=True, help="run_spec.json (CONTRACTS.md)")
+    args = parser.parse_args(argv)
+    spec = RunSpec.load(args.spec)
+    with open_reporter() as reporter:
+        run_training(spec, reporter)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Variant configs: inheritance, overlays, validation errors, production values."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bmw_assets.models.config import (
+    DEFAULT_CONFIGS_DIR,
+    ConfigError,
+    VariantConfig,
+    config_sha256,
+    list_variants,
+    load_variant_config,
+    validate_against_model,
+)
+
+VARIANTS = ["dropped", "dropped_lora", "original", "original_lora", "pruned", "pruned_lora"]
+
+
+@pytest.fixture()
+def configs(tmp_path: Path) -> Path:
+    """A copy of the real configs folder, named `configs` so messages read as in the repo."""
+    target = tmp_path / "configs"
+    shutil.copytree(DEFAULT_CONFIGS_DIR, target)
+    return target
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def test_the_six_variants_are_the_yaml_files():
+    assert list_variants() == VARIANTS
+
+
+def test_a_new_yaml_file_is_a_new_variant(configs: Path):
+    write_yaml(configs / "variants" / "dropped_r8.yaml", {"extends": "dropped_lora", "training": {"lora": {"r": 8}}})
+    assert list_variants(configs) == sorted([*VARIANTS, "dropped_r8"])
+    cfg = load_variant_config("dropped_r8", "production", configs)
+    assert (cfg.variant, cfg.surgery.kind, cfg.training.method, cfg.training.lora.r) == ("dropped_r8", "drop", "lora", 8)
+
+
+def test_production_reproduces_the_original_hyper_parameters():
+    lora = load_variant_config("dropped_lora", "production")
+    assert lora.model.name == "Qwen/Qwen3-8B"
+    assert lora.model.dtype == "bfloat16"
+    assert (lora.training.lora.r, lora.training.lora.alpha, lora.training.lora.dropout) == (16, 16, 0.0)
+    assert lora.training.lora.target_modules == [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
+    ]
+    assert lora.training.max_length == 4096
+    assert lora.training.learning_rate == 2e-4
+    assert (lora.training.gradient_checkpointing, lora.training.packing, lora.training.backend) == (True, True, "auto")
+    assert (lora.surgery.kind, lora.surgery.layer) == ("drop", 16)
+    validate_against_model(lora, 36)
+    pruned = load_variant_config("pruned", "production")
+    assert (pruned.surgery.kind, pruned.surgery.keep_layers, pruned.training.method) == ("prune", 24, "full")
+    assert pruned.training.learning_rate == 1e-5
+    validate_against_model(pruned, 36)
+    original = load_variant_config("original", "production")
+    assert (original.surgery.kind, original.training.method) == ("none", "full")
+
+
+def test_local_profile_is_small_enough_to_train_in_seconds():
+    for variant in VARIANTS:
+        cfg = load_variant_config(variant, "local")
+        assert cfg.model.name == "packaged:smollm2-135m-instruct"
+        assert cfg.model.dtype == "float32"
+        assert cfg.training.max_length == 256
+        assert cfg.training.max_steps <= 10
+        assert cfg.training.per_device_batch_size == 2
+        assert cfg.surgery.calibration_samples == 8
+        assert (cfg.evaluation.entropy_samples, cfg.evaluation.max_new_tokens) == (5, 24)
+        validate_against_model(cfg, 30)  # SmolLM2-135M has 30 layers
+    assert load_variant_config("dropped", "local").surgery.layer == "auto"
+    assert load_variant_config("pruned_lora", "local").surgery.keep_layers == 20
+
+
+def test_extends_chain_of_depth_three_merges_deeply_and_replaces_lists(configs: Path):
+    variants = configs / "variants"
+    write_yaml(variants / "a.yaml", {"extends": "../base.yaml", "training": {"lora": {"r": 4, "alpha": 8}}})
+    write_yaml(variants / "b.yaml", {"extends": "a", "training": {"lora": {"r": 32}, "seed": 7}})
+    write_yaml(
+        variants / "c.yaml",
+        {"extends": "./b.yaml", "training": {"lora": {"target_modules": ["q_proj"]}, "styles": ["qa"]}},
+    )
+    cfg = load_variant_config("c", "production", configs)
+    lora = cfg.training.lora
+    assert (lora.r, lora.alpha, lora.dropout) == (32, 8, 0.0)  # b over a over base, siblings kept
+    assert lora.target_modules == ["q_proj"]  # a list replaces, never appends
+    assert cfg.training.styles == ["qa"]
+    assert cfg.training.seed == 7
+    assert cfg.training.max_length == 4096  # untouched keys come from base
+    assert cfg.evaluation.judge == "embedding"  # untouched sections come from base
+
+
+def test_profile_is_laid_over_the_resolved_variant(configs: Path):
+    write_yaml(configs / "profiles" / "tiny.yaml", {"training": {"lora": {"r": 2}}, "surgery": {"layer": 3}})
+    cfg = load_variant_config("dropped_lora", "tiny", configs)
+    assert (cfg.training.lora.r, cfg.training.lora.alpha) == (2, 16)
+    assert (cfg.surgery.kind, cfg.surgery.layer, cfg.training.method) == ("drop", 3, "lora")
+    assert cfg.profile == "tiny"
+
+
+def test_extends_cycle_is_reported_with_the_chain(configs: Path):
+    write_yaml(configs / "variants" / "loop_a.yaml", {"extends": "loop_b"})
+    write_yaml(configs / "variants" / "loop_b.yaml", {"extends": "loop_a"})
+    with pytest.raises(ConfigError, match="cycle") as info:
+        load_variant_config("loop_a", "local", configs)
+    assert "configs/variants/loop_a.yaml -> configs/variants/loop_b.yaml -> configs/variants/loop_a.yaml" in str(info.value)
+
+
+def test_unknown_key_names_the_file_and_dotted_key(configs: Path):
+    path = configs / "variants" / "dropped.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["training"] = {"lora": {"rr": 8}}
+    write_yaml(path, data)
+    with pytest.raises(ConfigError) as info:
+        load_variant_config("dropped_lora", "local", configs)
+    assert "configs/variants/dropped.yaml: training.lora.rr: unknown key" in str(info.value)
+
+
+def test_unknown_key_in_a_profile_names_the_profile(configs: Path):
+    write_yaml(configs / "profiles" / "bad.yaml", {"evaluation": {"temprature": 0.7}})
+    with pytest.raises(ConfigError) as info:
+        load_variant_config("original", "bad", configs)
+    assert "configs/profiles/bad.yaml: evaluation.temprature: unknown key" in str(info.value)
+
+
+def test_wrong_types_name_the_file_and_key(configs: Path):
+    write_yaml(
+        configs / "variants" / "typo.yaml",
+        {"extends": "original", "training": {"lora": {"r": "sixteen"}, "packing": "yes", "learning_rate": "2e-4"}},
+    )
+    with pytest.raises(ConfigError) as info:
+        load_variant_config("typo", "local", configs)
+    message = str(info.value)
+    assert "configs/variants/typo.yaml: training.lora.r: " in message
+    assert "configs/variants/typo.yaml: training.packing: " in message
+    assert "configs/variants/typo.yaml: training.learning_rate: " in message and "write 2.0e-4" in message
+    assert "local.yaml" not in message  # the profile sets these keys right; only the variant is blamed
+    cfg = load_variant_config("original", "production", configs)  # the untouched variants still load
+    assert cfg.training.lora.r == 16
+
+
+def test_float_layer_from_the_variant_is_reported_against_it(configs: Path):
+    write_yaml(configs / "variants" / "half.yaml", {"extends": "dropped", "surgery": {"layer": 2.5}})
+    with pytest.raises(ConfigError) as info:
+        load_variant_config("half", "production", configs)
+    assert "configs/variants/half.yaml: surgery.layer: " in str(info.value)
+
+
+def test_inconsistent_surgery_is_rejected(configs: Path):
+    write_yaml(configs / "variants" / "vague.yaml", {"extends": "pruned", "surgery": {"keep_layers": "auto"}})
+    with pytest.raises(ConfigError, match="block_size"):
+        load_variant_config("vague", "production", configs)
+
+
+def test_unknown_variant_lists_the_known_ones():
+    with pytest.raises(ConfigError) as info:
+        load_variant_config("droped", "local")
+    assert "unknown variant 'droped'" in str(info.value)
+    assert all(name in str(info.value) for name in VARIANTS)
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="unknown profile 'staging'.*local, production"):
+        load_variant_config("original", "staging")
+
+
+def test_layer_out_of_range_is_caught_against_the_model():
+    cfg = load_variant_config("dropped", "production")
+    with pytest.raises(ConfigError, match=r"surgery.layer: 16 is out of range; use 0..11"):
+        validate_against_model(cfg, 12)
+    pruned = load_variant_config("pruned", "production")
+    with pytest.raises(ConfigError, match=r"surgery.keep_layers: 24 is out of range; use 1..23"):
+        validate_against_model(pruned, 24)
+    validate_against_model(load_variant_config("original", "production"), 12)  # no surgery, nothing to check
+
+
+def test_saved_config_round_trips_and_hash_tracks_content():
+    cfg = load_variant_config("pruned_lora", "local")
+    saved = json.loads(json.dumps(cfg.model_dump(mode="json")))
+    assert VariantConfig.model_validate(saved) == cfg
+    assert config_sha256(VariantConfig.model_validate(saved)) == config_sha256(cfg)
+    assert config_sha256(cfg) != config_sha256(load_variant_config("pruned", "local"))
+    assert len(config_sha256(cfg)) == 64

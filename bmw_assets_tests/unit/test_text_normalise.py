@@ -1,0 +1,68 @@
+"""Character folding, hyphenation rejoin and paragraph rebuilding."""
+
+from bmw_assets.text.normalise import normalise_characters, rebuild_paragraphs, rejoin_hyphenated
+
+
+def test_ligatures_spaces_and_invisible_characters_are_folded_but_subscripts_kept():
+    raw = "The ﬁrst ﬂeet\u00a0of\u202fe\ufb00ective\u200b cars emits 0 g CO₂ per km² \r\n  next\tline  "
+    assert normalise_characters(raw) == "The first fleet of effective cars emits 0 g CO₂ per km²\nnext line"
+
+
+def test_soft_hyphens_vanish_and_join_words_split_at_a_line_end():
+    assert normalise_characters("Elektro\u00admobilität and charg\u00ad\ning") == "Elektromobilität and charging"
+
+
+def test_page_breaks_become_line_breaks():
+    assert normalise_characters("end of page one\fstart of page two") == "end of page one\nstart of page two"
+
+
+def test_rejoin_drops_the_hyphen_of_a_split_word():
+    assert rejoin_hyphenated("the new elec-\ntric motor is quiet") == "the new electric\nmotor is quiet"
+
+
+def test_rejoin_keeps_the_hyphen_of_compounds():
+    # one-letter prefix, digit, capitalised right part, and a spelling the document uses elsewhere
+    assert rejoin_hyphenated("the e-\nmobility era") == "the e-mobility\nera"
+    assert rejoin_hyphenated("a 48-\nvolt system") == "a 48-volt\nsystem"
+    assert rejoin_hyphenated("Rolls-\nRoyce cars") == "Rolls-Royce\ncars"
+    text = "Every plug-in hybrid counts. The new plug-\nin hybrid arrives."
+    assert rejoin_hyphenated(text) == "Every plug-in hybrid counts. The new plug-in\nhybrid arrives."
+
+
+def test_rejoin_leaves_hyphens_inside_a_line_alone():
+    text = "plug-in hybrids and e-mobility and long-term thinking"
+    assert rejoin_hyphenated(text) == text
+
+
+def test_rejoin_of_a_word_alone_on_its_line_creates_no_blank_line():
+    assert rejoin_hyphenated("a produc-\ntion\nline") == "a production\nline"
+
+
+def test_paragraphs_rebuilt_from_wrapped_lines():
+    lines = (
+        "Munich. The new model arrives in spring with a wide range of equipment and a completely\n"
+        "new operating system developed in house.\n"
+        "Second paragraph starts here and it also runs over more than one line of the page so\n"
+        "it wraps.\n"
+        "Technical data\n"
+        "The third paragraph follows the heading and is a single long line that fills the page.\n"
+    )
+    assert rebuild_paragraphs(normalise_characters(lines)) == (
+        "Munich. The new model arrives in spring with a wide range of equipment and a completely "
+        "new operating system developed in house.\n\n"
+        "Second paragraph starts here and it also runs over more than one line of the page so it wraps.\n\n"
+        "Technical data\n\n"
+        "The third paragraph follows the heading and is a single long line that fills the page."
+    )
+
+
+def test_blank_lines_and_bullets_start_paragraphs():
+    text = "Intro line that is long enough to look like a full line of text\n\nNext block\n• first item\n• second item"
+    assert rebuild_paragraphs(text) == (
+        "Intro line that is long enough to look like a full line of text\n\nNext block\n\n• first item\n\n• second item"
+    )
+
+
+def test_empty_input_gives_empty_output():
+    assert rebuild_paragraphs("") == ""
+    assert rebuild_paragraphs("\n\n") == ""
