@@ -17,7 +17,7 @@ from datetime import date, datetime, time as day_start, timezone
 
 from bmw_assets.pressclub.address_guard import RefusedUrl, check_url
 from bmw_assets.pressclub.article_body import body_sha256, body_text_from_fragment
-from bmw_assets.pressclub.feed import FeedItem, NotAFeed, parse_feed_page
+from bmw_assets.pressclub.feed import FeedItem, FeedPage, NotAFeed, parse_feed_page
 from bmw_assets.pressclub.html_pages import DetailPage, parse_detail_page, parse_listing_page
 from bmw_assets.pressclub.http_client import FetchError, PoliteClient
 from bmw_assets.pressclub.progress import ProgressReporter
@@ -83,7 +83,7 @@ async def _walk_feed(
     return items
 
 
-async def _read_feed_page(client: PoliteClient, url: str):
+async def _read_feed_page(client: PoliteClient, url: str) -> FeedPage | None:
     for _ in range(2):
         body = (await client.get_page(url, "rss")).body
         try:
@@ -191,13 +191,16 @@ def _detail_page_url(client: PoliteClient, candidate: _Candidate) -> str:
     return detail_url(s.base_url, candidate.id)
 
 
-async def _complete(
-    client: PoliteClient, candidate: _Candidate, known: Mapping[str, str], failures: list[ItemFailure]
-) -> ArticleRecord | None:
+def _is_whole_html(body: bytes) -> bool:
+    """A detail page cut mid-document would silently lose its attachment links."""
+    return b"</html>" in body[-4096:].lower()
+
+
+async def _complete(client: PoliteClient, candidate: _Candidate, failures: list[ItemFailure]) -> ArticleRecord | None:
     """The full record from the detail page; None (and a failure) when it cannot be had."""
     url = _detail_page_url(client, candidate)
     try:
-        page = await client.get_page(url, "detail")
+        page = await client.get_page(url, "detail", complete=_is_whole_html)
         detail = parse_detail_page(page.body, page.url)
     except (FetchError, RefusedUrl) as error:
         failures.append(ItemFailure(item=candidate.id, url=url, reason=str(error)))
@@ -244,13 +247,14 @@ async def _fetch_articles(
     async with PoliteClient(settings, stats) as client:
         selected = await _discover(client, target, since, failures, progress)
         unchanged = [c.id for c in selected if c.body_text and known.get(c.id) == body_sha256(c.body_text)]
-        to_complete = [c for c in selected if c.id not in set(unchanged)]
+        unchanged_set = set(unchanged)
+        to_complete = [c for c in selected if c.id not in unchanged_set]
         reporter = ProgressReporter(
             "articles", len(to_complete), progress, settings.progress_every_items, settings.progress_every_s
         )
 
         async def complete(candidate: _Candidate) -> ArticleRecord | None:
-            record = await _complete(client, candidate, known, failures)
+            record = await _complete(client, candidate, failures)
             reporter.advance()
             return record
 

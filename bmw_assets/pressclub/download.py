@@ -13,10 +13,12 @@ import asyncio
 import os
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
+from pypdf.generic import ArrayObject, StreamObject
 
 from bmw_assets.pressclub.address_guard import RefusedUrl
 from bmw_assets.pressclub.http_client import FetchError, PoliteClient
@@ -25,11 +27,20 @@ from bmw_assets.pressclub.records import AttachmentRecord, DownloadResult, Trans
 from bmw_assets.pressclub.settings import ClientSettings
 
 
+def _content_streams(page: PageObject) -> list[StreamObject]:
+    contents = page.get_object().get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if contents is None:
+        return []
+    return [c.get_object() for c in contents] if isinstance(contents, ArrayObject) else [contents]
+
+
 def pdf_page_count(path: Path) -> int:
     """Pages of a complete, readable PDF; raises ValueError when it is truncated or damaged.
 
-    Every page's content stream is decoded, so corrupted compressed data is
-    caught here rather than in text extraction later.
+    pypdf quietly recovers from broken compressed data, so each page's
+    Flate-compressed content stream is also inflated strictly with zlib: a
+    garbled transfer is caught here rather than as garbage text later.
     """
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - 1024))
@@ -38,8 +49,15 @@ def pdf_page_count(path: Path) -> int:
     reader = PdfReader(path, strict=False)
     if len(reader.pages) == 0:
         raise ValueError("the PDF has no pages")
-    for page in reader.pages:
-        page.get_contents()
+    for number, page in enumerate(reader.pages, start=1):
+        for stream in _content_streams(page):
+            filters = stream.get("/Filter")
+            filters = list(filters) if isinstance(filters, ArrayObject) else [filters]
+            if filters == ["/FlateDecode"]:
+                try:
+                    zlib.decompress(stream._data)  # the raw bytes; get_data() would recover quietly
+                except zlib.error as error:
+                    raise ValueError(f"page {number}: content stream does not inflate ({error})") from error
     return len(reader.pages)
 
 

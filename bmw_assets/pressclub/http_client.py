@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import random
 import time
-import urllib.robotparser
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -22,6 +21,7 @@ from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from protego import Protego
 
 from bmw_assets.pressclub.address_guard import GuardedResolver, RefusedUrl, check_url
 from bmw_assets.pressclub.rate_limit import TokenBucket
@@ -94,7 +94,7 @@ class PoliteClient:
         self.settings = settings
         self.stats = stats
         self._buckets: dict[str, TokenBucket] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots: dict[str, Protego] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -117,8 +117,11 @@ class PoliteClient:
         if self._session is not None:
             await self._session.close()
 
-    async def get_page(self, url: str, kind: str) -> Page:
-        """GET a page (HTML or XML) of at most 32 MiB; raises FetchError / RefusedUrl."""
+    async def get_page(self, url: str, kind: str, complete: Callable[[bytes], bool] | None = None) -> Page:
+        """GET a page (HTML or XML) of at most 32 MiB; raises FetchError / RefusedUrl.
+
+        `complete(body)` may say a 200 answer was cut short; it is then retried like a 5xx.
+        """
 
         async def read(response: aiohttp.ClientResponse, final_url: str) -> Page:
             body = bytearray()
@@ -127,6 +130,8 @@ class PoliteClient:
                 self.stats.bytes += len(chunk)
                 if len(body) > MAX_PAGE_BYTES:
                     raise TooLarge(f"{final_url} is larger than {MAX_PAGE_BYTES} bytes")
+            if complete is not None and not complete(bytes(body)):
+                raise _Retryable(f"incomplete_{kind}")
             return Page(url=final_url, body=bytes(body))
 
         return await self._with_retries(url, kind, read)
@@ -204,7 +209,7 @@ class PoliteClient:
             check_url(url, s.allowed_hosts, s.allow_private_addresses)
             if s.obey_robots and urlsplit(url).path != "/robots.txt":
                 rules = await self._robots_rules(url)
-                if not rules.can_fetch(s.user_agent, url):
+                if not rules.can_fetch(url, s.user_agent):
                     raise RefusedUrl(url, "robots.txt disallows it for this user agent")
         except RefusedUrl as refusal:
             self.stats.count_refusal("robots" if "robots.txt" in refusal.reason else "host")
@@ -217,7 +222,7 @@ class PoliteClient:
             self._buckets[netloc] = TokenBucket(rate=rate, capacity=max(1.0, min(rate, 8.0)))
         return self._buckets[netloc]
 
-    async def _robots_rules(self, url: str) -> urllib.robotparser.RobotFileParser:
+    async def _robots_rules(self, url: str) -> Protego:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
@@ -226,19 +231,17 @@ class PoliteClient:
                 self._robots[origin] = await self._load_robots(origin, parts.netloc)
         return self._robots[origin]
 
-    async def _load_robots(self, origin: str, netloc: str) -> urllib.robotparser.RobotFileParser:
-        """RFC 9309: 4xx means no rules, 401/403 and unreachable (5xx, network) mean disallow all."""
-        rules = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+    async def _load_robots(self, origin: str, netloc: str) -> Protego:
+        """RFC 9309 (longest match wins): 4xx means no rules; 401/403 and unreachable mean disallow all."""
         try:
             page = await self.get_page(origin + "/robots.txt", "robots")
         except FetchError as error:
             no_rules = error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403)
-            rules.allow_all, rules.disallow_all = no_rules, not no_rules
-            return rules
-        rules.parse(page.body.decode("utf-8", "replace").splitlines())
-        delay = rules.crawl_delay(self.settings.user_agent)
-        request_rate = rules.request_rate(self.settings.user_agent)
-        floor_s = max(float(delay or 0), request_rate.seconds / request_rate.requests if request_rate else 0.0)
+            return Protego.parse("" if no_rules else "User-agent: *\nDisallow: /\n")
+        rules = Protego.parse(page.body.decode("utf-8", "replace"))
+        delay = rules.crawl_delay(self.settings.user_agent) or 0.0
+        rate = rules.request_rate(self.settings.user_agent)
+        floor_s = max(float(delay), rate.seconds / rate.requests if rate and rate.requests else 0.0)
         if floor_s > 0 and self.settings.obey_crawl_delay:
             self._bucket(netloc).slow_to(1.0 / floor_s)
         return rules

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import threading
 import urllib.request
 from pathlib import Path
 
-from bmw_assets.replica.server import DEFAULT_PORT, STATE_FILE_NAME, ReplicaServer
+from bmw_assets.atomic import write_text_atomic
+from bmw_assets.replica.server import DEFAULT_PORT, PID_FILE_NAME, STATE_FILE_NAME, ReplicaServer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     state_file = args.state_dir / STATE_FILE_NAME if args.state_dir else None
     server = ReplicaServer(port=args.port, published=args.published, state_file=state_file,
                            seed=args.seed, size=args.size).start()
+    if args.state_dir:
+        # Lets whoever started this detached process stop exactly it.
+        write_text_atomic(args.state_dir / PID_FILE_NAME, f"{os.getpid()}\n")
     logging.info("PressClub replica serving at %s (%d of %d articles published)",
                  server.base_url, server.published_count, len(server.state.corpus))
     try:

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
 DEFAULT_UNPUBLISHED = 40
 STATE_FILE_NAME = "replica_state.json"
+PID_FILE_NAME = "replica.pid"  # written by `serve --state-dir`
 ROBOTS_TXT = (
     "User-agent: *\nAllow: /global/\nDisallow: /global/search/\nDisallow: /global/article/search/\n"
     "Disallow: /_replica/\nCrawl-delay: 1\n"

@@ -67,8 +67,8 @@ def update_article_index(
                         fetched_at = excluded.fetched_at""",
                     rows,
                 )
-        total = con.execute("SELECT count(*) FROM articles").fetchone()[0]
-        preview = con.execute(
+        total = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
+        preview = con.sql(
             "SELECT id, published_at::VARCHAR AS published_at, title, len(body_text) AS body_chars, "
             "len(attachment_urls) AS attachments FROM articles ORDER BY published_at DESC LIMIT 10"
         ).pl()
@@ -116,7 +116,7 @@ def update_raw_pdfs(
                 )
         total_ok, total_bytes = con.execute(
             "SELECT count(*), coalesce(sum(bytes), 0) FROM attachments WHERE status = 'ok'"
-        ).fetchone()
+        ).fetchall()[0]
     by_status = {s: sum(r.status == s for r in records) for s in ("ok", "not_pdf", "failed")}
     return RawPdfSummary(
         requested=len(items),

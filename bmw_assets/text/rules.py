@@ -48,9 +48,10 @@ _URL = r"(?:https?://|www\.)[^\s]+"
 CLEANING_RULES: tuple[CleaningRule, ...] = (
     CleaningRule(
         "header_line",
-        rf"^(?:BMW Group[ ]+)?(?:Corporate Communications|Media Information|Media Release|Press Release"
-        rf"|Presse-?[ ]?Information|Presseinformation|Konzernkommunikation|Unternehmenskommunikation){_EOL}",
-        "header lines printed on every page: 'Corporate Communications', 'Media Information' and their German forms",
+        rf"^(?:BMW Group|(?:BMW Group[ ]+)?(?:Corporate Communications|Media Information|Media Release|Press Release"
+        rf"|Presse-?[ ]?Information|Presseinformation|Konzernkommunikation|Unternehmenskommunikation)){_EOL}",
+        "header lines printed on every page: 'BMW Group', 'Corporate Communications', 'Media Information' and "
+        "their German forms, each the whole line",
         _I,
     ),
     CleaningRule(
@@ -75,7 +76,7 @@ CLEANING_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(
         "photo_code_line",
-        rf"^(?:(?:Photo|Foto|Image|Bild)(?:[ ]+(?:no\.|number|Nr\.))?[ ]*:?[ ]*)?P\d{{8}}(?:[ ,;]+P\d{{8}})*{_EOL}",
+        rf"^(?:(?:Photos?|Fotos?|Images?|Bilder?)(?:[ ]+(?:no\.|number|Nr\.))?[ ]*:?[ ]*)?P\d{{8}}(?:[ ,;]+P\d{{8}})*{_EOL}",
         "lines holding only photo codes such as 'P90512345' (optionally labelled 'Photo:')",
         _I,
     ),
@@ -187,9 +188,12 @@ CLEANING_RULES: tuple[CleaningRule, ...] = (
         r"(?=[^.\n]*(?:test procedure|test cycle|Prüfverfahren|Regulation|Verordnung|VO \(EU\)|Deutsche Automobil Treuhand"
         r"|guide|Leitfaden))"
         r"(?:All |The |Further |Additional |Official |Fuel consumption|Energy consumption|Power consumption|CO2 "
-        r"|Alle |Die |Weitere |Offizielle |Angaben|Kraftstoffverbrauch|Stromverbrauch|Energieverbrauch)[^\n]*$\n?",
+        r"|Alle |Die |Weitere |Offizielle |Angaben|Kraftstoffverbrauch|Stromverbrauch|Energieverbrauch)[^\n]*$\n?"
+        r"|^(?:For )?(?:further|more) (?:details|information) (?:on|about) (?:the )?official (?:fuel|energy|power) consumption"
+        r"[^\n]*$\n?",
         "the WLTP/NEDC consumption disclaimer: a paragraph whose first sentence names WLTP/NEDC, speaks of "
-        "figures or values and names the procedure, regulation or DAT guide behind them",
+        "figures or values and names the procedure, regulation or DAT guide behind them; and the 'Further "
+        "information on official fuel consumption …' pointer to the guideline",
         _I,
         "paragraphs",
     ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,12 @@ def choose_loss_mode(tokenizer: Any, assistant_only_loss: bool) -> LossMode:
     """How to restrict the loss to assistant tokens for this tokenizer's chat template."""
     if not assistant_only_loss:
         return LossMode.FULL_SEQUENCE
-    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
-
-    if tokenizer.chat_template and has_generation_markers(tokenizer.chat_template):
+    if tokenizer.chat_template and re.search(r"\{%-?\s*generation\s*-?%\}", tokenizer.chat_template):
         return LossMode.ASSISTANT_MASK
+    try:  # TRL >= 1.16 patches known templates with generation markers
+        from trl.chat_template_utils import get_training_chat_template
+    except ImportError:
+        return LossMode.COMPLETION_ONLY
     try:
         get_training_chat_template(tokenizer)
     except ValueError:  # TRL cannot patch this template

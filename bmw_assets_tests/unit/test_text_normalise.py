@@ -57,10 +57,28 @@ def test_paragraphs_rebuilt_from_wrapped_lines():
 
 
 def test_blank_lines_and_bullets_start_paragraphs():
-    text = "Intro line that is long enough to look like a full line of text\n\nNext block\n• first item\n• second item"
+    text = "Intro line that is long enough to look like a full line of text.\n\nNext block\n• first item\n• second item"
     assert rebuild_paragraphs(text) == (
-        "Intro line that is long enough to look like a full line of text\n\nNext block\n\n• first item\n\n• second item"
+        "Intro line that is long enough to look like a full line of text.\n\nNext block\n\n• first item\n\n• second item"
     )
+
+
+def test_a_full_line_without_closing_punctuation_runs_on_across_a_gap():
+    # what is left of a page break once header and footer lines are removed
+    text = (
+        "The paragraph starts on one page and its last line there is as long as any other line\n\n"
+        "and it finishes on the next page after the header.\n"
+        "A new paragraph then starts and fills a whole line of the page with its many words here"
+    )
+    assert rebuild_paragraphs(text) == (
+        "The paragraph starts on one page and its last line there is as long as any other line "
+        "and it finishes on the next page after the header.\n\n"
+        "A new paragraph then starts and fills a whole line of the page with its many words here"
+    )
+
+
+def test_a_word_split_across_a_page_break_is_rejoined():
+    assert rejoin_hyphenated("the produc-\n\ntion line") == "the production\nline"
 
 
 def test_empty_input_gives_empty_output():

@@ -27,11 +27,11 @@ def laid_out(paragraph: str) -> str:
 
 # Furniture as pypdf extracts it, one or more examples per rule name.
 FURNITURE: dict[str, list[str]] = {
-    "header_line": ["Corporate Communications\nMedia Information", "BMW Group Presse-Information"],
+    "header_line": ["BMW Group\nCorporate Communications\nMedia Information", "BMW Group Presse-Information"],
     "date_line": ["Date 13 May 2026", "13.05.2026", "Datum: 4. März 2025", "May 13, 2026"],
     "subject_line": ["Subject The new BMW iX3: a new era begins.", "Betreff: Der neue BMW X3."],
     "page_number": ["Page 2", "Seite 3", "Page 2 of 5", "- 4 -", "2/5"],
-    "photo_code_line": ["P90512345", "Photo: P90512345, P90512346"],
+    "photo_code_line": ["P90512345", "Photos: P90512345, P90512346"],
     "contact_heading_and_names": [
         "In case of queries, please contact:\nMartina Hollerbach\nSpokesperson Product Communications BMW\n"
         "Telephone: +49 89 382-27531\nE-mail: Martina.Hollerbach@bmwgroup.com",
@@ -98,6 +98,10 @@ FURNITURE: dict[str, list[str]] = {
             "All figures relating to fuel consumption and CO2 emissions were determined in accordance with "
             "the NEDC as laid down in Regulation (EC) 715/2007."
         ),
+        laid_out(
+            "For further details on official fuel consumption and specific CO2 emissions of new cars, see the "
+            "guideline, available free of charge at all sales outlets."
+        ),
     ],
 }
 
@@ -117,7 +121,8 @@ def test_every_rule_has_a_removal_example():
     [(name, example) for name, examples in FURNITURE.items() for example in examples],
 )
 def test_rule_removes_its_furniture_between_body_paragraphs(rule_name: str, furniture: str):
-    raw = f"{laid_out(BODY_BEFORE)}\n{furniture}\n{laid_out(BODY_AFTER)}"
+    # blank lines: the vertical gaps read_pdf_pages marks around a block
+    raw = f"{laid_out(BODY_BEFORE)}\n\n{furniture}\n\n{laid_out(BODY_AFTER)}"
     cleaned = clean_pdf_text(raw)
     assert rule_name in cleaned.rules_hit
     assert cleaned.text == f"{BODY_BEFORE}\n\n{BODY_AFTER}"
@@ -165,6 +170,8 @@ DANGEROUS_BODY = [
     "Munich. The model range now has 12 variants, and 3 of them are new. The price is 54,900 euros.",
     "Germany, the United States and China are the three largest markets for the brand.",
     "With its brands the company reaches customers in more than 140 countries.",
+    "Further information on the official launch of the model follows in June, said the company.",
+    "Photos from the event show the BMW Group team with the new model at Plant Munich.",
 ]
 
 
