@@ -97,10 +97,12 @@ def generate_greedy(
 
 @dataclass(frozen=True)
 class SampledAnswers:
-    """`texts[i]` was sampled with sequence log-likelihood `log_likelihoods[i]` (nats,
-    sum over its generated tokens of log p under the model, up to and including EOS)."""
+    """`texts[i]` (decoded from `token_ids[i]`, the generated ids without the stop token)
+    was sampled with sequence log-likelihood `log_likelihoods[i]` (nats, sum over its
+    generated tokens of log p under the model, up to and including the stop token)."""
 
     texts: list[str]
+    token_ids: list[list[int]]
     log_likelihoods: list[float]
 
 
@@ -130,8 +132,9 @@ def sample_answers(
     log_probs = torch.stack(output.logits, dim=1).float().log_softmax(dim=-1).cpu()
     token_log_probs = log_probs.gather(-1, generated.unsqueeze(-1)).squeeze(-1)
     texts, log_likelihoods = [], []
-    for row, ids in enumerate(completion_ids(output.sequences.cpu(), len(prompt), stop_ids)):
+    completions = completion_ids(output.sequences.cpu(), len(prompt), stop_ids)
+    for row, ids in enumerate(completions):
         counted = min(len(ids) + 1, generated.shape[1])  # include the stop token when one was produced
         texts.append(tokenizer.decode(ids, skip_special_tokens=True).strip())
         log_likelihoods.append(float(token_log_probs[row, :counted].sum()))
-    return SampledAnswers(texts=texts, log_likelihoods=log_likelihoods)
+    return SampledAnswers(texts=texts, token_ids=completions, log_likelihoods=log_likelihoods)

@@ -10,7 +10,8 @@ hand it prints plain lines. The spec is JSON:
  "text" field per row, e.g. the dataset's test.jsonl), "facts_path" (JSONL: article_id,
  split train|test, question, answer), "probe_path" (forgetting-probe JSON),
  "output_dir", optional "base_model_path" (to build a missing probe from the base
- model) and optional "judge_base_url" (for judge "llm"; else $OPENAI_BASE_URL)}.
+ model), optional "probe_max_new_tokens" (tokens per probe generation, default 128)
+ and optional "judge_base_url" (for judge "llm"; else $OPENAI_BASE_URL)}.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from bmw_assets.training.reporting import metadata_path, open_reporter
 
 REQUIRED_KEYS = ("variant", "run_id", "model_path", "config", "test_texts_path", "facts_path", "probe_path", "output_dir")
 BASE_VARIANT = "base"
+PROBE_MAX_NEW_TOKENS = 128
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -76,13 +79,14 @@ def _ensure_probe(spec: dict[str, Any], model, tokenizer, log: Callable[[str], N
     probe_path = Path(spec["probe_path"])
     if probe_path.is_file():
         return
+    probe_tokens = int(spec.get("probe_max_new_tokens", PROBE_MAX_NEW_TOKENS))
     if spec.get("base_model_path"):
         log(f"building the forgetting probe from the base model {spec['base_model_path']}")
         base_model, base_tokenizer = load_model(spec["base_model_path"], None)
-        build_probe(base_model, base_tokenizer, probe_path)
+        build_probe(base_model, base_tokenizer, probe_path, max_new_tokens=probe_tokens)
     elif spec["variant"] == BASE_VARIANT and not spec["adapter_path"]:
         log("building the forgetting probe from this (base) model")
-        build_probe(model, tokenizer, probe_path)
+        build_probe(model, tokenizer, probe_path, max_new_tokens=probe_tokens)
     else:
         raise FileNotFoundError(
             f"probe {probe_path} is missing and variant {spec['variant']!r} is not the base model: "
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     with open_reporter() as reporter:
         report = evaluate(spec, reporter.log)
         metadata: dict[str, Any] = {
-            name: value for name, (value, _) in report.metrics().items() if value is not None and value == value
+            name: value for name, (value, _) in report.metrics().items() if value is not None and not math.isnan(value)
         }
         metadata["report"] = metadata_path(Path(spec["output_dir"]) / "eval_report.md")
         metadata["config_sha256"] = report.config_sha256

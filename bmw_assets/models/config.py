@@ -196,7 +196,9 @@ def validate_against_model(cfg: VariantConfig, num_layers: int) -> None:
         if num_layers < 2:
             raise ConfigError(f"{where}: surgery.kind: cannot drop a layer from a {num_layers}-layer model")
         if isinstance(surgery.layer, int) and not 0 <= surgery.layer < num_layers:
-            raise ConfigError(f"{where}: surgery.layer: {surgery.layer} is out of range; use 0..{num_layers - 1} or 'auto'")
+            raise ConfigError(
+                f"{where}: surgery.layer: {surgery.layer} is out of range; use 0..{num_layers - 1} or 'auto'"
+            )
     if surgery.kind == "prune":
         if isinstance(surgery.keep_layers, int) and not 1 <= surgery.keep_layers < num_layers:
             raise ConfigError(

@@ -59,7 +59,9 @@ def check_surgery_fits(surgery_cfg: Mapping[str, Any], num_layers: int) -> None:
         if num_layers < 2:
             raise ValueError(f"surgery.kind drop: the model has only {num_layers} layer; nothing can be dropped")
         if layer != "auto" and not (isinstance(layer, int) and 0 <= layer < num_layers):
-            raise ValueError(f"surgery.layer {layer!r} is out of range for {num_layers} layers; use 0..{num_layers - 1} or 'auto'")
+            raise ValueError(
+                f"surgery.layer {layer!r} is out of range for {num_layers} layers; use 0..{num_layers - 1} or 'auto'"
+            )
         return
     if kind == "prune":
         keep = surgery_cfg.get("keep_layers")
@@ -74,7 +76,10 @@ def check_surgery_fits(surgery_cfg: Mapping[str, Any], num_layers: int) -> None:
                     f"1..{num_layers - 1}; got {strategy!r} and {block!r}"
                 )
         elif not (isinstance(keep, int) and 1 <= keep < num_layers):
-            raise ValueError(f"surgery.keep_layers {keep!r} is out of range for {num_layers} layers; use 1..{num_layers - 1} or 'auto'")
+            raise ValueError(
+                f"surgery.keep_layers {keep!r} is out of range for {num_layers} layers; "
+                f"use 1..{num_layers - 1} or 'auto'"
+            )
         return
     raise ValueError(f"surgery.kind {kind!r} is unknown; use 'none', 'drop' or 'prune'")
 
@@ -145,7 +150,8 @@ def remove_layers(model: torch.nn.Module, removed: Sequence[int]) -> list[int]:
     old_count = len(decoder.layers)
     if any(not 0 <= i < old_count for i in removed):
         raise ValueError(f"layers {sorted(removed)} are out of range for {old_count} layers (0..{old_count - 1})")
-    kept = [i for i in range(old_count) if i not in set(removed)]
+    dropped = set(removed)
+    kept = [i for i in range(old_count) if i not in dropped]
     if not kept:
         raise ValueError(f"removing {sorted(removed)} would leave no decoder layer")
 
@@ -195,20 +201,25 @@ def plot_layer_scores(report: SurgeryReport, path: Path | str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     removed = set(report.removed_layers)
     if report.score_name == "block_influence":
         chosen = [i in removed for i in range(len(report.scores))]
-        xlabel, title = "layer", "Block Influence per layer (1 - cos(in, out))"
+        xlabel, title = "layer", "Block Influence: 1 - cos(in, out)"
     else:
         chosen = [i == min(removed) for i in range(len(report.scores))]
         xlabel = f"first layer of a {report.block_size}-layer block"
-        title = "Angular distance across each block (arccos(cos)/pi)"
+        title = "Angular distance across the block: arccos(cos)/pi"
     fig, ax = plt.subplots(figsize=(max(6.0, 0.25 * len(report.scores)), 3.5))
     ax.bar(range(len(report.scores)), report.scores, color=["tab:red" if c else "tab:blue" for c in chosen])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(report.score_name)
-    ax.set_title(f"{title}; removed {report.removed_layers}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    removed_text = ", ".join(map(str, report.removed_layers)) if len(removed) <= 3 else (
+        f"{report.removed_layers[0]}-{report.removed_layers[-1]}"
+    )
+    ax.set_title(f"{title}\nremoved layer(s) {removed_text} of {report.num_layers_before}", fontsize=10)
     fig.tight_layout()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,9 @@ from aiohttp.resolver import ThreadedResolver
 class RefusedUrl(Exception):
     """A URL the client will not fetch (off-site, private address, robots.txt); never retried."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, rule: str) -> None:
         super().__init__(f"refused {url}: {reason}")
-        self.url = url
-        self.reason = reason
+        self.url, self.reason, self.rule = url, reason, rule  # rule: scheme | host | private_address | robots
 
 
 def _is_private(address: str) -> bool:
@@ -34,16 +33,16 @@ def check_url(url: str, allowed_hosts: frozenset[str], allow_private_addresses: 
     """Raise RefusedUrl unless `url` is http(s) on an allowed host (and not a private IP literal)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise RefusedUrl(url, f"scheme {parts.scheme!r} is not http or https")
+        raise RefusedUrl(url, f"scheme {parts.scheme!r} is not http or https", "scheme")
     host = (parts.hostname or "").lower()
     if host not in allowed_hosts:
-        raise RefusedUrl(url, f"host {host!r} is not one of the allowed hosts {sorted(allowed_hosts)}")
+        raise RefusedUrl(url, f"host {host!r} is not one of the allowed hosts {sorted(allowed_hosts)}", "host")
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         return
     if not allow_private_addresses and _is_private(str(literal)):
-        raise RefusedUrl(url, f"{host} is a private/loopback address (set allow_private_addresses to permit it)")
+        raise RefusedUrl(url, f"{host} is a private/loopback address (set allow_private_addresses to permit it)", "private_address")
 
 
 class GuardedResolver(ThreadedResolver):
@@ -58,5 +57,5 @@ class GuardedResolver(ThreadedResolver):
         if not self._allow_private:
             private = [r["host"] for r in results if _is_private(r["host"])]
             if private:
-                raise RefusedUrl(host, f"{host} resolves to private address(es) {private}")
+                raise RefusedUrl(host, f"{host} resolves to private address(es) {private}", "private_address")
         return results

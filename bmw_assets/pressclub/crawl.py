@@ -10,8 +10,9 @@ body is missing; listing pages stand in when the global feed cannot be read.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as day_start, timezone
 
@@ -55,16 +56,20 @@ async def _walk_feed(
     client: PoliteClient,
     start_url: str,
     name: str,
-    enough: Callable[[list[FeedItem]], bool],
+    enough: Callable[[list[FeedItem]], bool | Awaitable[bool]],
     failures: list[ItemFailure],
+    on_page: Callable[[list[FeedItem]], None] | None = None,
 ) -> list[FeedItem]:
     """Items of a feed, page by page along rel=next, until `enough(items)`, the end, or a failure.
 
     Past the last page the site answers with something that is not XML; a
     page that is merely malformed once would end the walk early, so a non-XML
-    answer is fetched a second time before it is taken as the end.
+    answer is fetched a second time before it is taken as the end. A page
+    shorter than the first one is the last (pages are full until the end).
+    `on_page(page_items)` is called as each page arrives.
     """
     items: list[FeedItem] = []
+    page_size = 0
     url: str | None = start_url
     visited: set[str] = set()
     while url and url not in visited:
@@ -77,7 +82,11 @@ async def _walk_feed(
         if page is None or not page.items:
             break
         items.extend(page.items)
-        if enough(items):
+        if on_page:
+            on_page(page.items)
+        page_size = page_size or len(page.items)
+        done = enough(items)
+        if (await done if inspect.isawaitable(done) else done) or len(page.items) < page_size:
             break
         url = rebase_next_link(page.next_href, url) if page.next_href else None
     return items
@@ -98,34 +107,64 @@ def _older_than(items: list[FeedItem], cutoff: datetime | None) -> bool:
 
 
 async def _discover(
-    client: PoliteClient, target: int, since: date | None, failures: list[ItemFailure], progress: Callable[[str], None] | None
+    client: PoliteClient,
+    target: int,
+    since: date | None,
+    failures: list[ItemFailure],
+    progress: Callable[[str], None] | None,
+    on_candidate: Callable[[_Candidate], None],
 ) -> list[_Candidate]:
-    """The newest `target` articles (not older than `since`), deduplicated, topics collected."""
+    """The newest `target` articles (not older than `since`), deduplicated, topics collected.
+
+    `on_candidate` sees each global-feed article that is surely kept (among the
+    first `target`, not older than `since`) as soon as its page arrives, so
+    detail pages can be fetched while the topic feeds are still being read.
+    """
     base = client.settings.base_url
     since_at = _since_start(since)
     feed_failures: list[ItemFailure] = []
-    global_items = await _walk_feed(
-        client,
-        feed_url(base),
-        "rss2",
-        lambda items: len({i.id for i in items}) >= target or _older_than(items, since_at),
-        feed_failures,
-    )
-    failures.extend(feed_failures)
     candidates: dict[str, _Candidate] = {}
-    for item in global_items:
-        candidates.setdefault(item.id, _candidate_from_feed(item))
-    if not candidates and feed_failures:
-        candidates = await _discover_by_listing(client, target, failures)
-    newest = sorted(candidates.values(), key=lambda c: c.sort_key, reverse=True)[:target]
-    # Topic feeds are walked back to the oldest article we keep (or to `since`).
-    cutoff = newest[-1].published_at if len(newest) >= target and newest[-1].published_at else since_at
-    topic_walks = await asyncio.gather(
+
+    def take(page_items: list[FeedItem]) -> None:
+        for item in page_items:
+            if item.id in candidates or len(candidates) >= target:
+                continue
+            candidates[item.id] = candidate = _candidate_from_feed(item)
+            if since_at is None or candidate.published_at is None or candidate.published_at >= since_at:
+                on_candidate(candidate)
+
+    # Topic feeds start with the global one; past their first page they wait for
+    # the global walk to fix the cutoff: the oldest article we keep (or `since`).
+    global_done = asyncio.Event()
+    cutoff: datetime | None = None
+
+    async def topic_enough(items: list[FeedItem]) -> bool:
+        await global_done.wait()
+        return _older_than(items, cutoff)
+
+    topic_walking = asyncio.gather(
         *(
-            _walk_feed(client, feed_url(base, topic), f"rss2/topic/{topic}", lambda items: _older_than(items, cutoff), failures)
+            _walk_feed(client, feed_url(base, topic), f"rss2/topic/{topic}", topic_enough, failures)
             for topic in client.settings.topics
         )
     )
+    try:
+        await _walk_feed(
+            client,
+            feed_url(base),
+            "rss2",
+            lambda items: len({i.id for i in items}) >= target or _older_than(items, since_at),
+            feed_failures,
+            on_page=take,
+        )
+        failures.extend(feed_failures)
+        if not candidates and feed_failures:
+            candidates.update(await _discover_by_listing(client, target, failures))
+        newest = sorted(candidates.values(), key=lambda c: c.sort_key, reverse=True)[:target]
+        cutoff = newest[-1].published_at if len(newest) >= target and newest[-1].published_at else since_at
+    finally:
+        global_done.set()
+    topic_walks = await topic_walking
     for topic, items in zip(client.settings.topics, topic_walks):
         for item in items:
             if cutoff is not None and item.published_at is not None and item.published_at < cutoff:
@@ -196,20 +235,14 @@ def _is_whole_html(body: bytes) -> bool:
     return b"</html>" in body[-4096:].lower()
 
 
-async def _complete(client: PoliteClient, candidate: _Candidate, failures: list[ItemFailure]) -> ArticleRecord | None:
-    """The full record from the detail page; None (and a failure) when it cannot be had."""
+async def _fetch_detail(client: PoliteClient, candidate: _Candidate) -> tuple[str, DetailPage | ItemFailure]:
+    """(url, parsed detail page), or (url, failure) when it cannot be had."""
     url = _detail_page_url(client, candidate)
     try:
         page = await client.get_page(url, "detail", complete=_is_whole_html)
-        detail = parse_detail_page(page.body, page.url)
+        return url, parse_detail_page(page.body, page.url)
     except (FetchError, RefusedUrl) as error:
-        failures.append(ItemFailure(item=candidate.id, url=url, reason=str(error)))
-        return None
-    body = candidate.body_text or detail.body_text
-    if not body:
-        failures.append(ItemFailure(item=candidate.id, url=url, reason="no body text in the rss2 item nor on the detail page"))
-        return None
-    return _record(client, candidate, detail, body, url)
+        return url, ItemFailure(item=candidate.id, url=url, reason=str(error))
 
 
 def _record(client: PoliteClient, candidate: _Candidate, detail: DetailPage, body: str, url: str) -> ArticleRecord:
@@ -244,27 +277,46 @@ async def _fetch_articles(
 ) -> FetchResult:
     started = time.monotonic()
     stats, failures = TransferStats(), []
+    reporter = ProgressReporter("detail pages", target, progress, settings.progress_every_items, settings.progress_every_s)
+
+    def unchanged(candidate: _Candidate) -> bool:
+        return bool(candidate.body_text) and known.get(candidate.id) == body_sha256(candidate.body_text)
+
     async with PoliteClient(settings, stats) as client:
-        selected = await _discover(client, target, since, failures, progress)
-        unchanged = [c.id for c in selected if c.body_text and known.get(c.id) == body_sha256(c.body_text)]
-        unchanged_set = set(unchanged)
-        to_complete = [c for c in selected if c.id not in unchanged_set]
-        reporter = ProgressReporter(
-            "articles", len(to_complete), progress, settings.progress_every_items, settings.progress_every_s
-        )
+        details: dict[str, asyncio.Task] = {}
 
-        async def complete(candidate: _Candidate) -> ArticleRecord | None:
-            record = await _complete(client, candidate, failures)
+        async def fetch_detail(candidate: _Candidate) -> tuple[str, DetailPage | ItemFailure]:
+            fetched = await _fetch_detail(client, candidate)
             reporter.advance()
-            return record
+            return fetched
 
-        records = [r for r in await asyncio.gather(*(complete(c) for c in to_complete)) if r is not None]
+        def start_detail(candidate: _Candidate) -> None:
+            if not unchanged(candidate) and candidate.id not in details:
+                details[candidate.id] = asyncio.create_task(fetch_detail(candidate))
+
+        selected = await _discover(client, target, since, failures, progress, start_detail)
+        for candidate in selected:
+            start_detail(candidate)
+        reporter.total = len(details)
+        fetched = dict(zip(details, await asyncio.gather(*details.values())))
         reporter.finish()
+    records: list[ArticleRecord] = []
+    for candidate in selected:
+        if candidate.id not in fetched:
+            continue
+        url, detail = fetched[candidate.id]
+        if isinstance(detail, ItemFailure):
+            failures.append(detail)
+        elif not (body := candidate.body_text or detail.body_text):
+            failures.append(ItemFailure(candidate.id, url, "no body text in the rss2 item nor on the detail page"))
+        else:
+            records.append(_record(client, candidate, detail, body, url))
     stats.seconds = time.monotonic() - started
     return FetchResult(
         new=[r for r in records if r.id not in known],
         updated=[r for r in records if r.id in known and known[r.id] != r.body_sha256],
-        unchanged_ids=unchanged + [r.id for r in records if r.id in known and known[r.id] == r.body_sha256],
+        unchanged_ids=[c.id for c in selected if c.id not in fetched]
+        + [r.id for r in records if r.id in known and known[r.id] == r.body_sha256],
         failures=failures,
         stats=stats,
     )

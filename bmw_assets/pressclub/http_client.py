@@ -210,9 +210,9 @@ class PoliteClient:
             if s.obey_robots and urlsplit(url).path != "/robots.txt":
                 rules = await self._robots_rules(url)
                 if not rules.can_fetch(url, s.user_agent):
-                    raise RefusedUrl(url, "robots.txt disallows it for this user agent")
+                    raise RefusedUrl(url, "robots.txt disallows it for this user agent", "robots")
         except RefusedUrl as refusal:
-            self.stats.count_refusal("robots" if "robots.txt" in refusal.reason else "host")
+            self.stats.count_refusal(refusal.rule)
             raise
         await self._bucket(urlsplit(url).netloc).acquire()
 

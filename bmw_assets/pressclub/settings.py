@@ -72,7 +72,7 @@ class ClientSettings:
 
     @classmethod
     def local(cls, base_url: str) -> ClientSettings:
-        """The replica on loopback: loopback allowed, 16 connections, 500 requests/s, short timeouts.
+        """The replica on loopback: loopback allowed, 32 connections, 500 requests/s, short timeouts.
 
         robots.txt rules are obeyed, but not its Crawl-delay: the replica is the
         project's own server and copies the real site's delay, which would make a
@@ -82,7 +82,7 @@ class ClientSettings:
         return cls(
             base_url=base_url,
             allowed_hosts=frozenset({host}),
-            max_connections=16,
+            max_connections=32,
             requests_per_second=500.0,
             max_retries=5,
             timeout_s=10.0,

@@ -27,10 +27,12 @@ CALIBRATION_TEXTS = [
 
 
 @pytest.fixture(scope="session")
-def smollm2_path(request: pytest.FixtureRequest) -> str:
+def smollm2_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The packaged model as a safetensors folder, dequantized once into pytest's cache (~20 s the first time)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return ensure_base_model(PACKAGED_MODEL, Path(request.config.cache.mkdir("bmw_models_smollm2")))
+    cache = request.config.cache  # None under `-p no:cacheprovider`
+    cache_dir = cache.mkdir("bmw_models_smollm2") if cache is not None else tmp_path_factory.mktemp("smollm2")
+    return ensure_base_model(PACKAGED_MODEL, Path(cache_dir))
 
 
 @pytest.fixture()

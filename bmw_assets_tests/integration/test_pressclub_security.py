@@ -79,12 +79,18 @@ def test_off_site_link_is_never_requested(replica, attachment_url, tmp_path):
     assert replica.stats.get("attachment", 0) == before
 
 
-def test_loopback_refused_unless_private_addresses_allowed(replica):
-    strict = dataclasses.replace(ClientSettings.local(replica.base_url), allow_private_addresses=False)
-    before = replica.stats.get("rss", 0)
+@pytest.mark.parametrize(("host", "reason"), [("127.0.0.1", "private/loopback"), ("localhost", "resolves to private")])
+def test_loopback_refused_unless_private_addresses_allowed(replica, host, reason):
+    base_url = replica.base_url.replace("127.0.0.1", host)
+    strict = dataclasses.replace(
+        ClientSettings.local(replica.base_url), base_url=base_url, allowed_hosts=frozenset({host}),
+        allow_private_addresses=False,
+    )  # fmt: skip
+    before = dict(replica.stats)
     result = fetch_articles(strict, target=5, known={})
-    assert not result.new and "private/loopback" in result.failures[0].reason
-    assert replica.stats.get("rss", 0) == before
+    assert not result.new and reason in result.failures[0].reason
+    assert result.stats.refused.get("private_address", 0) > 0
+    assert replica.stats == before  # nothing reached the server, not even robots.txt
 
 
 def test_robots_disallowed_path_is_not_fetched_and_crawl_delay_paces_requests(replica, attachment_url):

@@ -42,7 +42,8 @@ def test_a_new_yaml_file_is_a_new_variant(configs: Path):
     write_yaml(configs / "variants" / "dropped_r8.yaml", {"extends": "dropped_lora", "training": {"lora": {"r": 8}}})
     assert list_variants(configs) == sorted([*VARIANTS, "dropped_r8"])
     cfg = load_variant_config("dropped_r8", "production", configs)
-    assert (cfg.variant, cfg.surgery.kind, cfg.training.method, cfg.training.lora.r) == ("dropped_r8", "drop", "lora", 8)
+    assert (cfg.variant, cfg.surgery.kind, cfg.training.method) == ("dropped_r8", "drop", "lora")
+    assert cfg.training.lora.r == 8
 
 
 def test_production_reproduces_the_original_hyper_parameters():
@@ -112,7 +113,8 @@ def test_extends_cycle_is_reported_with_the_chain(configs: Path):
     write_yaml(configs / "variants" / "loop_b.yaml", {"extends": "loop_a"})
     with pytest.raises(ConfigError, match="cycle") as info:
         load_variant_config("loop_a", "local", configs)
-    assert "configs/variants/loop_a.yaml -> configs/variants/loop_b.yaml -> configs/variants/loop_a.yaml" in str(info.value)
+    chain = "configs/variants/loop_a.yaml -> configs/variants/loop_b.yaml -> configs/variants/loop_a.yaml"
+    assert chain in str(info.value)
 
 
 def test_unknown_key_names_the_file_and_dotted_key(configs: Path):

@@ -77,7 +77,8 @@ def greedy_cached_and_uncached(model: torch.nn.Module, new_tokens: int = 16) -> 
 def test_per_token_scores_match_hand_computed_values():
     h_in = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 1.0]]])
     h_out = torch.tensor([[[3.0, 0.0], [0.0, 2.0], [-1.0, 0.0], [1.0, 0.0]]])
-    assert block_influence_per_token(h_in, h_out)[0].tolist() == pytest.approx([0.0, 1.0, 2.0, 1 - math.sqrt(0.5)], abs=1e-6)
+    expected_bi = [0.0, 1.0, 2.0, 1 - math.sqrt(0.5)]
+    assert block_influence_per_token(h_in, h_out)[0].tolist() == pytest.approx(expected_bi, abs=1e-6)
     assert angular_distance_per_token(h_in, h_out)[0].tolist() == pytest.approx([0.0, 0.5, 1.0, 0.25], abs=1e-4)
 
 

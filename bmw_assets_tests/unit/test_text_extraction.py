@@ -1,0 +1,87 @@
+"""extract_pdf_text statuses on real files: each bad PDF gives its status, never an exception."""
+
+from pathlib import Path
+
+import pytest
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
+
+from bmw_assets.text.extraction import PAGE_BREAK, PdfTextExtractor, read_pdf_pages
+
+
+def _text_pdf(path: Path, pages: int = 2) -> Path:
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for number in range(pages):
+        pdf.add_page()
+        pdf.multi_cell(0, 5, f"Munich. Body text on page {number + 1}\nabout the new\nplug-in hybrid.")
+        pdf.ln(6)
+        pdf.multi_cell(0, 5, f"A second paragraph on page {number + 1}.")
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    with PdfTextExtractor(workers=1) as pool:
+        yield pool
+
+
+def test_text_pdf_is_ok_page_by_page_with_paragraph_gaps(tmp_path, extractor):
+    result = extractor.extract(_text_pdf(tmp_path / "ok.pdf"), timeout_s=30)
+    assert (result.status, result.pages, result.reason) == ("ok", 2, "")
+    first, second = result.text.split(PAGE_BREAK)
+    assert first == "Munich. Body text on page 1\nabout the new\nplug-in hybrid.\n\nA second paragraph on page 1."
+    assert "page 2" in second
+
+
+def test_encrypted_pdf(tmp_path, extractor):
+    writer = PdfWriter(clone_from=PdfReader(_text_pdf(tmp_path / "plain.pdf")))
+    writer.encrypt(user_password="secret", algorithm="RC4-128")
+    writer.write(tmp_path / "locked.pdf")
+    result = extractor.extract(tmp_path / "locked.pdf")
+    assert result.status == "encrypted" and result.text == ""
+
+
+def test_image_only_pdf_has_no_text(tmp_path, extractor):
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")  # drawn, not text: like a scan
+    pdf.output(str(tmp_path / "scan.pdf"))
+    result = extractor.extract(tmp_path / "scan.pdf")
+    assert (result.status, result.pages) == ("no_text", 1)
+
+
+def test_non_pdf_file_fails_with_reason(tmp_path, extractor):
+    (tmp_path / "page.pdf").write_text("<html><body>Not found</body></html>")
+    result = extractor.extract(tmp_path / "page.pdf")
+    assert result.status == "failed" and "not a PDF" in result.reason
+
+
+def test_truncated_pdf_fails(tmp_path, extractor):
+    data = _text_pdf(tmp_path / "whole.pdf").read_bytes()
+    (tmp_path / "cut.pdf").write_bytes(data[:200])
+    result = extractor.extract(tmp_path / "cut.pdf")
+    assert result.status == "failed" and result.reason
+
+
+def test_missing_file_fails_in_process(tmp_path):
+    result = read_pdf_pages(tmp_path / "absent.pdf")
+    assert result.status == "failed" and "absent.pdf" in result.reason
+
+
+def test_overrunning_pdf_times_out_and_the_pool_recovers(tmp_path, extractor):
+    big = _text_pdf(tmp_path / "big.pdf", pages=120)
+    result = extractor.extract(big, timeout_s=0.01)
+    assert result.status == "timeout" and "0.01 s" in result.reason
+    # the killed worker is replaced: the next file is read normally
+    assert extractor.extract(_text_pdf(tmp_path / "next.pdf")).status == "ok"
+
+
+def test_extract_many_keeps_order_and_reports_progress(tmp_path):
+    paths = [_text_pdf(tmp_path / f"{n}.pdf", pages=n) for n in (1, 2, 3)]
+    messages: list[str] = []
+    with PdfTextExtractor(workers=2) as pool:
+        results = pool.extract_many(paths, progress=messages.append)
+    assert [r.pages for r in results] == [1, 2, 3]
+    assert messages[-1] == "extracted text from 3/3 PDFs"
