@@ -20,7 +20,7 @@ DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_da
 PER_VARIANT = ["trained_model", "eval_report"]
 
 
-def step_seconds(result: dg.ExecuteInJobResult) -> dict[str, float]:
+def step_seconds(result: dg.ExecuteInProcessResult) -> dict[str, float]:
     """Wall seconds of each step of a finished run, from its start/success events."""
     started, seconds = {}, {}
     for event in result.all_events:

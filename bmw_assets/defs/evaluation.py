@@ -16,8 +16,9 @@ from bmw_assets.stages.evaluation import BASE_VARIANT, model_paths, plan_eval_ru
 
 def _evaluate(context, compute, storage, facts, dataset, evaluation_config, variant, run_id, model, base_path):
     layout = storage.layout
-    facts_path = layout.reports_dir / "facts" / f"{dataset['version'][:16]}.jsonl"
-    write_facts_file(layout.catalog_path, dataset["version"], facts.facts(), facts_path)
+    per_split = evaluation_config["fact_questions"]
+    facts_path = layout.reports_dir / "facts" / f"{dataset['version'][:16]}-{per_split}.jsonl"
+    write_facts_file(layout.catalog_path, dataset["version"], facts.facts(), facts_path, per_split)
     plan = plan_eval_run(variant, run_id, evaluation_config, model, dataset, facts_path, layout, base_path)
     reported = {}
     if plan.completed:

@@ -2,6 +2,7 @@
 implementation in `production` and the embedded one in `local`."""
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -72,15 +73,15 @@ class ModelConfigsResource(dg.ConfigurableResource):
 class LLMEndpointResource(dg.ConfigurableResource):
     """The OpenAI-compatible endpoint behind `llm_text`.
 
-    `production`: vLLM or OpenAI at `base_url`, key read from the environment
-    variable named by `api_key_env` (never stored). `local`: `base_url` if given,
-    else the packaged model under `transformers serve` on `local_port`, started
-    when nothing answers there.
+    `production`: vLLM or OpenAI at `base_url` serving `model`, key read from the
+    environment variable named by `api_key_env` (never stored). `local`: the endpoint
+    at `base_url` if given, else the packaged model under `transformers serve` on
+    `local_port`, started when nothing answers there.
     """
 
     profile: str = "local"
     base_url: str | None = None
-    model: str = "openai/gpt-oss-120b"
+    model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     local_port: int = 8766
     concurrency: int = 2
@@ -88,13 +89,14 @@ class LLMEndpointResource(dg.ConfigurableResource):
     def endpoint(self, layout: StorageLayout) -> EndpointSettings:
         if self.profile == "production":
             if not self.base_url:
-                raise ValueError("the production profile needs LLMEndpointResource.base_url (a vLLM or OpenAI /v1 URL)")
-            return EndpointSettings.production(self.base_url, self.model, self.api_key_env)
-        model_dir = ensure_base_model(PACKAGED_MODEL, layout.cache_dir / "base_models")
+                raise ValueError("the production profile needs BMW_LLM_BASE_URL (a vLLM or OpenAI /v1 URL)")
+            return EndpointSettings.production(self.base_url, self.model or "openai/gpt-oss-120b", self.api_key_env)
         if self.base_url:
-            return EndpointSettings.local(self.base_url, model_dir, concurrency=self.concurrency)
+            model = self.model or ensure_base_model(PACKAGED_MODEL, layout.cache_dir / "base_models")
+            return EndpointSettings.local(self.base_url, model, concurrency=self.concurrency)
+        model_dir = ensure_base_model(PACKAGED_MODEL, layout.cache_dir / "base_models")
         server = LocalEndpoint(model_dir, self.local_port, layout.root / "logs" / "transformers-serve.log")
-        return server.start()
+        return replace(server.start(), concurrency=self.concurrency)
 
 
 class FactsResource(dg.ConfigurableResource):

@@ -93,16 +93,11 @@ def _batch_nll(model: torch.nn.Module, documents: Sequence[Sequence[int]], batch
     device = next(model.parameters()).device
     logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
     # Position i predicts token i + 1: shift here rather than trusting the model's loss,
-    # so the scored-token count is exact.
-    shifted_logits = logits[:, :-1, :].float()
+    # so the scored-token count is exact. Only scored positions go through the softmax.
     shifted_labels = labels[:, 1:].to(device)
-    nll = F.cross_entropy(
-        shifted_logits.reshape(-1, shifted_logits.size(-1)),
-        shifted_labels.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
-    )
-    return float(nll.double()), int((shifted_labels != IGNORE_INDEX).sum())
+    scored = shifted_labels != IGNORE_INDEX
+    nll = F.cross_entropy(logits[:, :-1, :][scored].float(), shifted_labels[scored], reduction="sum")
+    return float(nll.double()), int(scored.sum())
 
 
 def token_perplexity(

@@ -10,7 +10,9 @@ hand it prints plain lines. The spec is JSON:
  "text" field per row, e.g. the dataset's test.jsonl), "facts_path" (JSONL: article_id,
  split train|test, question, answer), "probe_path" (forgetting-probe JSON),
  "output_dir", optional "base_model_path" (to build a missing probe from the base
- model), optional "probe_max_new_tokens" (tokens per probe generation, default 128)
+ model), optional "probe_max_new_tokens" (tokens per probe generation, default 128),
+ optional "cpu_threads" (torch threads on CPU, default 1: on a shared 2-core machine
+ two threads contend so badly that greedy decoding ran 7x slower than with one)
  and optional "judge_base_url" (for judge "llm"; else $OPENAI_BASE_URL)}.
 """
 
@@ -58,7 +60,8 @@ def load_model(model_path: str, adapter_path: str | None):
     (its tokenizer is preferred when the adapter folder has one)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device)
     tokenizer_path = model_path
     if adapter_path:
         from peft import PeftModel
@@ -98,6 +101,8 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     """Run every metric for the spec's model and write the report into output_dir."""
     started = time.perf_counter()
     cfg = spec["config"]
+    if not torch.cuda.is_available():
+        torch.set_num_threads(int(spec.get("cpu_threads", 1)))
     model, tokenizer = load_model(spec["model_path"], spec["adapter_path"])
     log(f"loaded {spec['model_path']}" + (f" + adapter {spec['adapter_path']}" if spec["adapter_path"] else ""))
     _ensure_probe(spec, model, tokenizer, log)

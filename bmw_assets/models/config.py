@@ -110,6 +110,7 @@ class EvaluationSection(_Section):
     judge_model: str = Field(min_length=1)
     embedding_threshold: float = Field(ge=0.0, le=1.0)
     generation_prompts: list[str] = Field(min_length=1)
+    fact_questions: int = Field(ge=1)  # per split (train, test), taken in article order
 
     @model_validator(mode="after")
     def _stride_fits(self) -> EvaluationSection:

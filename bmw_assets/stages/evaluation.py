@@ -30,9 +30,10 @@ class EvalPlan:
 
 
 def write_facts_file(
-    catalog_path: Path, dataset_version: str, facts: dict[str, list[tuple[str, str]]], path: Path
+    catalog_path: Path, dataset_version: str, facts: dict[str, list[tuple[str, str]]], path: Path, per_split: int
 ) -> int:
-    """Facts of train and test articles of `dataset_version` as JSONL (validation ones stay out); returns rows."""
+    """At most `per_split` facts of train and of test articles of `dataset_version` as JSONL (in article
+    order, so every model gets the same questions; validation articles stay out); returns rows."""
     with connect(catalog_path) as con:
         splits = dict(
             con.execute(
@@ -40,11 +41,14 @@ def write_facts_file(
                 [dataset_version],
             ).fetchall()
         )
-    rows = [
-        {"article_id": article_id, "split": split, "question": q, "answer": a}
-        for article_id, split in sorted(splits.items())
-        for q, a in facts.get(article_id, ())
-    ]
+    rows = []
+    for wanted in ("train", "test"):
+        rows += [
+            {"article_id": article_id, "split": split, "question": q, "answer": a}
+            for article_id, split in sorted(splits.items())
+            if split == wanted
+            for q, a in facts.get(article_id, ())
+        ][:per_split]
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
     return len(rows)
 

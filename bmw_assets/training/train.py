@@ -267,6 +267,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     if resume_from:
         reporter.log(f"resuming from {resume_from}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    history = loss_history(trainer.state.log_history)  # before the re-evaluation below adds to it
     final_eval_loss = float(trainer.evaluate()["eval_loss"])  # the best checkpoint, reloaded at train end
     trainer.save_model(str(output_dir))  # adapter for LoRA, full weights otherwise; plus the tokenizer
     if not trainer.is_world_process_zero():
@@ -277,7 +278,6 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         merged.save_pretrained(str(output_dir / "merged"))
         tokenizer.save_pretrained(str(output_dir / "merged"))
 
-    history = loss_history(trainer.state.log_history)
     plot_loss_curves(history, output_dir / LOSS_CURVE_NAME, f"{spec.variant} ({spec.run_id})")
     best_checkpoint = trainer.state.best_model_checkpoint
     metrics = {

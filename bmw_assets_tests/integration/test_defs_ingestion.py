@@ -33,7 +33,7 @@ def resources(replica: ReplicaServer, root: Path) -> dict:
     }
 
 
-def materialize_ingestion(replica: ReplicaServer, root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:
+def materialize_ingestion(replica: ReplicaServer, root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         [ingestion.article_index, ingestion.raw_pdfs], resources=resources(replica, root), instance=instance
     )

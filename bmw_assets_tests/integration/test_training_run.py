@@ -134,7 +134,7 @@ def test_the_best_checkpoint_by_validation_loss_is_kept(tmp_path, base_model_dir
     # Validation asks the training questions with contradicting answers: overfitting the
     # training answers soon makes validation loss rise, so the best step is not the last.
     contradicting = [(q, "Nobody knows; ask the press office in Stuttgart.") for q, _ in FACTS]
-    spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=6, every=1, lr=5e-3, validation=contradicting)
+    spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=4, every=1, lr=5e-3, validation=contradicting)
     done = run_cli(spec)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "models" / "run" / "metrics.json").read_text())
