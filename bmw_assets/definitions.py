@@ -6,6 +6,8 @@ local vs remote endpoint); the asset graph and code paths are the same.
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from bmw_assets.defs import dataset, evaluation, ingestion, sensors, text, training
@@ -28,16 +30,23 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "storage": StorageResource(root=str(layout.root)),
         "pressclub": PressClubResource(
             profile=profile,
+            # Points the local profile at an already running replica (tests, a shared replica).
+            base_url=os.environ.get("BMW_PRESSCLUB_URL") or None,
             default_target=60 if profile == "local" else 500,
             replica_state_dir=str(layout.root / "replica"),
         ),
         "llm": LLMEndpointResource(
             profile=profile,
-            base_url=dg.EnvVar("BMW_LLM_BASE_URL").get_value() if profile == "production" else None,
+            base_url=os.environ.get("BMW_LLM_BASE_URL") if profile == "production" else None,
+            # The packaged 135M model on CPU is slow: it judges the short paragraphs, where furniture hides.
+            max_judged_chars=300 if profile == "local" else None,
         ),
         "model_configs": ModelConfigsResource(profile=profile),
         "facts": FactsResource(profile=profile),
-        "compute": ComputeResource(num_gpus=0 if profile == "local" else int(dg.EnvVar("BMW_NUM_GPUS").get_value("1"))),
+        "compute": ComputeResource(
+            num_gpus=0 if profile == "local" else int(os.environ.get("BMW_NUM_GPUS", "1")),
+            hub_offline=profile == "local",
+        ),
         "io_manager": ManifestIOManager(root=str(layout.manifests_dir)),
     }
 

@@ -11,7 +11,7 @@ from bmw_assets.defs.training import variants
 from bmw_assets.evaluation.comparison import compare_variants, comparison_markdown, load_training_stats
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
-from bmw_assets.stages.evaluation import BASE_VARIANT, model_paths, plan_eval_run, record_eval, write_facts_file
+from bmw_assets.stages.evaluation import BASE_VARIANT, model_to_evaluate, plan_eval_run, record_eval, write_facts_file
 
 
 def _evaluate(context, compute, storage, facts, dataset, evaluation_config, variant, run_id, model, base_path):
@@ -50,7 +50,7 @@ def base_model_report(
 ) -> dg.MaterializeResult:
     evaluation = model_configs.load(model_configs.variants()[0]).evaluation.model_dump(mode="json")
     run_id = chatml_dataset["version"][:10]
-    model = (base_model["path"], None)
+    model = {"model_path": base_model["path"], "adapter_path": None}
     return _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, BASE_VARIANT, run_id, model,
                      base_model["path"])  # fmt: skip
 
@@ -78,7 +78,7 @@ def eval_report(
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
     cfg = model_configs.load(context.partition_key)
-    model = model_paths(trained_model, base_model["path"])
+    model = model_to_evaluate(trained_model, base_model["path"])
     return _evaluate(context, compute, storage, facts, chatml_dataset, cfg.evaluation.model_dump(mode="json"),
                      context.partition_key, trained_model["run_id"], model, base_model["path"])  # fmt: skip
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import VariantConfig, list_variants, load_variant_config
@@ -85,6 +86,10 @@ class LLMEndpointResource(dg.ConfigurableResource):
     api_key_env: str = "OPENAI_API_KEY"
     local_port: int = 8766
     concurrency: int = 2
+    max_judged_chars: int | None = None  # longer paragraphs are kept without asking (see FilterSettings)
+
+    def filter_settings(self) -> FilterSettings:
+        return FilterSettings(max_judged_chars=self.max_judged_chars)
 
     def endpoint(self, layout: StorageLayout) -> EndpointSettings:
         if self.profile == "production":
@@ -124,11 +129,12 @@ class ComputeResource(dg.ConfigurableResource):
     """
 
     num_gpus: int = 0
+    hub_offline: bool = True  # the local profile never reaches the Hugging Face Hub
 
     def train(self, context: dg.AssetExecutionContext, spec_path: Path, method: str) -> dg.PipesClientCompletedInvocation:
         command = training_command(spec_path, num_gpus=self.num_gpus, fsdp=method == "full")
-        return dg.PipesSubprocessClient(env=training_env()).run(context=context, command=command)
+        return dg.PipesSubprocessClient(env=training_env(offline=self.hub_offline)).run(context=context, command=command)
 
     def evaluate(self, context: dg.AssetExecutionContext, spec_path: Path) -> dg.PipesClientCompletedInvocation:
         command = [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)]
-        return dg.PipesSubprocessClient(env=training_env()).run(context=context, command=command)
+        return dg.PipesSubprocessClient(env=training_env(offline=self.hub_offline)).run(context=context, command=command)

@@ -52,7 +52,9 @@ def llm_text(
     context: dg.AssetExecutionContext, regex_text: dict, storage: StorageResource, llm: LLMEndpointResource
 ) -> dg.MaterializeResult:
     layout = storage.layout
-    summary = update_llm_text(layout.catalog_path, layout.text_dir, llm.endpoint(layout), progress=context.log.info)
+    summary = update_llm_text(
+        layout.catalog_path, layout.text_dir, llm.endpoint(layout), llm.filter_settings(), progress=context.log.info
+    )
     extra = summary.extra
     metadata = {k: v for k, v in quality_metadata(summary).items() if v is not None}
     before, after = extra["regex_f1_mean"], summary.f1["mean"]

@@ -9,7 +9,8 @@ hand it prints plain lines. The spec is JSON:
  "config" (the resolved config's `evaluation` section), "test_texts_path" (JSONL with a
  "text" field per row, e.g. the dataset's test.jsonl), "facts_path" (JSONL: article_id,
  split train|test, question, answer), "probe_path" (forgetting-probe JSON),
- "output_dir", optional "base_model_path" (to build a missing probe from the base
+ "output_dir", optional "removed_layers" (layers to take out of model_path before the
+ adapter goes on), optional "base_model_path" (to build a missing probe from the base
  model), optional "probe_max_new_tokens" (tokens per probe generation, default 128),
  optional "cpu_threads" (torch threads on CPU, default 1: on a shared 2-core machine
  two threads contend so badly that greedy decoding ran 7x slower than with one)
@@ -55,13 +56,17 @@ def load_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-def load_model(model_path: str, adapter_path: str | None):
-    """(model, tokenizer) for a model folder, with a LoRA adapter on top when given
-    (its tokenizer is preferred when the adapter folder has one)."""
+def load_model(model_path: str, adapter_path: str | None, removed_layers: list[int] | None = None):
+    """(model, tokenizer) for a model folder, with a LoRA adapter on top when given (its
+    tokenizer is preferred when the adapter folder has one). `removed_layers` are taken out
+    of the base model first, as the training run did before it trained the adapter."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, use_safetensors=True)
+    if removed_layers:
+        from bmw_assets.models.surgery import remove_layers
+
+        remove_layers(model, removed_layers)
     tokenizer_path = model_path
     if adapter_path:
         from peft import PeftModel
@@ -103,7 +108,7 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     cfg = spec["config"]
     if not torch.cuda.is_available():
         torch.set_num_threads(int(spec.get("cpu_threads", 1)))
-    model, tokenizer = load_model(spec["model_path"], spec["adapter_path"])
+    model, tokenizer = load_model(spec["model_path"], spec["adapter_path"], spec.get("removed_layers"))
     log(f"loaded {spec['model_path']}" + (f" + adapter {spec['adapter_path']}" if spec["adapter_path"] else ""))
     _ensure_probe(spec, model, tokenizer, log)
     windows = {"max_length": cfg["perplexity_max_length"], "stride": cfg["perplexity_stride"], "batch_size": cfg["batch_size"]}

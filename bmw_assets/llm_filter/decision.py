@@ -27,6 +27,9 @@ class FilterSettings:
     `reject_dropped_fraction`: an article is rejected when at least this share of its
     paragraphs is dropped. `max_chunk_chars` / `max_chunk_paragraphs` bound one request
     (characters of paragraph text / paragraphs). `prompt_path`: the versioned prompt file.
+    `max_judged_chars`: paragraphs longer than this many characters are kept without
+    asking (furniture is short lines; long prose is the article), which saves most of
+    the requests on a slow endpoint; None asks about every paragraph.
     """
 
     keep_threshold: float = 0.2
@@ -34,6 +37,16 @@ class FilterSettings:
     max_chunk_chars: int = 4000
     max_chunk_paragraphs: int = 32
     prompt_path: Path = field(default=DEFAULT_PROMPT)
+    max_judged_chars: int | None = None
+
+    def judged(self, paragraphs: list[str]) -> list[int]:
+        """Indices of the paragraphs the model is asked about."""
+        limit = self.max_judged_chars
+        return [i for i, p in enumerate(paragraphs) if limit is None or len(p) <= limit]
+
+    def cache_version(self, prompt_version: str) -> str:
+        """The cache key's version part: the prompt, and which paragraphs were asked about."""
+        return prompt_version if self.max_judged_chars is None else f"{prompt_version}+judged<={self.max_judged_chars}"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.keep_threshold <= 1.0:
@@ -44,6 +57,8 @@ class FilterSettings:
             raise ValueError(
                 f"max_chunk_paragraphs must lie in [1, {MAX_QUESTIONS_PER_REQUEST}], got {self.max_chunk_paragraphs}"
             )
+        if self.max_judged_chars is not None and self.max_judged_chars < 1:
+            raise ValueError(f"max_judged_chars must be None or at least 1, got {self.max_judged_chars}")
 
 
 @dataclass(frozen=True)

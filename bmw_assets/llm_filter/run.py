@@ -88,46 +88,50 @@ def filter_texts(
     texts_by_hash = {hashes[item.article_id]: paragraphs[item.article_id] for item in items}
     to_judge = {sha for sha, paras in texts_by_hash.items() if paras}
 
+    version = settings.cache_version(prompt.version)
     cached = {
         sha: answers_from_json(document)
-        for sha, document in read_decisions(catalog_path, to_judge, endpoint.model, prompt.version).items()
+        for sha, document in read_decisions(catalog_path, to_judge, endpoint.model, version).items()
     }
     misses = sorted(to_judge - cached.keys())
+    judged = {sha: settings.judged(texts_by_hash[sha]) for sha in misses}
     jobs = [
-        (sha, chunk)
+        (sha, [judged[sha][i] for i in chunk])
         for sha in misses
-        for chunk in chunk_paragraphs(texts_by_hash[sha], settings.max_chunk_chars, settings.max_chunk_paragraphs)
+        for chunk in chunk_paragraphs(
+            [texts_by_hash[sha][i] for i in judged[sha]], settings.max_chunk_chars, settings.max_chunk_paragraphs
+        )
     ]
     _report(progress, f"llm_filter: {len(items)} articles, {len(cached)} cached, {len(jobs)} requests to send")
 
-    answered: dict[str, dict[int, ChunkAnswer]] = {sha: {} for sha in misses}
+    answered: dict[str, dict[int, tuple[list[int], ChunkAnswer]]] = {sha: {} for sha in misses}
     failures: dict[str, str] = {}
     tokens = 0
     if jobs:
         client = endpoint.client()
         with ThreadPoolExecutor(max_workers=endpoint.concurrency, thread_name_prefix="llm-filter") as pool:
             futures = {
-                pool.submit(judge_chunk, client, endpoint, prompt, [texts_by_hash[sha][i] for i in chunk]): (sha, chunk)
-                for sha, chunk in jobs
+                pool.submit(judge_chunk, client, endpoint, prompt, [texts_by_hash[sha][i] for i in indices]): (sha, indices)
+                for sha, indices in jobs
             }
             for done, future in enumerate(as_completed(futures), start=1):
-                sha, chunk = futures[future]
+                sha, indices = futures[future]
                 try:
                     answer = future.result()
                 except (openai.APIError, MalformedAnswer, ValueError) as error:
                     failures.setdefault(sha, f"{type(error).__name__}: {error}")
                 else:
-                    answered[sha][chunk.start] = answer
+                    answered[sha][indices[0]] = (indices, answer)
                     tokens += answer.tokens
                 if done % max(1, len(jobs) // 20) == 0 or done == len(jobs):
                     _report(progress, f"llm_filter: {done}/{len(jobs)} requests answered, {len(failures)} texts failed")
 
-    fresh = {sha: _merge(chunks) for sha, chunks in answered.items() if sha not in failures}
+    fresh = {sha: _merge(len(texts_by_hash[sha]), chunks) for sha, chunks in answered.items() if sha not in failures}
     write_decisions(
         catalog_path,
         {sha: decision_json(answers, decide(answers, settings), settings.keep_threshold) for sha, answers in fresh.items()},
         endpoint.model,
-        prompt.version,
+        version,
     )
 
     results = []
@@ -153,13 +157,15 @@ def filter_texts(
     return run
 
 
-def _merge(chunks: dict[int, ChunkAnswer]) -> ModelAnswers:
-    """One article's answers from its chunk answers (keyed by first paragraph index)."""
+def _merge(paragraph_count: int, chunks: dict[int, tuple[list[int], ChunkAnswer]]) -> ModelAnswers:
+    """One article's answers from its chunk answers (keyed by first paragraph index);
+    paragraphs nobody was asked about are kept (probability 1)."""
+    keep = [1.0] * paragraph_count
     ordered = [chunks[start] for start in sorted(chunks)]
-    return ModelAnswers(
-        tuple(p for answer in ordered for p in answer.keep_probability),
-        tuple(answer.rejection for answer in ordered),
-    )
+    for indices, answer in ordered:
+        for index, probability in zip(indices, answer.keep_probability, strict=True):
+            keep[index] = probability
+    return ModelAnswers(tuple(keep), tuple(answer.rejection for _, answer in ordered))
 
 
 def _result(article_id: str, paragraphs: list[str], decision: ArticleDecision, cached: bool) -> FilterResult:

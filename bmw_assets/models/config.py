@@ -97,6 +97,7 @@ class TrainingSection(_Section):
     seed: int
     liger: Literal["auto"] | bool
     styles: list[Literal["instruct", "qa", "article"]] = Field(min_length=1)
+    merge_lora: bool  # LoRA runs also write merged/ (full safetensors) for export and serving
 
 
 class EvaluationSection(_Section):

@@ -53,30 +53,22 @@ def write_facts_file(
     return len(rows)
 
 
-def model_paths(trained: dict[str, Any], base_model: str) -> tuple[str, str | None]:
-    """(model folder, LoRA adapter folder or None) to evaluate for a trained-model manifest.
-
-    A merged folder wins; a LoRA adapter sits on the unmodified base model; a full
-    fine-tune is its own folder.
-    """
+def model_to_evaluate(trained: dict[str, Any], base_model: str) -> dict[str, Any]:
+    """Spec keys naming the model of a trained-model manifest: a merged folder if written; a
+    LoRA adapter on the base model with the run's removed layers taken out; a full fine-tune's folder."""
     output_dir = Path(trained["output_dir"])
     if trained["paths"].get("merged"):
-        return str(output_dir / trained["paths"]["merged"]), None
+        return {"model_path": str(output_dir / trained["paths"]["merged"]), "adapter_path": None}
     if trained["method"] == "lora":
-        if trained.get("removed_layers"):
-            raise ValueError(
-                f"{trained['variant']}: a LoRA adapter trained after layer surgery needs its merged model; "
-                "train with training.merge_lora: true"
-            )
-        return base_model, str(output_dir)
-    return str(output_dir), None
+        return {"model_path": base_model, "adapter_path": str(output_dir), "removed_layers": trained["removed_layers"]}
+    return {"model_path": str(output_dir), "adapter_path": None}
 
 
 def plan_eval_run(
     variant: str,
     run_id: str,
     evaluation_config: dict[str, Any],
-    model: tuple[str, str | None],
+    model: dict[str, Any],
     dataset: dict[str, Any],
     facts_path: Path,
     layout: StorageLayout,
@@ -87,8 +79,7 @@ def plan_eval_run(
     spec = {
         "variant": variant,
         "run_id": run_id,
-        "model_path": model[0],
-        "adapter_path": model[1],
+        **model,
         "config": evaluation_config,
         "test_texts_path": str(Path(dataset["path"]) / "test.jsonl"),
         "facts_path": str(facts_path),

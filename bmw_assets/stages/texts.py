@@ -195,7 +195,7 @@ def update_llm_text(
     An article is re-filtered only when its regex text, the model or the prompt changed;
     decisions are also cached in the catalog, so nothing new means no requests.
     """
-    prompt_version = load_prompt(settings.prompt_path).version
+    prompt_version = settings.cache_version(load_prompt(settings.prompt_path).version)
     with connect(catalog_path) as con:
         todo = con.execute(
             """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1

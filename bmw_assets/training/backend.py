@@ -1,7 +1,7 @@
 """Which training backend to use: plain TRL, Unsloth, and whether to enable Liger kernels.
 
-Unsloth and Liger are CUDA-only; they are looked up with importlib (never imported) so a
-CPU host that lacks them, or has them, never pays their import."""
+Unsloth and Liger are CUDA-only; they are looked up with importlib (Unsloth is imported only
+once chosen, by import_backend_first) so a CPU host never pays their import."""
 
 from __future__ import annotations
 
@@ -43,3 +43,10 @@ def resolve_backend(requested: str, liger: str | bool, cuda_available: bool) -> 
     else:
         raise ValueError(f"training.liger is {liger!r}; expected 'auto', true or false")
     return BackendChoice(name=requested, use_liger=use_liger)
+
+
+def import_backend_first(choice: BackendChoice) -> None:
+    """Import Unsloth when it is the chosen backend, before anything imports transformers,
+    TRL or PEFT: it patches them on import, and an earlier import keeps their slow paths."""
+    if choice.name == "unsloth":
+        import unsloth  # noqa: F401  (imported for its patches)

@@ -9,6 +9,8 @@ a completed one returns its manifest without training.
 
 Launched by Dagster Pipes it streams logs and the materialization back; from a command
 line it prints to stdout. Imports only dagster_pipes and the ML stack (never dagster).
+transformers, TRL, PEFT and datasets are imported inside the functions that use them, after
+the backend is chosen: Unsloth patches them only when it is imported first.
 """
 
 from __future__ import annotations
@@ -26,10 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, set_seed
-from trl import SFTConfig, SFTTrainer
 
 from bmw_assets.models.surgery import apply_surgery, build_calibration_batches, plot_layer_scores
 from bmw_assets.training.artifacts import (
@@ -39,7 +37,7 @@ from bmw_assets.training.artifacts import (
     read_manifest,
     write_json_atomic,
 )
-from bmw_assets.training.backend import BackendChoice, resolve_backend
+from bmw_assets.training.backend import BackendChoice, import_backend_first, resolve_backend
 from bmw_assets.training.data import (
     LossMode,
     choose_loss_mode,
@@ -47,7 +45,6 @@ from bmw_assets.training.data import (
     read_jsonl,
     to_trainer_rows,
 )
-from bmw_assets.training.loss_stream import LossStreamCallback
 from bmw_assets.training.reporting import Reporter, metadata_json, metadata_path, open_reporter
 from bmw_assets.training.spec import RunSpec
 
@@ -60,20 +57,27 @@ def config_sha256(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tuple[Any, Any]:
+def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tuple[Any, Any]:
+    """(model, tokenizer) for spec.base_model (safetensors only) in `dtype`, on the CPU for
+    the TRL backend and on the GPU for Unsloth, whose loader also sets up its own
+    activation checkpointing from training.gradient_checkpointing."""
     model_cfg = spec.config["model"]
+    training = spec.config["training"]
     trust_remote_code = bool(model_cfg.get("trust_remote_code", False))
     if backend.name == "unsloth":
         from unsloth import FastLanguageModel  # CUDA hosts only; resolve_backend checked
 
         return FastLanguageModel.from_pretrained(
             model_name=spec.base_model,
-            max_seq_length=spec.config["training"]["max_length"],
+            max_seq_length=training["max_length"],
             dtype=dtype,
             load_in_4bit=False,
-            full_finetuning=spec.config["training"]["method"] == "full",
+            full_finetuning=training["method"] == "full",
+            use_gradient_checkpointing="unsloth" if training.get("gradient_checkpointing", False) else False,
             trust_remote_code=trust_remote_code,
         )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(spec.base_model, trust_remote_code=trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(
         spec.base_model, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
@@ -123,11 +127,14 @@ def _check_same_surgery(output_dir: Path, report: dict[str, Any]) -> None:
         )
 
 
-def _lora_config(training: dict[str, Any]) -> LoraConfig | None:
+def _lora_config(training: dict[str, Any]) -> Any:
+    """PEFT's LoraConfig for a LoRA run, None for full fine-tuning."""
     if training["method"] == "full":
         return None
     if training["method"] != "lora":
         raise ValueError(f"training.method is {training['method']!r}; expected 'full' or 'lora'")
+    from peft import LoraConfig
+
     lora = training["lora"]
     return LoraConfig(
         r=int(lora["r"]),
@@ -138,9 +145,30 @@ def _lora_config(training: dict[str, Any]) -> LoraConfig | None:
     )
 
 
-def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool) -> SFTConfig:
+def _unsloth_peft_model(model: Any, training: dict[str, Any]) -> Any:
+    """The model with LoRA adapters through Unsloth, whose fused LoRA kernels apply only to
+    adapters it adds itself (a peft_config handed to the trainer gets PEFT's plain layers)."""
+    from unsloth import FastLanguageModel
+
+    lora = training["lora"]
+    return FastLanguageModel.get_peft_model(
+        model,
+        r=int(lora["r"]),
+        lora_alpha=int(lora["alpha"]),
+        lora_dropout=float(lora["dropout"]),
+        target_modules=lora["target_modules"],
+        use_gradient_checkpointing="unsloth" if training.get("gradient_checkpointing", False) else False,
+        random_state=int(training.get("seed", 0)),
+    )
+
+
+def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool, overrides: dict[str, Any]) -> Any:
+    from trl import SFTConfig
+
     training = spec.config["training"]
-    return SFTConfig(
+    # Unsloth sets up its own (offloaded) checkpointing when it loads the model or adds adapters.
+    checkpointing = bool(training.get("gradient_checkpointing", False)) and backend.name != "unsloth"
+    settings = dict(
         output_dir=str(spec.output_dir),
         max_length=int(training["max_length"]),
         max_steps=int(training.get("max_steps") or -1),
@@ -153,7 +181,7 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         weight_decay=float(training.get("weight_decay", 0.0)),
         lr_scheduler_type=training.get("lr_scheduler", "linear"),
         packing=bool(training.get("packing", False)),
-        gradient_checkpointing=bool(training.get("gradient_checkpointing", False)),
+        gradient_checkpointing=checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         assistant_only_loss=mode is LossMode.ASSISTANT_MASK,
         completion_only_loss=True if mode is LossMode.COMPLETION_ONLY else None,
@@ -175,6 +203,7 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         disable_tqdm=True,
         dataloader_pin_memory=cuda,
     )
+    return SFTConfig(**{**settings, **overrides})
 
 
 def _parameter_counts(model: Any) -> tuple[int, int]:
@@ -210,6 +239,47 @@ def materialization_metadata(manifest: dict[str, Any], metrics: dict[str, Any]) 
     }
 
 
+def build_trainer(
+    spec: RunSpec,
+    model: Any,
+    tokenizer: Any,
+    backend: BackendChoice,
+    train_rows: list[dict[str, Any]],
+    validation_rows: list[dict[str, Any]],
+    *,
+    callbacks: list[Any] | None = None,
+    sft_overrides: dict[str, Any] | None = None,
+) -> tuple[Any, LossMode]:
+    """The SFTTrainer a run of `spec` trains with, and the loss mode it uses.
+
+    `model`/`tokenizer` come from load_model (or any causal LM of the same kind, already on
+    its device); rows are dataset JSONL rows. LoRA adapters are added here (through Unsloth
+    on that backend). `sft_overrides` replaces SFTConfig fields (benchmarks switch off
+    evaluation and saving with it). Callbacks are added and stdout printing removed.
+    """
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import SFTTrainer
+
+    training = spec.config["training"]
+    cuda = torch.cuda.is_available()
+    mode = choose_loss_mode(tokenizer, bool(training.get("assistant_only_loss", True)))
+    peft_config = _lora_config(training)
+    if peft_config is not None and backend.name == "unsloth":
+        model, peft_config = _unsloth_peft_model(model, training), None
+    trainer = SFTTrainer(
+        model=model,
+        args=_sft_config(spec, mode, backend, cuda, sft_overrides or {}),
+        train_dataset=Dataset.from_list(to_trainer_rows(train_rows, mode)),
+        eval_dataset=Dataset.from_list(to_trainer_rows(validation_rows, mode)),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks or [],
+    )
+    trainer.remove_callback(PrinterCallback)  # LossStreamCallback reports instead of raw dicts on stdout
+    return trainer, mode
+
+
 def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     """Train `spec` to completion (or resume it) and return its manifest (a dict).
 
@@ -227,6 +297,9 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     training = spec.config["training"]
     cuda = torch.cuda.is_available()
     backend = resolve_backend(training.get("backend", "trl"), training.get("liger", "auto"), cuda)
+    import_backend_first(backend)
+    from transformers import set_seed
+
     set_seed(int(training.get("seed", 0)))
     dtype = torch.bfloat16 if cuda else torch.float32
     device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
@@ -234,7 +307,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     resume_from = last_complete_checkpoint(output_dir)
 
     reporter.log(f"loading {spec.base_model} ({dtype}, backend {backend.name}, liger {backend.use_liger}) on {device}")
-    model, tokenizer = _load_model(spec, backend, dtype)
+    model, tokenizer = load_model(spec, backend, dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.to(device)
@@ -249,19 +322,11 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     write_json_atomic(output_dir / "surgery.json", surgery)
     write_json_atomic(output_dir / "resolved_config.json", spec.config)
 
-    mode = choose_loss_mode(tokenizer, bool(training.get("assistant_only_loss", True)))
-    reporter.log(f"loss on {mode.value}; {len(train_rows)} train rows, {len(validation_rows)} validation rows")
+    from bmw_assets.training.loss_stream import LossStreamCallback
+
     callback = LossStreamCallback(reporter)
-    trainer = SFTTrainer(
-        model=model,
-        args=_sft_config(spec, mode, backend, cuda),
-        train_dataset=Dataset.from_list(to_trainer_rows(train_rows, mode)),
-        eval_dataset=Dataset.from_list(to_trainer_rows(validation_rows, mode)),
-        processing_class=tokenizer,
-        peft_config=_lora_config(training),
-        callbacks=[callback],
-    )
-    trainer.remove_callback(PrinterCallback)  # LossStreamCallback reports instead of raw dicts on stdout
+    trainer, mode = build_trainer(spec, model, tokenizer, backend, train_rows, validation_rows, callbacks=[callback])
+    reporter.log(f"loss on {mode.value}; {len(train_rows)} train rows, {len(validation_rows)} validation rows")
     trainable_params, total_params = _parameter_counts(trainer.model)
     reporter.log(f"trainable parameters {trainable_params:,} of {total_params:,}")
     if resume_from:

@@ -30,7 +30,9 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm) -> None:
     resources = {
         "storage": StorageResource(root=str(tmp_path)),
-        "llm": LLMEndpointResource(profile="local", base_url=local_llm.base_url, model=local_llm.model_dir),
+        "llm": LLMEndpointResource(
+            profile="local", base_url=local_llm.base_url, model=local_llm.model_dir, max_judged_chars=300
+        ),
         "model_configs": ModelConfigsResource(profile="local"),
         "facts": FactsResource(profile="local"),
         "io_manager": ManifestIOManager(root=str(tmp_path / "manifests")),

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
@@ -171,13 +172,11 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model_dir,
 
 
 def test_under_dagster_pipes_logs_and_metadata_come_back(tmp_path, base_model_dir, tokenizer):
-    import dagster as dg
-
     spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=2, every=2)
 
-    @dg.asset
-    def trained_model(context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient):
-        return pipes_subprocess_client.run(
+    @dg.asset(required_resource_keys={"pipes_subprocess_client"})
+    def trained_model(context):  # unannotated: this module's annotations are strings
+        return context.resources.pipes_subprocess_client.run(
             command=training_command(spec, 0, False), context=context, env=training_env()
         ).get_materialize_result()
 

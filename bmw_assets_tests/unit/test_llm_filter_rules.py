@@ -87,3 +87,13 @@ def test_api_key_comes_from_the_named_variable_and_never_shows(monkeypatch):
     monkeypatch.setenv("BMW_TEST_LLM_KEY", "sk-secret-123")
     assert settings.client().api_key == "sk-secret-123"
     assert "sk-secret-123" not in repr(settings)
+
+
+def test_only_short_paragraphs_are_judged_when_capped_and_the_cache_key_says_so():
+    from bmw_assets.llm_filter.decision import FilterSettings
+
+    paragraphs = ["Media Information", "x" * 301, "Page 2", "y" * 300]
+    assert FilterSettings().judged(paragraphs) == [0, 1, 2, 3]
+    capped = FilterSettings(max_judged_chars=300)
+    assert capped.judged(paragraphs) == [0, 2, 3]
+    assert capped.cache_version("filter_v1") != FilterSettings().cache_version("filter_v1") == "filter_v1"

@@ -1,0 +1,433 @@
+"""GPU training throughput: the project's own training step against plain transformers + PEFT.
+
+Builds a Qwen3-8B-shaped model with random weights (the config is written here; nothing
+comes from the Hub) in bf16 on the GPU and times, in one run, batch 1 x `--max-length`
+tokens per optimizer step:
+
+* baselines: the plain transformers (+ PEFT LoRA r=16 on all seven projections) step,
+  activation checkpointing on, torch AdamW, loss from `model(labels=...)`;
+* project cases: the trainer `bmw_assets.training.train.build_trainer` makes for a variant
+  under a profile (default `production`), with optional `key=value` overrides of the
+  `training:` section, on fixed-length rows or on packed rows of a press-release-like
+  length mix. Evaluation and saving are switched off and gradient accumulation set to 1
+  so one step is one 4096-token batch plus an optimizer step, as in the baselines.
+
+Each case runs in its own process (fresh GPU memory, no leftover patches). Per step time is
+taken with CUDA events between consecutive step ends (data loading and logging included),
+after `--warmup` steps, as the median of `--steps` steps.
+
+FLOPs per token (model FLOPs, recomputation not counted), N = decoder-layer weights plus
+the LM head, L layers, s tokens, d = heads x head_dim:
+  full: 6N + 6 L s d        (forward 2N, backward 4N; causal attention 2 L s d forward, x3)
+  LoRA: 4N + 6 N_lora + 6 L s d   (frozen weights need the input gradient only)
+MFU is that rate over 790 TFLOP/s (bf16 matrix rate measured on an H200).
+
+Run on a CUDA host (no network needed):
+  python benchmarks/train_throughput.py --tokenizer <folder with a chat-template tokenizer>
+A case name is `plain:<lora|full>` or `project:<variant>:<fixed|packed>[:key=value,...]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bmw_assets.atomic import write_text_atomic  # noqa: E402
+
+RESULT_PATH = ROOT / "benchmarks" / "results" / "train_throughput.json"
+PEAK_BF16_TFLOPS = 790.0  # measured 8192^3 bf16 matmul on an H200 (device KINDS.md)
+RESULT_PREFIX = "RESULT "
+
+# Qwen3-8B's shape (config.json of Qwen/Qwen3-8B), written out so nothing comes from the Hub.
+QWEN3_8B = dict(
+    vocab_size=151936, hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
+    num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
+    rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=False, hidden_act="silu",
+    attention_bias=False, bos_token_id=151643, eos_token_id=151645,
+)
+# A few-million-parameter model of the same kind, for checking the script on a CPU.
+TINY = dict(QWEN3_8B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=16)
+
+DEFAULT_CASES = [
+    "plain:lora",
+    "plain:full",
+    "project:original_lora:fixed",
+    "project:original:fixed",
+]
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+_WORDS = (
+    "the BMW Group announced deliveries electric vehicles plant Munich Dingolfing battery production "
+    "model range sales quarter revenue growth sustainability charging network design engine power "
+    "range kilometres customers markets Europe China America premium segment MINI Rolls-Royce "
+    "motorcycles strategy Neue Klasse platform digital software autonomous driving innovation"
+).split()
+
+
+def model_config(tiny: bool) -> Any:
+    """Qwen3Config for the 8B shape (or the tiny CPU check)."""
+    from transformers import Qwen3Config
+
+    return Qwen3Config(**(TINY if tiny else QWEN3_8B))
+
+
+def flops_per_token(cfg: Any, method: str, seq_len: int, lora_r: int = 16) -> float:
+    """Model FLOPs per trained token (see the module docstring for the formula)."""
+    h, i, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
+    q = cfg.num_attention_heads * cfg.head_dim
+    kv = cfg.num_key_value_heads * cfg.head_dim
+    per_layer = h * q + 2 * h * kv + q * h + 3 * h * i
+    n_matmul = layers * per_layer + cfg.vocab_size * h
+    attention = 6 * layers * seq_len * q
+    if method == "full":
+        return 6 * n_matmul + attention
+    lora_per_layer = lora_r * ((h + q) + 2 * (h + kv) + (q + h) + 2 * (h + i) + (i + h))
+    return 4 * n_matmul + 6 * layers * lora_per_layer + attention
+
+
+def build_random_model(tiny: bool, device: str, seed: int = 0) -> Any:
+    """A randomly initialised Qwen3 causal LM in bf16 (fp32 on CPU), built on `device`."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    with torch.device(device):
+        return AutoModelForCausalLM.from_config(model_config(tiny), dtype=dtype, attn_implementation="sdpa")
+
+
+def synthetic_rows(tokens_per_word: float, max_length: int, layout: str, total_tokens: int, seed: int) -> list[dict]:
+    """Dataset rows (JSONL shape) of random press-release words.
+
+    `fixed`: every row longer than max_length, so each packed sequence is one truncated row.
+    `packed`: lengths drawn from a press-release-like mix (40% qa ~ 250 tokens, 35% instruct
+    ~ 600, 25% article chunks ~ 1500, capped at max_length), packed by the trainer.
+    """
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    produced = 0
+    while produced < total_tokens:
+        if layout == "fixed":
+            length = int(max_length * 1.1)
+        else:
+            style, median = rng.choices([("qa", 250), ("instruct", 600), ("article", 1500)], [0.40, 0.35, 0.25])[0]
+            length = min(max_length, max(40, int(rng.lognormvariate(math.log(median), 0.5))))
+        words = max(8, int(length / tokens_per_word))
+        answer = " ".join(rng.choice(_WORDS) for _ in range(words))
+        rows.append({
+            "messages": [
+                {"role": "system", "content": "You answer questions about the BMW Group."},
+                {"role": "user", "content": "Tell me about the latest press release."},
+                {"role": "assistant", "content": answer},
+            ],
+            "style": "article",
+        })
+        produced += min(length, max_length)
+    return rows
+
+
+def _memory(torch: Any) -> dict[str, float]:
+    if not torch.cuda.is_available():
+        return {"peak_allocated_gib": None, "peak_reserved_gib": None}
+    return {
+        "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2),
+    }
+
+
+class _StepClock:
+    """CUDA events (or wall clock on CPU) at each step end, with the tokens seen by then."""
+
+    def __init__(self, torch: Any) -> None:
+        self._torch = torch
+        self.marks: list[tuple[Any, int]] = []
+
+    def mark(self, tokens_seen: int) -> None:
+        if self._torch.cuda.is_available():
+            event = self._torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.marks.append((event, tokens_seen))
+        else:
+            self.marks.append((time.perf_counter(), tokens_seen))
+
+    def steps(self) -> list[tuple[float, int]]:
+        """(seconds, tokens) of each step after the first mark."""
+        if self._torch.cuda.is_available():
+            self._torch.cuda.synchronize()
+        out = []
+        for (start, tokens_a), (end, tokens_b) in zip(self.marks, self.marks[1:]):
+            seconds = start.elapsed_time(end) / 1000 if hasattr(start, "elapsed_time") else end - start
+            out.append((seconds, tokens_b - tokens_a))
+        return out
+
+
+def _summary(steps: list[tuple[float, int]], warmup: int, losses: list[float], extra: dict) -> dict:
+    timed = steps[max(0, warmup - 1):]  # marks start at step 1's end: step 2 is the first interval
+    seconds = statistics.median(s for s, _ in timed)
+    tokens = statistics.median(t for _, t in timed)
+    return {**extra, "timed_steps": len(timed), "median_step_s": round(seconds, 4),
+            "tokens_per_step": tokens, "tokens_per_s": round(tokens / seconds, 1),
+            "losses": [round(x, 4) for x in losses]}
+
+
+def run_plain(method: str, args: argparse.Namespace) -> dict:
+    """The plain transformers (+ PEFT) step with activation checkpointing, on `--max-length`
+    tokens of the same synthetic text the project cases see."""
+    import torch
+    from transformers import AutoTokenizer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    rows = synthetic_rows(args.tokens_per_word, args.max_length, "fixed", args.max_length * (args.warmup + args.steps + 1), 0)
+    batches = [
+        tokenizer.apply_chat_template(row["messages"], tokenize=True, return_tensors="pt", return_dict=True)["input_ids"][:, : args.max_length]
+        for row in rows
+    ]
+    model = build_random_model(args.tiny, device)
+    model.config.use_cache = False
+    if method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS,
+                                                 task_type="CAUSAL_LM"))
+        model.enable_input_require_grads()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    lr = 2.0e-4 if method == "lora" else 1.0e-5
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    clock, losses, seen = _StepClock(torch), [], 0
+    for step in range(args.warmup + args.steps):
+        input_ids = batches[step % len(batches)].to(device)
+        loss = model(input_ids=input_ids, labels=input_ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        seen += input_ids.numel()
+        clock.mark(seen)
+        losses.append(loss.detach())
+    losses = [float(x) for x in losses]
+    return _summary(clock.steps(), args.warmup, losses, {
+        "gradient_checkpointing": True, "optimizer": "torch AdamW (foreach)", "liger": False, "backend": "plain",
+        **_memory(torch)})
+
+
+def _parse_overrides(text: str) -> dict[str, Any]:
+    overrides = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def _random_model_dir(args: argparse.Namespace) -> str:
+    """A folder with the random model saved as safetensors plus the tokenizer, for backends
+    that load from disk (Unsloth); written once per host."""
+    import shutil
+
+    import torch
+
+    folder = Path(args.model_dir)
+    if not (folder / "config.json").is_file():
+        model = build_random_model(args.tiny, "cuda" if torch.cuda.is_available() else "cpu")
+        staging = folder.with_name(folder.name + ".partial")
+        model.save_pretrained(staging, max_shard_size="5GB")
+        for name in os.listdir(args.tokenizer):
+            if name.startswith(("tokenizer", "special_tokens", "chat_template", "vocab", "merges")):
+                shutil.copy(Path(args.tokenizer) / name, staging / name)
+        staging.rename(folder)
+        del model
+        torch.cuda.empty_cache()
+    return str(folder)
+
+
+def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argparse.Namespace) -> dict:
+    """The project's trainer for `variant` under `--profile`, with `overrides` of `training:`."""
+    import torch
+
+    from bmw_assets.models.config import load_variant_config
+    from bmw_assets.training.backend import import_backend_first, resolve_backend
+    from bmw_assets.training.spec import RunSpec
+
+    config = load_variant_config(variant, args.profile).model_dump(mode="json")
+    config["training"].update(overrides)
+    training = config["training"]
+    training["max_length"] = args.max_length
+    cuda = torch.cuda.is_available()
+    backend = resolve_backend(training["backend"], training["liger"], cuda)
+    import_backend_first(backend)
+    from transformers import AutoTokenizer, TrainerCallback
+
+    from bmw_assets.training.train import build_trainer, load_model
+
+    work = Path(args.work_dir) / f"{variant}-{layout}"
+    spec = RunSpec(variant=variant, run_id="bench", config=config, base_model=args.tokenizer,
+                   train_path=work / "train.jsonl", validation_path=work / "validation.jsonl", output_dir=work)
+    if backend.name == "unsloth":
+        spec = RunSpec(**{**spec.__dict__, "base_model": _random_model_dir(args)})
+        model, tokenizer = load_model(spec, backend, torch.bfloat16)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        model = build_random_model(args.tiny, "cuda" if cuda else "cpu")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    total = args.max_length * (args.warmup + args.steps + 2)
+    rows = synthetic_rows(args.tokens_per_word, args.max_length, layout, int(total * 1.15), 1)
+    clock = _StepClock(torch)
+    losses: list[float] = []
+
+    class Timing(TrainerCallback):
+        def on_step_end(self, targs, state, control, **kwargs):
+            clock.mark(state.num_input_tokens_seen)
+
+        def on_log(self, targs, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append(float(logs["loss"]))
+
+    steps = args.warmup + args.steps
+    trainer, mode = build_trainer(spec, model, tokenizer, backend, rows, rows[:2], callbacks=[Timing()], sft_overrides={
+        "max_steps": steps, "gradient_accumulation_steps": 1, "eval_strategy": "no", "save_strategy": "no",
+        "load_best_model_at_end": False, "logging_steps": 1, "report_to": [], "output_dir": str(work),
+        "include_num_input_tokens_seen": "all",
+    })
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+    return _summary(clock.steps(), args.warmup, losses, {
+        "gradient_checkpointing": training["gradient_checkpointing"], "backend": backend.name,
+        "liger": backend.use_liger, "packing": training["packing"], "loss_mode": mode.value,
+        "optimizer": trainer.args.optim.value if hasattr(trainer.args.optim, "value") else str(trainer.args.optim),
+        "attn_implementation": trainer.model.config._attn_implementation, **_memory(torch)})
+
+
+def run_case(name: str, args: argparse.Namespace) -> dict:
+    """One case in this process; its result dict."""
+    import torch
+
+    parts = name.split(":")
+    started = time.perf_counter()
+    if parts[0] == "plain":
+        method = parts[1]
+        result = run_plain(method, args)
+    elif parts[0] == "project":
+        variant, layout = parts[1], parts[2]
+        overrides = _parse_overrides(parts[3] if len(parts) > 3 else "")
+        method = overrides.get("method") or ("lora" if variant.endswith("_lora") else "full")
+        result = run_project(variant, layout, overrides, args)
+    else:
+        raise ValueError(f"case {name!r}: expected 'plain:<lora|full>' or 'project:<variant>:<fixed|packed>[:k=v,...]'")
+    cfg = model_config(args.tiny)
+    tflops = flops_per_token(cfg, method, args.max_length) * result["tokens_per_s"] / 1e12
+    return {"case": name, "method": method, **result, "model_tflops": round(tflops, 1),
+            "mfu": round(tflops / PEAK_BF16_TFLOPS, 4), "case_wall_s": round(time.perf_counter() - started, 1),
+            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+
+
+def _table(results: list[dict]) -> str:
+    header = f"{'case':58} {'tok/s':>8} {'TFLOP/s':>8} {'MFU':>6} {'peak GiB':>9} {'first/last loss':>16}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        if "error" in r:
+            lines.append(f"{r['case']:58} FAILED: {r['error'][:60]}")
+            continue
+        loss = f"{r['losses'][0]:.3f}/{r['losses'][-1]:.3f}" if r["losses"] else "-"
+        peak = r["peak_allocated_gib"]
+        lines.append(f"{r['case']:58} {r['tokens_per_s']:8.0f} {r['model_tflops']:8.1f} {r['mfu']:6.1%} "
+                     f"{(peak if peak is not None else float('nan')):9.1f} {loss:>16}")
+    return "\n".join(lines)
+
+
+def _speedups(results: list[dict]) -> dict[str, float]:
+    """Each project case's tokens/s over the plain baseline of its method in this run."""
+    base = {r["method"]: r["tokens_per_s"] for r in results if r["case"].startswith("plain:") and "error" not in r}
+    return {r["case"]: round(r["tokens_per_s"] / base[r["method"]], 3)
+            for r in results if r["case"].startswith("project:") and "error" not in r and r["method"] in base}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=";".join(DEFAULT_CASES), help="';'-separated case names")
+    parser.add_argument("--run-case", help="run one case in this process and print its result line")
+    parser.add_argument("--tokenizer", help="folder with a chat-template tokenizer (default: the packaged SmolLM2's)")
+    parser.add_argument("--profile", default="production")
+    parser.add_argument("--max-length", type=int, default=4096)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--tokens-per-word", type=float, default=1.3, help="tokens the tokenizer makes of one word")
+    parser.add_argument("--tiny", action="store_true", help="a few-million-parameter model (CPU check of the script)")
+    parser.add_argument("--work-dir", default="/tmp/train_throughput")
+    parser.add_argument("--model-dir", default="/tmp/train_throughput/qwen3-8b-random")
+    parser.add_argument("--case-timeout", type=int, default=240, help="seconds one case may take")
+    parser.add_argument("--out", type=Path, default=RESULT_PATH)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.tokenizer is None:
+        from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
+
+        args.tokenizer = ensure_base_model(PACKAGED_MODEL, Path(args.work_dir) / "base_model")
+    if args.run_case:
+        print(RESULT_PREFIX + json.dumps(run_case(args.run_case, args)), flush=True)
+        return 0
+
+    results: list[dict] = []
+    passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
+    passthrough = _without(passthrough, "--cases")
+    for case in filter(None, args.cases.split(";")):
+        command = [sys.executable, __file__, "--run-case", case, "--tokenizer", args.tokenizer, *passthrough]
+        print(f"== {case}", flush=True)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout)
+            lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+            if done.returncode != 0 or not lines:
+                raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or done.stdout[-300:]}")
+            result = json.loads(lines[-1][len(RESULT_PREFIX):])
+            sys.stderr.write(done.stderr[-1500:])
+        except (subprocess.TimeoutExpired, RuntimeError) as error:
+            stderr = getattr(error, "stderr", None) or ""
+            result = {"case": case, "error": str(error)[:2000]}
+            print(str(error)[-2000:], stderr[-2000:] if isinstance(stderr, str) else "", file=sys.stderr)
+        print(json.dumps(result), flush=True)
+        results.append(result)
+        payload = {"max_length": args.max_length, "warmup": args.warmup, "steps": args.steps, "tiny": args.tiny,
+                   "peak_bf16_tflops": PEAK_BF16_TFLOPS, "results": results, "speedup_vs_plain": _speedups(results)}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    print(_table(results))
+    for case, ratio in _speedups(results).items():
+        print(f"speedup {case}: {ratio:.2f}x plain")
+    return 0
+
+
+def _without(argv: list[str], flag: str) -> list[str]:
+    """argv less `flag` and its value (both `--flag v` and `--flag=v`)."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == flag:
+            skip = True
+        elif not item.startswith(flag + "="):
+            out.append(item)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Operating bmw_assets as a user does, in a real browser against the real webserver and daemon:
+read the asset graph, backfill two trained_model variants from the launch dialog, watch
+eval_report follow them by automation, then publish press releases and start the sensor.
+
+Waits poll the webserver's GraphQL API (bounded); nothing sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from bmw_assets_tests.e2e.conftest import CHROMIUM, Stack
+from bmw_assets_tests.e2e.dagster_ui import LOCATION, DagsterUI, assets_of, tag, wait_for
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: `make chromium` installs it"),
+]
+
+GROUPS = {
+    "ingestion": ["article_index", "raw_pdfs"],
+    "text": ["regex_text", "llm_text"],
+    "dataset": ["chatml_dataset"],
+    "training": ["base_model", "trained_model"],
+    "evaluation": ["base_model_report", "eval_report", "variant_comparison"],
+}
+VARIANTS = ["dropped", "dropped_lora", "original", "original_lora", "pruned", "pruned_lora"]
+BACKFILLED = ["original_lora", "dropped_lora"]
+REFRESH_SELECTION = {"article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset"}
+DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def test_operating_the_graph_from_the_ui(page: Page, ui_stack: Stack, screenshot_dir: Path) -> None:
+    ui = ui_stack.ui
+    check_asset_graph(page, screenshot_dir)
+    backfill_id = backfill_from_launch_dialog(page, ui, screenshot_dir)
+    check_trained_partitions(ui, backfill_id, ui_stack.storage)
+    check_eval_reports_follow(ui)
+    show_loss_curve(page, screenshot_dir)
+    check_sensor_requests_refresh(page, ui_stack, screenshot_dir)
+
+
+def check_asset_graph(page: Page, shots: Path) -> None:
+    page.goto("/asset-groups")
+    expect(page.get_by_text("Global asset lineage")).to_be_visible()
+    for group in GROUPS:
+        expect(page.get_by_role("button", name=group, exact=True)).to_be_visible()
+    # The graph opens with its groups collapsed; the graph settings menu expands them.
+    page.locator("button:has([aria-label='settings'])").last.click()
+    page.get_by_role("menuitem", name=re.compile("Expand all groups")).click()
+    for assets in GROUPS.values():
+        for asset in assets:
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible()
+    page.screenshot(path=shots / "asset-graph.png")
+
+    # Each group's own list names exactly its assets, each in a row that names the group.
+    for group, assets in GROUPS.items():
+        page.goto(f"/locations/{LOCATION}/asset-groups/{group}/list")
+        for asset in assets:
+            link = page.get_by_role("link", name=asset_name(asset))
+            expect(link).to_have_count(1)
+            expect(page.get_by_role("row").filter(has=link)).to_contain_text(group)
+        others = [a for g, names in GROUPS.items() if g != group for a in names]
+        for asset in others:
+            expect(page.get_by_role("link", name=asset_name(asset))).to_have_count(0)
+
+    page.goto("/assets/trained_model?view=partitions")
+    expect(page.get_by_text(f"{len(VARIANTS)} Partitions Selected")).to_be_visible()
+    for variant in VARIANTS:
+        expect(page.get_by_text(variant, exact=True).first).to_be_visible()
+    page.screenshot(path=shots / "trained-model-partitions.png")
+
+
+def asset_name(asset: str) -> re.Pattern:
+    """An asset link's accessible name: the name twice (shown and measured for truncation)."""
+    return re.compile(rf"^{asset}(\s|$)")
+
+
+def backfill_from_launch_dialog(page: Page, ui: DagsterUI, shots: Path) -> str:
+    """Materialize… on trained_model, pick two variants, launch the backfill; returns its id."""
+    before = {run["runId"] for run in ui.runs()}
+    page.goto("/assets/trained_model?view=partitions")
+    page.get_by_role("button", name="Materialize…").first.click()
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize trained_model")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Custom", exact=True).click()
+    dialog.get_by_text("Select a partition or create one").click()
+    picker = page.get_by_role("dialog").filter(has=page.get_by_placeholder("Filter partitions"))
+    for variant in BACKFILLED:
+        picker.get_by_role("menuitem", name=variant, exact=True).click()
+    dialog.get_by_text("Launch runs to materialize trained_model").click()  # closes the picker
+    expect(dialog.get_by_text(f"{len(BACKFILLED)} partitions", exact=True)).to_be_visible()
+    page.screenshot(path=shots / "backfill-dialog.png")
+    dialog.get_by_role("button", name="Launch backfill").click()
+    expect(dialog).to_be_hidden()
+
+    backfill = wait_for("the backfill to be recorded", lambda: _newest_backfill(ui), 60)
+    assert sorted(backfill["partitionNames"]) == sorted(BACKFILLED)
+    page.goto("/runs/b/" + backfill["id"])
+    expect(page.get_by_text(backfill["id"]).first).to_be_visible()
+    page.screenshot(path=shots / "backfill-launched.png")
+    assert not before & {r["runId"] for r in ui.runs() if tag(r, "dagster/backfill") == backfill["id"]}
+    return backfill["id"]
+
+
+def _newest_backfill(ui: DagsterUI) -> dict | None:
+    backfills = ui.graphql(
+        "{ partitionBackfillsOrError(limit: 5) { ... on PartitionBackfills { results { id partitionNames "
+        "assetSelection { path } } } } }"
+    )["partitionBackfillsOrError"]["results"]
+    return next((b for b in backfills if [k["path"] for k in b["assetSelection"]] == [["trained_model"]]), None)
+
+
+def wait_for_runs(ui: DagsterUI, what: str, select, expected: int, timeout_s: float) -> list[dict]:
+    """Wait until `expected` runs chosen by `select` have finished; fail with the error of any that failed."""
+
+    def finished() -> list[dict] | None:
+        runs = [r for r in ui.runs() if select(r)]
+        for run in runs:
+            if run["status"] in ("FAILURE", "CANCELED"):
+                pytest.fail(f"{what}: run {run['runId']} ({tag(run, 'dagster/partition')}) ended {run['status']}:\n"
+                            f"{ui.run_failure(run['runId'])}")  # fmt: skip
+        done = [r for r in runs if r["status"] in DONE]
+        return done if len(done) >= expected else None
+
+    try:
+        return wait_for(what, finished, timeout_s, every_s=3)
+    except TimeoutError as exc:
+        states = [(tag(r, "dagster/partition"), sorted(assets_of(r)), r["status"]) for r in ui.runs()[:10]]
+        raise AssertionError(f"{exc}; newest runs: {states}\ndaemon log:\n{ui.log_tail('daemon')}") from None
+
+
+def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> None:
+    runs = wait_for_runs(ui, "the backfill's training runs", lambda r: tag(r, "dagster/backfill") == backfill_id,
+                         len(BACKFILLED), timeout_s=420)  # fmt: skip
+    assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
+    assert all(assets_of(r) == {"trained_model"} for r in runs)
+
+    events = ui.materializations("trained_model")
+    assert sorted(e["partition"] for e in events) == sorted(BACKFILLED), "only the chosen variants trained"
+    for event in events:
+        metadata = {m["label"]: m for m in event["metadataEntries"]}
+        assert metadata["loss_curve"]["mdStr"].startswith("![loss curve](data:image/png;base64,")
+        checkpoints = Path(metadata["checkpoint_dir"]["path"])
+        assert checkpoints.is_relative_to(storage / "models" / event["partition"]) and checkpoints.is_dir()
+        assert metadata["best_eval_loss"]["floatValue"] > 0
+        assert 0 < metadata["trainable_params"]["intValue"] < metadata["total_params"]["intValue"], "LoRA trains a part"
+
+
+def check_eval_reports_follow(ui: DagsterUI) -> None:
+    """eval_report has no backfill of its own: the automation sensor requests it per trained partition."""
+    runs = wait_for_runs(ui, "eval_report runs requested by automation",
+                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=420)  # fmt: skip
+    assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
+    assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs), [r["tags"] for r in runs]
+    events = ui.materializations("eval_report")
+    assert sorted(e["partition"] for e in events) == sorted(BACKFILLED)
+    for event in events:
+        labels = {m["label"] for m in event["metadataEntries"]}
+        assert "report" in labels and len(labels) > 3, labels
+
+
+def show_loss_curve(page: Page, shots: Path) -> None:
+    page.goto("/assets/trained_model?view=partitions")
+    page.get_by_text(BACKFILLED[0], exact=True).first.click()
+    expect(page.get_by_text("loss_curve", exact=True).first).to_be_visible()
+    page.screenshot(path=shots / "trained-model-metadata.png")
+
+
+def check_sensor_requests_refresh(page: Page, stack: Stack, shots: Path) -> None:
+    ui = stack.ui
+    published = stack.replica.publish(3)
+    page.goto(f"/locations/{LOCATION}/sensors/new_press_releases")
+    toggle = page.get_by_role("checkbox").first
+    expect(toggle).not_to_be_checked()
+    toggle.click()
+    expect(toggle).to_be_checked()
+
+    def requested() -> dict | None:
+        ticks = ui.sensor("new_press_releases")["sensorState"]["ticks"]
+        for tick in ticks:
+            if tick["error"]:
+                pytest.fail(f"the sensor's tick failed: {tick['error']['message']}")
+        return next((t for t in ticks if t["runIds"]), None)
+
+    tick = wait_for("a new_press_releases tick that requests a run", requested, 120)
+    run = next(r for r in ui.runs() if r["runId"] == tick["runIds"][0])
+    assert assets_of(run) == REFRESH_SELECTION
+    assert tag(run, "bmw/new_article_count") == "3"
+    assert sorted(tag(run, "bmw/new_articles").split(",")) == sorted(published)
+    # The daemon launches it through the queued run coordinator.
+    waiting = (None, "QUEUED", "NOT_STARTED")
+    wait_for("the refresh run to start", lambda: run_status(ui, run["runId"]) not in waiting or None, 60)
+    page.reload()
+    expect(page.get_by_text("new_press_releases").first).to_be_visible()
+    page.screenshot(path=shots / "sensor-tick.png")
+
+
+def run_status(ui: DagsterUI, run_id: str) -> str | None:
+    return next((r["status"] for r in ui.runs() if r["runId"] == run_id), None)
