@@ -50,7 +50,7 @@ def check_asset_graph(page: Page, shots: Path) -> None:
     page.goto("/asset-groups")
     expect(page.get_by_text("Global asset lineage")).to_be_visible()
     for group in GROUPS:
-        expect(page.get_by_role("button", name=group, exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name=shown_name(group))).to_be_visible()
     # The graph opens with its groups collapsed; the graph settings menu expands them.
     page.locator("button:has([aria-label='settings'])").last.click()
     page.get_by_role("menuitem", name=re.compile("Expand all groups")).click()
@@ -63,12 +63,12 @@ def check_asset_graph(page: Page, shots: Path) -> None:
     for group, assets in GROUPS.items():
         page.goto(f"/locations/{LOCATION}/asset-groups/{group}/list")
         for asset in assets:
-            link = page.get_by_role("link", name=asset_name(asset))
+            link = page.get_by_role("link", name=shown_name(asset))
             expect(link).to_have_count(1)
             expect(page.get_by_role("row").filter(has=link)).to_contain_text(group)
         others = [a for g, names in GROUPS.items() if g != group for a in names]
         for asset in others:
-            expect(page.get_by_role("link", name=asset_name(asset))).to_have_count(0)
+            expect(page.get_by_role("link", name=shown_name(asset))).to_have_count(0)
 
     page.goto("/assets/trained_model?view=partitions")
     expect(page.get_by_text(f"{len(VARIANTS)} Partitions Selected")).to_be_visible()
@@ -77,9 +77,10 @@ def check_asset_graph(page: Page, shots: Path) -> None:
     page.screenshot(path=shots / "trained-model-partitions.png")
 
 
-def asset_name(asset: str) -> re.Pattern:
-    """An asset link's accessible name: the name twice (shown and measured for truncation)."""
-    return re.compile(rf"^{asset}(\s|$)")
+def shown_name(name: str) -> re.Pattern:
+    """The accessible name of an asset or group link: the UI renders the name twice (shown, and
+    measured for middle truncation)."""
+    return re.compile(rf"^{name}(\s|$)")
 
 
 def backfill_from_launch_dialog(page: Page, ui: DagsterUI, shots: Path) -> str:
