@@ -62,11 +62,17 @@ QWEN3_8B = dict(
 TINY = dict(QWEN3_8B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, head_dim=16)
 
-DEFAULT_CASES = [
+DEFAULT_CASES = [  # ten cases take ~9 minutes on a fresh H200: pass --cases to split them
     "plain:lora",
     "plain:full",
-    "project:original_lora:fixed",
+    "project:original_lora:packed",  # the production profile on the press-release length mix
+    "project:original:packed",
+    "project:original_lora:fixed",  # the same on 4096-token rows: what packing keeps
     "project:original:fixed",
+    "project:original_lora:packed:attn_implementation=sdpa",  # dense-mask attention on packed rows
+    "project:original_lora:fixed:backend=unsloth",  # Unsloth LoRA, where installed
+    "project:original_lora:packed:backend=unsloth",
+    "project:original:fixed:backend=unsloth,gradient_checkpointing=true",  # the profile before this benchmark
 ]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 _WORDS = (
@@ -271,7 +277,8 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     training = config["training"]
     training["max_length"] = args.max_length
     cuda = torch.cuda.is_available()
-    backend = resolve_backend(training["backend"], training["liger"], cuda)
+    backend = resolve_backend(training["backend"], training["liger"], cuda, method=training["method"],
+                              packing=training["packing"])
     import_backend_first(backend)
     from transformers import AutoTokenizer, TrainerCallback
 

@@ -11,7 +11,14 @@ from bmw_assets.defs.training import variants
 from bmw_assets.evaluation.comparison import compare_variants, comparison_markdown, load_training_stats
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
-from bmw_assets.stages.evaluation import BASE_VARIANT, model_to_evaluate, plan_eval_run, record_eval, write_facts_file
+from bmw_assets.stages.evaluation import (
+    BASE_VARIANT,
+    model_to_evaluate,
+    plan_eval_run,
+    record_eval,
+    write_facts_file,
+    write_heldout_texts,
+)
 
 
 def _evaluate(context, compute, storage, facts, dataset, evaluation_config, variant, run_id, model, base_path):
@@ -19,7 +26,10 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
     per_split = evaluation_config["fact_questions"]
     facts_path = layout.reports_dir / "facts" / f"{dataset['version'][:16]}-{per_split}.jsonl"
     write_facts_file(layout.catalog_path, dataset["version"], facts.facts(), facts_path, per_split)
-    plan = plan_eval_run(variant, run_id, evaluation_config, model, dataset, facts_path, layout, base_path)
+    max_tokens = evaluation_config["heldout_max_tokens"]
+    heldout_path = layout.reports_dir / "heldout" / f"{dataset['version'][:16]}-{max_tokens}.jsonl"
+    write_heldout_texts(Path(dataset["path"]), heldout_path, max_tokens)
+    plan = plan_eval_run(variant, run_id, evaluation_config, model, facts_path, heldout_path, layout, base_path)
     reported = {}
     if plan.completed:
         context.log.info(f"{plan.output_dir} already holds this evaluation")

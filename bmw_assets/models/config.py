@@ -90,6 +90,8 @@ class TrainingSection(_Section):
     ]
     packing: bool
     gradient_checkpointing: bool
+    # Attention kernel on the TRL backend; flex_attention skips cross-document blocks of packed rows.
+    attn_implementation: Literal["sdpa", "flex_attention"]
     assistant_only_loss: bool
     eval_steps: int = Field(ge=1)
     save_steps: int = Field(ge=1)
@@ -112,6 +114,7 @@ class EvaluationSection(_Section):
     embedding_threshold: float = Field(ge=0.0, le=1.0)
     generation_prompts: list[str] = Field(min_length=1)
     fact_questions: int = Field(ge=1)  # per split (train, test), taken in article order
+    heldout_max_tokens: int | None = Field(default=None, ge=1)  # cap on held-out text scored; None: all of it
 
     @model_validator(mode="after")
     def _stride_fits(self) -> EvaluationSection:

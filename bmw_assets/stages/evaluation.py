@@ -53,6 +53,21 @@ def write_facts_file(
     return len(rows)
 
 
+def write_heldout_texts(dataset_path: Path, path: Path, max_tokens: int | None) -> int:
+    """The held-out text scored for perplexity: the test split's plain `article` rows (all test
+    rows when the dataset has no such style), in file order, up to `max_tokens`; returns tokens."""
+    rows = [json.loads(line) for line in (dataset_path / "test.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    articles = [row for row in rows if row["style"] == "article"] or rows
+    chosen, tokens = [], 0
+    for row in articles:
+        if max_tokens is not None and tokens + row["tokens"] > max_tokens and chosen:
+            break
+        chosen.append({"article_id": row["article_id"], "text": row["text"]})
+        tokens += row["tokens"]
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in chosen))
+    return tokens
+
+
 def model_to_evaluate(trained: dict[str, Any], base_model: str) -> dict[str, Any]:
     """Spec keys naming the model of a trained-model manifest: a merged folder if written; a
     LoRA adapter on the base model with the run's removed layers taken out; a full fine-tune's folder."""
@@ -69,8 +84,8 @@ def plan_eval_run(
     run_id: str,
     evaluation_config: dict[str, Any],
     model: dict[str, Any],
-    dataset: dict[str, Any],
     facts_path: Path,
+    heldout_path: Path,
     layout: StorageLayout,
     base_model: str,
 ) -> EvalPlan:
@@ -81,7 +96,7 @@ def plan_eval_run(
         "run_id": run_id,
         **model,
         "config": evaluation_config,
-        "test_texts_path": str(Path(dataset["path"]) / "test.jsonl"),
+        "test_texts_path": str(heldout_path),
         "facts_path": str(facts_path),
         # One probe for every model: generated once by the base model.
         "probe_path": str(layout.reports_dir / "forgetting_probe.json"),

@@ -203,6 +203,9 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         disable_tqdm=True,
         dataloader_pin_memory=cuda,
     )
+    if training.get("attn_implementation") == "flex_attention" and settings["packing"]:
+        # One packed length for every batch: flex attention's kernels compile once, not per length.
+        settings["pad_to_multiple_of"] = settings["max_length"]
     return SFTConfig(**{**settings, **overrides})
 
 
@@ -267,6 +270,9 @@ def build_trainer(
     peft_config = _lora_config(training)
     if peft_config is not None and backend.name == "unsloth":
         model, peft_config = _unsloth_peft_model(model, training), None
+    attention = training.get("attn_implementation", "sdpa")
+    if backend.name == "trl" and model.config._attn_implementation != attention:
+        model.set_attn_implementation(attention)
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(spec, mode, backend, cuda, sft_overrides or {}),
@@ -296,7 +302,13 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
 
     training = spec.config["training"]
     cuda = torch.cuda.is_available()
-    backend = resolve_backend(training.get("backend", "trl"), training.get("liger", "auto"), cuda)
+    backend = resolve_backend(
+        training.get("backend", "trl"),
+        training.get("liger", "auto"),
+        cuda,
+        method=training["method"],
+        packing=bool(training.get("packing", False)),
+    )
     import_backend_first(backend)
     from transformers import set_seed
 

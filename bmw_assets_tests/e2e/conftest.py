@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ class Stack:
     ui: DagsterUI
     replica: object  # bmw_assets.replica.server.ReplicaServer
     storage: Path
-    prep_seconds: dict[str, float]
+    prep_seconds: float
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
     from bmw_assets.definitions import build_definitions
-    from bmw_assets.demo import DATA_ASSETS, step_seconds, stop_local_services
+    from bmw_assets.demo import DATA_ASSETS, stop_local_services
     from bmw_assets.llm_filter.endpoint import LocalEndpoint
     from bmw_assets.replica.server import ReplicaServer
     from bmw_assets.settings import load_settings
@@ -107,6 +108,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     ui = DagsterUI(port=free_port(), env=env, log_dir=storage / "logs")
     try:
+        started = time.monotonic()
         endpoint.start()
         defs = build_definitions(settings)
         resources = dict(defs.resources or {})
@@ -126,7 +128,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         ui.stop_sensor("new_press_releases")
         ui.skip_welcome_dialog()
         ui.start_daemon()
-        yield Stack(ui=ui, replica=replica, storage=storage, prep_seconds=step_seconds(result))
+        yield Stack(ui=ui, replica=replica, storage=storage, prep_seconds=time.monotonic() - started)
     finally:
         ui.stop()
         stop_local_services(settings)

@@ -56,7 +56,7 @@ def test_production_reproduces_the_original_hyper_parameters():
     ]
     assert lora.training.max_length == 4096
     assert lora.training.learning_rate == 2e-4
-    assert (lora.training.gradient_checkpointing, lora.training.packing, lora.training.backend) == (True, True, "auto")
+    assert (lora.training.gradient_checkpointing, lora.training.packing, lora.training.backend) == (False, True, "auto")  # off on an H200: benchmarks/train_throughput.py
     assert (lora.surgery.kind, lora.surgery.layer) == ("drop", 16)
     validate_against_model(lora, 36)
     pruned = load_variant_config("pruned", "production")
