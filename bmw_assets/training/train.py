@@ -16,7 +16,6 @@ the backend is chosen: Unsloth patches them only when it is imported first.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import hashlib
 import json

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from bmw_assets.dataset import DatasetArticle, DatasetSettings, build_dataset, to_prompt_completion
-from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@pytest.fixture(scope="session")
-def base_model_dir() -> str:
-    cache = Path(os.environ.get("BMW_TEST_MODEL_CACHE", Path(tempfile.gettempdir()) / "bmw_assets_test_models"))
-    return ensure_base_model(PACKAGED_MODEL, cache)
 
 
 def articles() -> list[DatasetArticle]:

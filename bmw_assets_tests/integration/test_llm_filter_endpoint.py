@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -15,7 +14,6 @@ from aiohttp import web
 
 from bmw_assets.catalog import connect
 from bmw_assets.llm_filter import EndpointSettings, FilterInput, FilterSettings, LocalEndpoint, filter_texts
-from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 
 pytestmark = pytest.mark.slow
 
@@ -71,9 +69,8 @@ class CountingProxy:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    model_dir = ensure_base_model(PACKAGED_MODEL, tmp_path_factory.getbasetemp() / "base-model-cache")
-    endpoint = LocalEndpoint(model_dir, free_port(), tmp_path_factory.mktemp("serve") / "serve.log")
+def served(tmp_path_factory, base_model_dir):
+    endpoint = LocalEndpoint(str(base_model_dir), free_port(), tmp_path_factory.mktemp("serve") / "serve.log")
     endpoint.start()
     try:
         yield endpoint, CountingProxy(f"http://127.0.0.1:{endpoint.port}")

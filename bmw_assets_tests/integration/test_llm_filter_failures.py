@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from bmw_assets.catalog import connect
-from bmw_assets.llm_filter import EndpointSettings, FilterInput, FilterSettings, filter_texts
+from bmw_assets.llm_filter import EndpointSettings, FilterInput, filter_texts
 
 ARTICLE = FilterInput(
     "T0000001EN",

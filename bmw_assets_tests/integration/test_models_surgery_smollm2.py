@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import ConfigError, load_variant_config, validate_against_model
 from bmw_assets.models.surgery import apply_surgery, build_calibration_batches
 
@@ -27,12 +25,8 @@ CALIBRATION_TEXTS = [
 
 
 @pytest.fixture(scope="session")
-def smollm2_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The packaged model as a safetensors folder, dequantized once into pytest's cache (~20 s the first time)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    cache = request.config.cache  # None under `-p no:cacheprovider`
-    cache_dir = cache.mkdir("bmw_models_smollm2") if cache is not None else tmp_path_factory.mktemp("smollm2")
-    return ensure_base_model(PACKAGED_MODEL, Path(cache_dir))
+def smollm2_path(base_model_dir: Path) -> str:
+    return str(base_model_dir)
 
 
 @pytest.fixture()

@@ -8,14 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
+from bmw_assets.models.base_model import PACKAGED_MODEL
 from bmw_assets.training.launch import training_command, training_env
 
 pytestmark = pytest.mark.slow
@@ -29,10 +28,6 @@ FACTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def base_model_dir(tmp_path_factory) -> str:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    return ensure_base_model(PACKAGED_MODEL, tmp_path_factory.mktemp("base_model"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Dataset builder: splits, leakage, chunking, rendering, grounding, versioning, validators.
 
-Uses the real SmolLM2 tokenizer from `ensure_base_model` (cached across runs in the
-system temp folder, or BMW_TEST_MODEL_CACHE) and articles from the replica corpus.
+Uses the real SmolLM2 tokenizer (the shared `base_model_dir` fixture) and articles from the replica corpus.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ import copy
 import dataclasses
 import os
 import random
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,7 +30,6 @@ from bmw_assets.dataset import (
 from bmw_assets.dataset.chunking import paragraph_spans
 from bmw_assets.dataset.dedup import group_duplicates
 from bmw_assets.dataset.splits import assign_splits, unit_hash
-from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.replica.corpus import build_corpus
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,11 +41,10 @@ WORDS = (
 
 
 @pytest.fixture(scope="session")
-def tokenizer():
+def tokenizer(base_model_dir):
     from transformers import AutoTokenizer
 
-    cache = Path(os.environ.get("BMW_TEST_MODEL_CACHE", Path(tempfile.gettempdir()) / "bmw_assets_test_models"))
-    return AutoTokenizer.from_pretrained(ensure_base_model(PACKAGED_MODEL, cache))
+    return AutoTokenizer.from_pretrained(base_model_dir)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,121 @@
+"""Materialize `trained_model` for every variant, then evaluation and the comparison, on CPU
+with the packaged model: real training through Dagster Pipes, real checkpoints, a real
+DuckDB catalog. A tiny profile overlay keeps each variant to a few seconds of training."""
+
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from bmw_assets.catalog import connect
+from bmw_assets.dataset.article import DatasetArticle
+from bmw_assets.dataset.build import build_dataset
+from bmw_assets.dataset.settings import DatasetSettings
+from bmw_assets.defs import evaluation, training
+from bmw_assets.defs.io_manager import ManifestIOManager
+from bmw_assets.defs.resources import ComputeResource, FactsResource, ModelConfigsResource, StorageResource
+from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, list_variants
+from bmw_assets.replica.corpus import build_corpus
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "surgery": {"layer": "auto", "keep_layers": 20, "calibration_samples": 2},
+    "training": {"max_length": 128, "max_steps": 2, "per_device_batch_size": 1, "eval_steps": 2, "save_steps": 2,
+                 "logging_steps": 1, "styles": ["instruct", "qa"]},
+    "evaluation": {"perplexity_max_length": 64, "perplexity_stride": 32, "entropy_samples": 2, "max_new_tokens": 6,
+                   "fact_questions": 2, "heldout_max_tokens": 150, "generation_prompts": ["Which new models did BMW present?"]},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) -> dict:
+    """A storage root whose catalog, dataset and upstream manifests are ready for training."""
+    root = tmp_path_factory.mktemp("storage")
+    configs = root / "configs"
+    shutil.copytree(DEFAULT_CONFIGS_DIR, configs)
+    local = yaml.safe_load((configs / "profiles" / "local.yaml").read_text())
+    for section, values in TINY.items():
+        local[section] |= values
+    (configs / "profiles" / "local.yaml").write_text(yaml.safe_dump(local))
+
+    from transformers import AutoTokenizer
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    corpus = build_corpus()[:12]
+    articles = [
+        DatasetArticle(a.id, a.title, start + timedelta(days=i), "\n\n".join(a.paragraphs[:3]), a.facts)
+        for i, a in enumerate(corpus)
+    ]
+    manifest = build_dataset(articles, AutoTokenizer.from_pretrained(base_model_dir), DatasetSettings(
+        styles=("instruct", "qa"), max_length=128), root / "datasets")  # fmt: skip
+    with connect(root / "catalog.duckdb") as con:
+        con.executemany("INSERT INTO dataset_splits VALUES (?, ?, ?)",
+                        [(manifest.version, a, s) for a, s in manifest.article_splits.items()])  # fmt: skip
+    manifests = root / "manifests"
+    (manifests / "chatml_dataset").mkdir(parents=True)
+    (manifests / "chatml_dataset" / "__all__.json").write_text(json.dumps({"version": manifest.version, "path": manifest.path}))
+    (manifests / "base_model").mkdir(parents=True)
+    (manifests / "base_model" / "__all__.json").write_text(json.dumps({"path": str(base_model_dir), "layers": 30}))
+    resources = {
+        "storage": StorageResource(root=str(root)),
+        "model_configs": ModelConfigsResource(profile="local", configs_dir=str(configs)),
+        "facts": FactsResource(profile="local"),
+        "compute": ComputeResource(num_gpus=0),
+        "io_manager": ManifestIOManager(root=str(manifests)),
+    }
+    return {"root": root, "resources": resources}
+
+
+def materialize(workspace: dict, assets: list, instance: dg.DagsterInstance, partition: str | None = None):
+    result = dg.materialize(assets, resources=workspace["resources"], instance=instance, partition_key=partition)
+    assert result.success
+    return result
+
+
+def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
+    root = workspace["root"]
+    expected_layers = {"original": 30, "original_lora": 30, "dropped": 29, "dropped_lora": 29, "pruned": 20, "pruned_lora": 20}
+    assert set(list_variants()) == set(expected_layers)
+    with dg.instance_for_test() as instance:
+        for variant, layers in expected_layers.items():
+            result = materialize(workspace, [training.trained_model], instance, variant)
+            meta = {k: v.value for k, v in result.asset_materializations_for_node("trained_model")[0].metadata.items()}
+            assert meta["layers"] == layers, variant
+            share = meta["trainable_params"] / meta["total_params"]
+            assert share < 0.05 if variant.endswith("_lora") else share == 1.0, variant
+            assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")
+            assert (Path(meta["checkpoint_dir"]) / "manifest.json").is_file()
+            assert any(Path(meta["checkpoint_dir"]).glob("*.safetensors"))
+
+        # A finished run is not trained again for the same inputs.
+        again = materialize(workspace, [training.trained_model], instance, "original_lora")
+        logs = [e.message for e in again.all_events if e.event_type_value == "LOGS_CAPTURED" or e.message]
+        assert any("not training again" in (m or "") for m in logs)
+
+        con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+        runs = dict(con.execute("SELECT variant, layers FROM training_runs").fetchall())
+        con.close()
+        assert runs == expected_layers
+
+        materialize(workspace, [evaluation.base_model_report], instance)
+        for variant in ("original_lora", "dropped_lora"):
+            materialize(workspace, [evaluation.eval_report], instance, variant)
+        compared = materialize(workspace, [evaluation.variant_comparison], instance)
+
+    table = compared.asset_value("variant_comparison")["table"]
+    rows = {row["variant"]: row for row in table}
+    assert list(rows)[0] == "base" and set(rows) == {"base", *expected_layers}
+    assert rows["original_lora"]["heldout_perplexity"] > 1 and rows["dropped_lora"]["layers"] == 29
+    # Trained but not evaluated: training columns filled, evaluation columns missing (not zero).
+    assert rows["pruned"]["heldout_perplexity"] is None and rows["pruned"]["layers"] == 20
+    assert (root / "reports" / "comparison" / "comparison.md").is_file()
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    evaluated = {r[0] for r in con.execute("SELECT DISTINCT variant FROM eval_results").fetchall()}
+    con.close()
+    assert evaluated == {"base", "original_lora", "dropped_lora"}
