@@ -24,7 +24,10 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from bmw_assets.atomic import write_json_atomic  # noqa: E402
-from bmw_assets.evaluation.generation import chat_prompt_ids, sample_answers  # noqa: E402
+from bmw_assets.evaluation.generation import (  # noqa: E402
+    chat_prompt_ids,
+    sample_answers,
+)
 from bmw_assets.evaluation.perplexity import token_perplexity  # noqa: E402
 from bmw_assets.evaluation.probe import packaged_license_text  # noqa: E402
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model  # noqa: E402

@@ -16,9 +16,15 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bmw_assets.llm_filter import EndpointSettings, FilterInput, FilterSettings, LocalEndpoint, filter_texts
-from bmw_assets.llm_filter.cache import text_sha256
 from bmw_assets.catalog import connect
+from bmw_assets.hashing import sha256_text as text_sha256
+from bmw_assets.llm_filter import (
+    EndpointSettings,
+    FilterInput,
+    FilterSettings,
+    LocalEndpoint,
+    filter_texts,
+)
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 
 # (paragraph, is_body): body text of a press release and the furniture regex cleaning may leave.

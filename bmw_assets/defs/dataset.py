@@ -7,9 +7,18 @@ import dagster as dg
 from bmw_assets.dataset.build import load_split
 from bmw_assets.dataset.manifest import plot_token_histogram
 from bmw_assets.dataset.settings import SPLITS, DatasetSettings
-from bmw_assets.dataset.validation import check_assistant_turns, check_max_length, check_no_leakage, check_schema
+from bmw_assets.dataset.validation import (
+    check_assistant_turns,
+    check_max_length,
+    check_no_leakage,
+    check_schema,
+)
 from bmw_assets.defs.metadata import markdown_image, markdown_table
-from bmw_assets.defs.resources import FactsResource, ModelConfigsResource, StorageResource
+from bmw_assets.defs.resources import (
+    FactsResource,
+    ModelConfigsResource,
+    StorageResource,
+)
 from bmw_assets.models.base_model import ensure_base_model
 from bmw_assets.models.config import list_variants
 from bmw_assets.stages.dataset import update_chatml_dataset

@@ -6,9 +6,18 @@ import dagster as dg
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.defs.metadata import markdown_image
-from bmw_assets.defs.resources import ComputeResource, FactsResource, ModelConfigsResource, StorageResource
+from bmw_assets.defs.resources import (
+    ComputeResource,
+    FactsResource,
+    ModelConfigsResource,
+    StorageResource,
+)
 from bmw_assets.defs.training import variants
-from bmw_assets.evaluation.comparison import compare_variants, comparison_markdown, load_training_stats
+from bmw_assets.evaluation.comparison import (
+    compare_variants,
+    comparison_markdown,
+    load_training_stats,
+)
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.stages.evaluation import (

@@ -12,8 +12,8 @@ from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import VariantConfig, list_variants, load_variant_config
 from bmw_assets.pressclub import ClientSettings
-from bmw_assets.training.launch import training_command, training_env
 from bmw_assets.settings import StorageLayout
+from bmw_assets.training.launch import training_command, training_env
 
 
 class StorageResource(dg.ConfigurableResource):

@@ -4,7 +4,11 @@ import dagster as dg
 from transformers import AutoConfig
 
 from bmw_assets.defs.metadata import markdown_image
-from bmw_assets.defs.resources import ModelConfigsResource, StorageResource, ComputeResource
+from bmw_assets.defs.resources import (
+    ComputeResource,
+    ModelConfigsResource,
+    StorageResource,
+)
 from bmw_assets.models.base_model import ensure_base_model
 from bmw_assets.models.config import list_variants
 from bmw_assets.stages.training import plan_training_run, record_training_run

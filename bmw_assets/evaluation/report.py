@@ -3,7 +3,6 @@ rows for the catalog table `eval_results`."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.atomic import write_json_atomic, write_text_atomic
+from bmw_assets.hashing import sha256_json
 
 REPORT_JSON = "eval_report.json"
 REPORT_MARKDOWN = "eval_report.md"
@@ -18,7 +18,7 @@ REPORT_MARKDOWN = "eval_report.md"
 
 def config_sha256(config: dict[str, Any]) -> str:
     """sha256 of the config as canonical JSON (sorted keys, no spaces)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return sha256_json(config)
 
 
 @dataclass

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bmw_assets.evaluation.generation import chat_prompt_ids, generate_greedy, supports_thinking
+from bmw_assets.evaluation.generation import (
+    chat_prompt_ids,
+    generate_greedy,
+    supports_thinking,
+)
 from bmw_assets.evaluation.thinking import split_thinking
 
 

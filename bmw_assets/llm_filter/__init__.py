@@ -2,7 +2,11 @@
 regex-cleaned press release are page furniture; the output keeps input paragraphs only."""
 
 from bmw_assets.llm_filter.decision import FilterSettings
-from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint, LocalEndpointError
+from bmw_assets.llm_filter.endpoint import (
+    EndpointSettings,
+    LocalEndpoint,
+    LocalEndpointError,
+)
 from bmw_assets.llm_filter.run import FilterInput, FilterResult, FilterRun, filter_texts
 
 __all__ = [

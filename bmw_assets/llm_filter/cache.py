@@ -7,17 +7,11 @@ endpoint is called between a read and a write, with no connection held.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bmw_assets.catalog import connect
-
-
-def text_sha256(text: str) -> str:
-    """Hex SHA-256 of the UTF-8 text: the cache key's text part."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def read_decisions(catalog_path: Path, hashes: Iterable[str], model: str, prompt_version: str) -> dict[str, str]:

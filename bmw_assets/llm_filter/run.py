@@ -18,7 +18,8 @@ from typing import Literal
 
 import openai
 
-from bmw_assets.llm_filter.cache import read_decisions, text_sha256, write_decisions
+from bmw_assets.hashing import sha256_text as text_sha256
+from bmw_assets.llm_filter.cache import read_decisions, write_decisions
 from bmw_assets.llm_filter.decision import (
     ArticleDecision,
     FilterSettings,
@@ -29,7 +30,11 @@ from bmw_assets.llm_filter.decision import (
 )
 from bmw_assets.llm_filter.endpoint import EndpointSettings
 from bmw_assets.llm_filter.judge import ChunkAnswer, MalformedAnswer, judge_chunk
-from bmw_assets.llm_filter.paragraphs import chunk_paragraphs, join_paragraphs, split_paragraphs
+from bmw_assets.llm_filter.paragraphs import (
+    chunk_paragraphs,
+    join_paragraphs,
+    split_paragraphs,
+)
 from bmw_assets.llm_filter.prompt import load_prompt
 
 

@@ -13,13 +13,13 @@ names the file and the dotted key that is wrong.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bmw_assets.hashing import sha256_json
 
 DEFAULT_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # Keys the loader fills in itself; a YAML file may not set them.
@@ -185,8 +185,7 @@ def load_variant_config(
 
 def config_sha256(cfg: VariantConfig) -> str:
     """Hex sha256 of the resolved config's canonical JSON (sorted keys): equal configs, equal hash."""
-    canonical = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256_json(cfg.model_dump(mode="json"))
 
 
 def validate_against_model(cfg: VariantConfig, num_layers: int) -> None:

@@ -14,17 +14,33 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as day_start, timezone
+from datetime import date, datetime, timezone
+from datetime import time as day_start
 
 from bmw_assets.pressclub.address_guard import RefusedUrl, check_url
 from bmw_assets.pressclub.article_body import body_sha256, body_text_from_fragment
 from bmw_assets.pressclub.feed import FeedItem, FeedPage, NotAFeed, parse_feed_page
-from bmw_assets.pressclub.html_pages import DetailPage, parse_detail_page, parse_listing_page
+from bmw_assets.pressclub.html_pages import (
+    DetailPage,
+    parse_detail_page,
+    parse_listing_page,
+)
 from bmw_assets.pressclub.http_client import FetchError, PoliteClient
 from bmw_assets.pressclub.progress import ProgressReporter
-from bmw_assets.pressclub.records import ArticleRecord, FetchResult, ItemFailure, TransferStats
+from bmw_assets.pressclub.records import (
+    ArticleRecord,
+    FetchResult,
+    ItemFailure,
+    TransferStats,
+)
 from bmw_assets.pressclub.settings import ClientSettings
-from bmw_assets.pressclub.urls import article_id_from_detail_url, detail_url, feed_url, language_of, rebase_next_link
+from bmw_assets.pressclub.urls import (
+    article_id_from_detail_url,
+    detail_url,
+    feed_url,
+    language_of,
+    rebase_next_link,
+)
 
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 CATEGORY_NAMES = {"1": "Press Release", "2": "Press Kit", "5": "Speech", "11": "Facts & Figures"}

@@ -14,8 +14,16 @@ from urllib.parse import urljoin
 
 import lxml.html
 
-from bmw_assets.pressclub.article_body import body_paragraphs, body_text_by_trafilatura, normalise_paragraph
-from bmw_assets.pressclub.urls import article_id_from_detail_url, article_id_in, is_attachment_url
+from bmw_assets.pressclub.article_body import (
+    body_paragraphs,
+    body_text_by_trafilatura,
+    normalise_paragraph,
+)
+from bmw_assets.pressclub.urls import (
+    article_id_from_detail_url,
+    article_id_in,
+    is_attachment_url,
+)
 
 
 def _has_class(name: str) -> str:

@@ -5,7 +5,12 @@ their press PDFs, `ReplicaServer` serves feeds, pages and attachments with optio
 faults, and `ensure_replica_running` keeps one running for the local profile.
 """
 
-from bmw_assets.replica.corpus import Fact, ReplicaArticle, ReplicaAttachment, build_corpus
+from bmw_assets.replica.corpus import (
+           Fact,
+           ReplicaArticle,
+           ReplicaAttachment,
+           build_corpus,
+)
 from bmw_assets.replica.faults import Faults
 from bmw_assets.replica.server import ReplicaServer, ensure_replica_running
 

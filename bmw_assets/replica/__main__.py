@@ -11,7 +11,12 @@ import urllib.request
 from pathlib import Path
 
 from bmw_assets.atomic import write_text_atomic
-from bmw_assets.replica.server import DEFAULT_PORT, PID_FILE_NAME, STATE_FILE_NAME, ReplicaServer
+from bmw_assets.replica.server import (
+    DEFAULT_PORT,
+    PID_FILE_NAME,
+    STATE_FILE_NAME,
+    ReplicaServer,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,12 @@ from typing import Any
 
 from bmw_assets.atomic import write_json_atomic, write_text_atomic
 from bmw_assets.catalog import connect, transaction
-from bmw_assets.evaluation.report import REPORT_JSON, EvalReport, eval_result_rows, read_report
+from bmw_assets.evaluation.report import (
+    REPORT_JSON,
+    EvalReport,
+    eval_result_rows,
+    read_report,
+)
 from bmw_assets.settings import StorageLayout
 
 BASE_VARIANT = "base"

@@ -7,7 +7,6 @@ one row per (article, stage) in the catalog table `texts`, with its quality
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.catalog import connect, transaction
+from bmw_assets.hashing import sha256_text
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings
 from bmw_assets.llm_filter.prompt import load_prompt
@@ -29,10 +29,6 @@ TEXT_COLUMNS = (
     "article_id", "stage", "source", "text_sha256", "input_sha256", "path", "chars",
     "precision", "recall", "f1", "rules_hit", "status", "reason", "updated_at",
 )  # fmt: skip
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def ruleset_fingerprint() -> str:

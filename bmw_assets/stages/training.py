@@ -16,7 +16,11 @@ from typing import Any
 from bmw_assets.atomic import write_json_atomic
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.models.base_model import ensure_base_model
-from bmw_assets.models.config import VariantConfig, config_sha256, validate_against_model
+from bmw_assets.models.config import (
+    VariantConfig,
+    config_sha256,
+    validate_against_model,
+)
 from bmw_assets.settings import StorageLayout
 
 MANIFEST = "manifest.json"

@@ -57,8 +57,7 @@ def read_pdf_pages(path: Path) -> ExtractedText:
 
     Use ``extract_pdf_text`` (time-capped, separate process) for untrusted files.
     """
-    from pypdf import PdfReader
-    from pypdf import PasswordType
+    from pypdf import PasswordType, PdfReader
 
     path = Path(path)
     try:

@@ -75,8 +75,8 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     import dagster as dg
 
-    from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
     from bmw_assets.definitions import build_definitions
+    from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
     from bmw_assets.demo import DATA_ASSETS, stop_local_services
     from bmw_assets.llm_filter.endpoint import LocalEndpoint
     from bmw_assets.replica.server import ReplicaServer

@@ -14,7 +14,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bmw_assets_tests.e2e.conftest import CHROMIUM, Stack
-from bmw_assets_tests.e2e.dagster_ui import LOCATION, DagsterUI, assets_of, tag, wait_for
+from bmw_assets_tests.e2e.dagster_ui import (
+    LOCATION,
+    DagsterUI,
+    assets_of,
+    tag,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.e2e,

@@ -13,7 +13,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bmw_assets.dataset import DatasetArticle, DatasetSettings, build_dataset, to_prompt_completion
+from bmw_assets.dataset import (
+    DatasetArticle,
+    DatasetSettings,
+    build_dataset,
+    to_prompt_completion,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

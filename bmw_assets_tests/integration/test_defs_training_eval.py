@@ -18,7 +18,12 @@ from bmw_assets.dataset.build import build_dataset
 from bmw_assets.dataset.settings import DatasetSettings
 from bmw_assets.defs import evaluation, training
 from bmw_assets.defs.io_manager import ManifestIOManager
-from bmw_assets.defs.resources import ComputeResource, FactsResource, ModelConfigsResource, StorageResource
+from bmw_assets.defs.resources import (
+    ComputeResource,
+    FactsResource,
+    ModelConfigsResource,
+    StorageResource,
+)
 from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, list_variants
 from bmw_assets.replica.corpus import build_corpus
 

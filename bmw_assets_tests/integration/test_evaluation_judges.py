@@ -20,7 +20,13 @@ import torch
 from aiohttp import web
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from bmw_assets.evaluation.judges import EmbeddingJudge, LLMJudge, NLIJudge, build_judge, packaged_minilm_path
+from bmw_assets.evaluation.judges import (
+    EmbeddingJudge,
+    LLMJudge,
+    NLIJudge,
+    build_judge,
+    packaged_minilm_path,
+)
 from bmw_assets.evaluation.semantic_entropy import cluster_by_meaning
 
 

@@ -13,7 +13,13 @@ import pytest
 from aiohttp import web
 
 from bmw_assets.catalog import connect
-from bmw_assets.llm_filter import EndpointSettings, FilterInput, FilterSettings, LocalEndpoint, filter_texts
+from bmw_assets.llm_filter import (
+    EndpointSettings,
+    FilterInput,
+    FilterSettings,
+    LocalEndpoint,
+    filter_texts,
+)
 
 pytestmark = pytest.mark.slow
 

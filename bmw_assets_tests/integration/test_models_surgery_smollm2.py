@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bmw_assets.models.config import ConfigError, load_variant_config, validate_against_model
+from bmw_assets.models.config import (
+    ConfigError,
+    load_variant_config,
+    validate_against_model,
+)
 from bmw_assets.models.surgery import apply_surgery, build_calibration_batches
 
 pytestmark = pytest.mark.slow

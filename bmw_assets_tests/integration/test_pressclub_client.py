@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bmw_assets.pressclub import ClientSettings, download_attachments, fetch_articles, newest_article_ids
+from bmw_assets.pressclub import (
+    ClientSettings,
+    download_attachments,
+    fetch_articles,
+    newest_article_ids,
+)
 from bmw_assets.pressclub.download import pdf_page_count
 from bmw_assets.replica.faults import Faults
 from bmw_assets.replica.server import ReplicaServer

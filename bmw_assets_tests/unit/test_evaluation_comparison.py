@@ -7,9 +7,18 @@ import math
 
 import pytest
 
-from bmw_assets.evaluation.comparison import comparison_markdown, compare_variants, load_training_stats
+from bmw_assets.evaluation.comparison import (
+    compare_variants,
+    comparison_markdown,
+    load_training_stats,
+)
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
-from bmw_assets.evaluation.report import EvalReport, eval_result_rows, read_report, write_report
+from bmw_assets.evaluation.report import (
+    EvalReport,
+    eval_result_rows,
+    read_report,
+    write_report,
+)
 
 
 def make_report(variant: str, heldout: float, probe: float, recall_train: float, layers: int = 30) -> EvalReport:

@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from bmw_assets.evaluation.fact_recall import FactQuestion, answer_matches, normalize_answer, score_fact_recall
+from bmw_assets.evaluation.fact_recall import (
+    FactQuestion,
+    answer_matches,
+    normalize_answer,
+    score_fact_recall,
+)
 from bmw_assets.evaluation.semantic_entropy import (
     cluster_by_meaning,
     discrete_entropy,

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from bmw_assets.llm_filter.decision import FilterSettings, ModelAnswers, answers_from_json, decide, decision_json
+from bmw_assets.llm_filter.decision import (
+    FilterSettings,
+    ModelAnswers,
+    answers_from_json,
+    decide,
+    decision_json,
+)
 from bmw_assets.llm_filter.endpoint import EndpointSettings
-from bmw_assets.llm_filter.paragraphs import chunk_paragraphs, join_paragraphs, split_paragraphs
+from bmw_assets.llm_filter.paragraphs import (
+    chunk_paragraphs,
+    join_paragraphs,
+    split_paragraphs,
+)
 from bmw_assets.llm_filter.prompt import load_prompt
 
 

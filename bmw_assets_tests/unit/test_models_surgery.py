@@ -15,7 +15,12 @@ from bmw_assets.models.layer_scores import (
     block_influence_per_token,
     score_layers,
 )
-from bmw_assets.models.surgery import SurgeryReport, apply_surgery, check_surgery_fits, plot_layer_scores
+from bmw_assets.models.surgery import (
+    SurgeryReport,
+    apply_surgery,
+    check_surgery_fits,
+    plot_layer_scores,
+)
 
 VOCAB = 128
 

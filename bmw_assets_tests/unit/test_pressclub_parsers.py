@@ -9,7 +9,12 @@ import pytest
 from bmw_assets.pressclub.article_body import body_sha256, body_text_from_fragment
 from bmw_assets.pressclub.feed import NotAFeed, parse_feed_page
 from bmw_assets.pressclub.html_pages import parse_detail_page, parse_listing_page
-from bmw_assets.pressclub.urls import article_id_from_detail_url, is_attachment_url, language_of, rebase_next_link
+from bmw_assets.pressclub.urls import (
+    article_id_from_detail_url,
+    is_attachment_url,
+    language_of,
+    rebase_next_link,
+)
 
 BASE = "http://127.0.0.1:8765/global"
 

@@ -1,6 +1,10 @@
 """Character folding, hyphenation rejoin and paragraph rebuilding."""
 
-from bmw_assets.text.normalise import normalise_characters, rebuild_paragraphs, rejoin_hyphenated
+from bmw_assets.text.normalise import (
+    normalise_characters,
+    rebuild_paragraphs,
+    rejoin_hyphenated,
+)
 
 
 def test_ligatures_spaces_and_invisible_characters_are_folded_but_subscripts_kept():
