@@ -106,7 +106,7 @@ def backfill_from_launch_dialog(page: Page, ui: DagsterUI, shots: Path) -> str:
         select_all.click()  # the first click selected all: the second clears
     expect(dialog.get_by_text("0 partitions", exact=True)).to_be_visible()
     for variant in BACKFILLED:
-        picker.get_by_role("menuitem", name=variant, exact=True).click()
+        picker.get_by_role("menuitem", name=shown_name(variant)).click()
     dialog.get_by_text("Launch runs to materialize trained_model").click()  # closes the picker
     expect(dialog.get_by_text(f"{len(BACKFILLED)} partitions", exact=True)).to_be_visible()
     page.screenshot(path=shots / "backfill-dialog.png")

@@ -16,7 +16,7 @@ from bmw_assets.catalog import connect
 from bmw_assets.dataset.article import DatasetArticle
 from bmw_assets.dataset.build import build_dataset
 from bmw_assets.dataset.settings import DatasetSettings
-from bmw_assets.defs import evaluation, training
+from bmw_assets.defs import dataset, evaluation, training
 from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.resources import (
     ComputeResource,
@@ -77,8 +77,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) ->
     return {"root": root, "resources": resources}
 
 
+UPSTREAM = [dataset.chatml_dataset, training.base_model]  # loaded from their manifests, not run
+
+
 def materialize(workspace: dict, assets: list, instance: dg.DagsterInstance, partition: str | None = None):
-    result = dg.materialize(assets, resources=workspace["resources"], instance=instance, partition_key=partition)
+    every = UPSTREAM + [training.trained_model, evaluation.base_model_report, evaluation.eval_report,
+                        evaluation.variant_comparison]  # fmt: skip
+    result = dg.materialize(every, selection=assets, resources=workspace["resources"], instance=instance,
+                            partition_key=partition)  # fmt: skip
     assert result.success
     return result
 

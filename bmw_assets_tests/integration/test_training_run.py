@@ -31,6 +31,11 @@ FACTS = [
 
 
 @pytest.fixture(scope="session")
+def base_model(base_model_dir) -> str:
+    return str(base_model_dir)
+
+
+@pytest.fixture(scope="session")
 def tokenizer(base_model_dir):
     from transformers import AutoTokenizer
 
@@ -82,8 +87,8 @@ def run_cli(spec_path: Path) -> subprocess.CompletedProcess:
                           env=training_env(), timeout=600)
 
 
-def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model_dir, tokenizer):
-    spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=15, every=5)
+def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model, tokenizer):
+    spec = make_spec(tmp_path, base_model, tokenizer, steps=15, every=5)
     done = run_cli(spec)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "models" / "run"
@@ -103,14 +108,14 @@ def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model_
     assert not list(out.glob("checkpoint-*"))  # checkpoints are dropped once the manifest is written
 
 
-def test_full_finetune_of_a_dropped_layer_model_saves_its_architecture(tmp_path, base_model_dir, tokenizer):
+def test_full_finetune_of_a_dropped_layer_model_saves_its_architecture(tmp_path, base_model, tokenizer):
     from transformers import AutoModelForCausalLM
 
     from bmw_assets.training.reporting import StdoutReporter
     from bmw_assets.training.spec import RunSpec
     from bmw_assets.training.train import run_training
 
-    spec = RunSpec.load(make_spec(tmp_path, base_model_dir, tokenizer, method="full", steps=1, every=1, lr=5e-5,
+    spec = RunSpec.load(make_spec(tmp_path, base_model, tokenizer, method="full", steps=1, every=1, lr=5e-5,
                                   surgery={"kind": "drop", "layer": 3, "calibration_samples": 4}))
     manifest = run_training(spec, StdoutReporter())
     out = spec.output_dir
@@ -126,11 +131,11 @@ def test_full_finetune_of_a_dropped_layer_model_saves_its_architecture(tmp_path,
     assert time.perf_counter() - started < 2
 
 
-def test_the_best_checkpoint_by_validation_loss_is_kept(tmp_path, base_model_dir, tokenizer):
+def test_the_best_checkpoint_by_validation_loss_is_kept(tmp_path, base_model, tokenizer):
     # Validation asks the training questions with contradicting answers: overfitting the
     # training answers soon makes validation loss rise, so the best step is not the last.
     contradicting = [(q, "Nobody knows; ask the press office in Stuttgart.") for q, _ in FACTS]
-    spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=4, every=1, lr=5e-3, validation=contradicting)
+    spec = make_spec(tmp_path, base_model, tokenizer, steps=4, every=1, lr=5e-3, validation=contradicting)
     done = run_cli(spec)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "models" / "run" / "metrics.json").read_text())
@@ -142,8 +147,8 @@ def test_the_best_checkpoint_by_validation_loss_is_kept(tmp_path, base_model_dir
     assert metrics["final_eval_loss"] == pytest.approx(best["loss"], rel=1e-4)
 
 
-def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model_dir, tokenizer):
-    spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=8, every=2)
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model, tokenizer):
+    spec = make_spec(tmp_path, base_model, tokenizer, steps=8, every=2)
     out = tmp_path / "models" / "run"
     process = subprocess.Popen(training_command(spec, 0, False), env=training_env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -166,8 +171,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model_dir,
     assert [point["step"] for point in metrics["history"]["train"]] == list(range(1, 9))
 
 
-def test_under_dagster_pipes_logs_and_metadata_come_back(tmp_path, base_model_dir, tokenizer):
-    spec = make_spec(tmp_path, base_model_dir, tokenizer, steps=2, every=2)
+def test_under_dagster_pipes_logs_and_metadata_come_back(tmp_path, base_model, tokenizer):
+    spec = make_spec(tmp_path, base_model, tokenizer, steps=2, every=2)
 
     @dg.asset(required_resource_keys={"pipes_subprocess_client"})
     def trained_model(context):  # unannotated: this module's annotations are strings

@@ -76,7 +76,7 @@ def test_local_profile_is_small_enough_to_train_in_seconds():
         assert cfg.training.max_steps <= 10
         assert cfg.training.per_device_batch_size == 2
         assert cfg.surgery.calibration_samples == 8
-        assert (cfg.evaluation.entropy_samples, cfg.evaluation.max_new_tokens) == (5, 24)
+        assert (cfg.evaluation.entropy_samples, cfg.evaluation.max_new_tokens) == (4, 24)
         validate_against_model(cfg, 30)  # SmolLM2-135M has 30 layers
     assert load_variant_config("dropped", "local").surgery.layer == "auto"
     assert load_variant_config("pruned_lora", "local").surgery.keep_layers == 20
