@@ -37,11 +37,13 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         "llm": LLMEndpointResource(
             profile=profile,
-            base_url=os.environ.get("BMW_LLM_BASE_URL") if profile == "production" else None,
+            # Production: the vLLM/OpenAI endpoint. Local: an already running endpoint, else one is started.
+            base_url=os.environ.get("BMW_LLM_BASE_URL") or None,
+            model=os.environ.get("BMW_LLM_MODEL") or None,
             # The packaged 135M model on CPU is slow: it judges the short paragraphs, where furniture hides.
             max_judged_chars=300 if profile == "local" else None,
         ),
-        "model_configs": ModelConfigsResource(profile=profile),
+        "model_configs": ModelConfigsResource(profile=profile, configs_dir=os.environ.get("BMW_CONFIGS_DIR") or None),
         "facts": FactsResource(profile=profile),
         "compute": ComputeResource(
             num_gpus=0 if profile == "local" else int(os.environ.get("BMW_NUM_GPUS", "1")),

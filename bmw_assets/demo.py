@@ -20,14 +20,17 @@ DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_da
 PER_VARIANT = ["trained_model", "eval_report"]
 
 
-def step_seconds(result: dg.ExecuteInProcessResult) -> dict[str, float]:
-    """Wall seconds of each step of a finished run, from its start/success events."""
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Wall seconds of each step of a finished run, from its start/success events in the instance."""
     started, seconds = {}, {}
-    for event in result.all_events:
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
         if event.event_type_value == "STEP_START":
-            started[event.step_key] = event.timestamp
+            started[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
-            seconds[event.step_key] = round(event.timestamp - started[event.step_key], 2)
+            seconds[event.step_key] = round(entry.timestamp - started[event.step_key], 2)
     return seconds
 
 
@@ -43,7 +46,7 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
         started = time.monotonic()
         result = dg.materialize(assets, selection=selection, partition_key=partition, resources=resources,
                                 instance=instance, raise_on_error=True)  # fmt: skip
-        for step, seconds in step_seconds(result).items():
+        for step, seconds in step_seconds(instance, result.run_id).items():
             timings[f"{step}[{partition}]" if partition else step] = seconds
         say(f"    done in {time.monotonic() - started:.1f} s")
 

@@ -40,3 +40,29 @@ def local_llm(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         yield endpoint
     finally:
         endpoint.stop()
+
+
+# A local-profile overlay that trains and evaluates each variant in seconds, for tests.
+TINY_PROFILE = {
+    "surgery": {"layer": "auto", "keep_layers": 20, "calibration_samples": 2},
+    "training": {"max_length": 128, "max_steps": 2, "per_device_batch_size": 1, "eval_steps": 2, "save_steps": 2,
+                 "logging_steps": 1, "styles": ["instruct", "qa"]},
+    "evaluation": {"perplexity_max_length": 64, "perplexity_stride": 32, "entropy_samples": 2, "max_new_tokens": 6,
+                   "fact_questions": 2, "heldout_max_tokens": 150, "generation_prompts": ["Which new models did BMW present?"]},
+}  # fmt: skip
+
+
+def write_tiny_configs(target: Path) -> Path:
+    """Copy the project's configs to `target` with TINY_PROFILE laid over the local profile."""
+    import shutil
+
+    import yaml
+
+    from bmw_assets.models.config import DEFAULT_CONFIGS_DIR
+
+    shutil.copytree(DEFAULT_CONFIGS_DIR, target)
+    local = yaml.safe_load((target / "profiles" / "local.yaml").read_text())
+    for section, values in TINY_PROFILE.items():
+        local[section] |= values
+    (target / "profiles" / "local.yaml").write_text(yaml.safe_dump(local))
+    return target

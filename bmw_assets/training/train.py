@@ -28,7 +28,11 @@ from typing import Any
 
 import torch
 
-from bmw_assets.models.surgery import apply_surgery, build_calibration_batches, plot_layer_scores
+from bmw_assets.models.surgery import (
+    apply_surgery,
+    build_calibration_batches,
+    plot_layer_scores,
+)
 from bmw_assets.training.artifacts import (
     MANIFEST_NAME,
     loss_history,
@@ -36,7 +40,11 @@ from bmw_assets.training.artifacts import (
     read_manifest,
     write_json_atomic,
 )
-from bmw_assets.training.backend import BackendChoice, import_backend_first, resolve_backend
+from bmw_assets.training.backend import (
+    BackendChoice,
+    import_backend_first,
+    resolve_backend,
+)
 from bmw_assets.training.data import (
     LossMode,
     choose_loss_mode,
@@ -44,7 +52,12 @@ from bmw_assets.training.data import (
     read_jsonl,
     to_trainer_rows,
 )
-from bmw_assets.training.reporting import Reporter, metadata_json, metadata_path, open_reporter
+from bmw_assets.training.reporting import (
+    Reporter,
+    metadata_json,
+    metadata_path,
+    open_reporter,
+)
 from bmw_assets.training.spec import RunSpec
 
 LOSS_CURVE_NAME = "loss_curve.png"
@@ -64,7 +77,9 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
     training = spec.config["training"]
     trust_remote_code = bool(model_cfg.get("trust_remote_code", False))
     if backend.name == "unsloth":
-        from unsloth import FastLanguageModel  # CUDA hosts only; resolve_backend checked
+        from unsloth import (
+            FastLanguageModel,  # CUDA hosts only; resolve_backend checked
+        )
 
         return FastLanguageModel.from_pretrained(
             model_name=spec.base_model,

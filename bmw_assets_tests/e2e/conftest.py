@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bmw_assets_tests.conftest import free_port
+from bmw_assets_tests.conftest import free_port, write_tiny_configs
 from bmw_assets_tests.e2e.dagster_ui import REPO_ROOT, DagsterUI
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,7 +76,11 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     import dagster as dg
 
     from bmw_assets.definitions import build_definitions
-    from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
+    from bmw_assets.defs.resources import (
+        LLMEndpointResource,
+        ModelConfigsResource,
+        PressClubResource,
+    )
     from bmw_assets.demo import DATA_ASSETS, stop_local_services
     from bmw_assets.llm_filter.endpoint import LocalEndpoint
     from bmw_assets.replica.server import ReplicaServer
@@ -94,6 +98,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     replica = ReplicaServer(published=PUBLISHED).start()
     endpoint = LocalEndpoint(model_dir, free_port(), storage / "logs" / "e2e-serve.log")
     settings = load_settings({"BMW_STORAGE": str(storage), "BMW_PROFILE": "local"})
+    configs = write_tiny_configs(storage / "configs")
     env = {
         **os.environ,
         "BMW_PROFILE": "local",
@@ -102,6 +107,8 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "BMW_PRESSCLUB_URL": replica.base_url,
         # An already running endpoint for llm_text in the local profile (see the report to the lead).
         "BMW_LLM_BASE_URL": endpoint.base_url,
+        "BMW_LLM_MODEL": model_dir,
+        "BMW_CONFIGS_DIR": str(configs),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONUNBUFFERED": "1",
@@ -114,6 +121,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         resources = dict(defs.resources or {})
         resources["pressclub"] = PressClubResource(profile="local", base_url=replica.base_url)
         resources["llm"] = LLMEndpointResource(profile="local", base_url=endpoint.base_url, model=model_dir)
+        resources["model_configs"] = ModelConfigsResource(profile="local", configs_dir=str(configs))
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             result = dg.materialize(
                 list(defs.assets or []),

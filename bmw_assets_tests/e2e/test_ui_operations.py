@@ -25,7 +25,7 @@ from bmw_assets_tests.e2e.dagster_ui import (
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1200),
     pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: `make chromium` installs it"),
 ]
 
@@ -151,7 +151,7 @@ def wait_for_runs(ui: DagsterUI, what: str, select, expected: int, timeout_s: fl
 
 def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> None:
     runs = wait_for_runs(ui, "the backfill's training runs", lambda r: tag(r, "dagster/backfill") == backfill_id,
-                         len(BACKFILLED), timeout_s=420)  # fmt: skip
+                         len(BACKFILLED), timeout_s=600)  # fmt: skip
     assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
     assert all(assets_of(r) == {"trained_model"} for r in runs)
 
@@ -169,7 +169,7 @@ def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> 
 def check_eval_reports_follow(ui: DagsterUI) -> None:
     """eval_report has no backfill of its own: the automation sensor requests it per trained partition."""
     runs = wait_for_runs(ui, "eval_report runs requested by automation",
-                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=420)  # fmt: skip
+                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=600)  # fmt: skip
     assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
     assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs), [r["tags"] for r in runs]
     events = ui.materializations("eval_report")

@@ -3,14 +3,12 @@ with the packaged model: real training through Dagster Pipes, real checkpoints, 
 DuckDB catalog. A tiny profile overlay keeps each variant to a few seconds of training."""
 
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-import yaml
 
 from bmw_assets.catalog import connect
 from bmw_assets.dataset.article import DatasetArticle
@@ -19,42 +17,31 @@ from bmw_assets.dataset.settings import DatasetSettings
 from bmw_assets.definitions import build_resources
 from bmw_assets.defs import dataset, evaluation, ingestion, text, training
 from bmw_assets.defs.resources import ModelConfigsResource
-from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, list_variants
+from bmw_assets.models.config import list_variants
 from bmw_assets.replica.corpus import build_corpus
 from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets_tests.conftest import write_tiny_configs
 
 pytestmark = pytest.mark.slow
 
-TINY = {
-    "surgery": {"layer": "auto", "keep_layers": 20, "calibration_samples": 2},
-    "training": {"max_length": 128, "max_steps": 2, "per_device_batch_size": 1, "eval_steps": 2, "save_steps": 2,
-                 "logging_steps": 1, "styles": ["instruct", "qa"]},
-    "evaluation": {"perplexity_max_length": 64, "perplexity_stride": 32, "entropy_samples": 2, "max_new_tokens": 6,
-                   "fact_questions": 2, "heldout_max_tokens": 150, "generation_prompts": ["Which new models did BMW present?"]},
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) -> dict:
     """A storage root whose catalog, dataset and upstream manifests are ready for training."""
     root = tmp_path_factory.mktemp("storage")
-    configs = root / "configs"
-    shutil.copytree(DEFAULT_CONFIGS_DIR, configs)
-    local = yaml.safe_load((configs / "profiles" / "local.yaml").read_text())
-    for section, values in TINY.items():
-        local[section] |= values
-    (configs / "profiles" / "local.yaml").write_text(yaml.safe_dump(local))
+    configs = write_tiny_configs(root / "configs")
 
     from transformers import AutoTokenizer
 
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    corpus = build_corpus()[:12]
+    corpus = build_corpus()[:20]
     articles = [
         DatasetArticle(a.id, a.title, start + timedelta(days=i), "\n\n".join(a.paragraphs[:3]), a.facts)
         for i, a in enumerate(corpus)
     ]
     manifest = build_dataset(articles, AutoTokenizer.from_pretrained(base_model_dir), DatasetSettings(
-        styles=("instruct", "qa"), max_length=128), root / "datasets")  # fmt: skip
+        styles=("instruct", "qa"), max_length=128, test_strategy="newest"), root / "datasets")  # fmt: skip
     with connect(root / "catalog.duckdb") as con:
         con.executemany("INSERT INTO dataset_splits VALUES (?, ?, ?)",
                         [(manifest.version, a, s) for a, s in manifest.article_splits.items()])  # fmt: skip
