@@ -12,20 +12,6 @@ from typing import Any
 MANIFEST_NAME = "manifest.json"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write `data` as indented JSON via a temp file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def read_manifest(output_dir: Path) -> dict[str, Any] | None:
     """The manifest of a completed run in `output_dir`, or None if the run never completed."""
     path = Path(output_dir) / MANIFEST_NAME

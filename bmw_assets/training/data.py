@@ -11,7 +11,6 @@ same loss for our single-answer rows.
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -72,12 +71,3 @@ def to_trainer_rows(rows: list[dict[str, Any]], mode: LossMode) -> list[dict[str
             )
         converted.append({"prompt": messages[:-1], "completion": messages[-1:]})
     return converted
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,9 @@ from typing import Any
 
 import torch
 
+from bmw_assets.atomic import write_json_atomic
+from bmw_assets.hashing import sha256_file as file_sha256
+from bmw_assets.hashing import sha256_json
 from bmw_assets.models.surgery import (
     apply_surgery,
     build_calibration_batches,
@@ -38,7 +40,6 @@ from bmw_assets.training.artifacts import (
     loss_history,
     plot_loss_curves,
     read_manifest,
-    write_json_atomic,
 )
 from bmw_assets.training.backend import (
     BackendChoice,
@@ -48,7 +49,6 @@ from bmw_assets.training.backend import (
 from bmw_assets.training.data import (
     LossMode,
     choose_loss_mode,
-    file_sha256,
     read_jsonl,
     to_trainer_rows,
 )
@@ -62,11 +62,6 @@ from bmw_assets.training.spec import RunSpec
 
 LOSS_CURVE_NAME = "loss_curve.png"
 LAYER_SCORES_NAME = "layer_scores.png"
-
-
-def config_sha256(config: dict[str, Any]) -> str:
-    """Hex sha256 of the resolved config as canonical JSON (sorted keys)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -396,7 +391,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "output_dir": str(output_dir),
         "base_model": spec.base_model,
         "method": training["method"],
-        "config_sha256": config_sha256(spec.config),
+        "config_sha256": sha256_json(spec.config),
         "dataset": {
             "version": spec.dataset_version or spec.train_path.parent.name,
             "train": {"path": str(spec.train_path), "sha256": file_sha256(spec.train_path)},

@@ -100,7 +100,7 @@ def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model,
     train = [point["loss"] for point in metrics["history"]["train"]]
     assert len(train) == 15 and train[-1] < 0.4 * train[0], train
     assert metrics["loss_mode"] == "completion_only" and metrics["backend"] == "trl"
-    from bmw_assets.training.data import file_sha256
+    from bmw_assets.hashing import sha256_file as file_sha256
 
     assert manifest["weights_sha256"] == {"adapter_model.safetensors": file_sha256(out / "adapter_model.safetensors")}
     assert manifest["dataset"]["version"] == "dataset-v1"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bmw_assets.training.artifacts import loss_history, read_manifest, write_json_atomic
+from bmw_assets.atomic import write_json_atomic
+from bmw_assets.training.artifacts import loss_history, read_manifest
 from bmw_assets.training.backend import resolve_backend
 from bmw_assets.training.data import LossMode, read_jsonl, to_trainer_rows
 from bmw_assets.training.launch import training_command, training_env
