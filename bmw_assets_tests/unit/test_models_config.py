@@ -61,6 +61,7 @@ def test_production_reproduces_the_original_hyper_parameters():
     validate_against_model(lora, 36)
     pruned = load_variant_config("pruned", "production")
     assert (pruned.surgery.kind, pruned.surgery.keep_layers, pruned.training.method) == ("prune", 24, "full")
+    assert pruned.surgery.prune_strategy == "first"  # the original: the first 24 of 36 layers
     assert pruned.training.learning_rate == 1e-5
     validate_against_model(pruned, 36)
     original = load_variant_config("original", "production")
