@@ -11,13 +11,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 
 import pytest
 import torch
-from aiohttp import web
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from bmw_assets.evaluation.judges import (
@@ -28,6 +25,7 @@ from bmw_assets.evaluation.judges import (
     packaged_minilm_path,
 )
 from bmw_assets.evaluation.semantic_entropy import cluster_by_meaning
+from bmw_assets_tests.conftest import ScriptedServer, chat_reply
 
 
 def test_packaged_minilm_is_found():
@@ -72,62 +70,26 @@ def test_nli_judge_rejects_a_model_without_entailment_label(nli_parts):
         NLIJudge(BertForSequenceClassification(config), tokenizer)
 
 
-class ChatCompletionsServer:
-    """Loopback chat-completions endpoint: answer 1 entails answer 2 when every word of
-    answer 2 occurs in answer 1 (so "Munich, Germany" entails "Munich", not the reverse)."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    async def _completions(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append(body)
-        prompt = body["messages"][-1]["content"]
-        first = re.search(r"Possible Answer 1: (.*)", prompt).group(1).lower().split()
-        second = re.search(r"Possible Answer 2: (.*)", prompt).group(1).lower().split()
-        verdict = "entailment" if set(second) <= set(first) else "neutral"
-        return web.json_response({
-            "id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": verdict.capitalize()}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
-
-    def _serve(self):
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-
-    def __enter__(self):
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+def entailment_by_words(path: str, body: dict):
+    """Answer 1 entails answer 2 when every word of answer 2 occurs in answer 1
+    (so "Munich, Germany" entails "Munich", not the reverse)."""
+    prompt = body["messages"][-1]["content"]
+    first = re.search(r"Possible Answer 1: (.*)", prompt).group(1).lower().split()
+    second = re.search(r"Possible Answer 2: (.*)", prompt).group(1).lower().split()
+    return chat_reply("Entailment" if set(second) <= set(first) else "Neutral")
 
 
 def test_llm_judge_asks_both_ways_over_the_openai_client():
-    with ChatCompletionsServer() as server:
+    with ScriptedServer(entailment_by_words) as server:
         judge = build_judge("llm", model="judge-model", base_url=f"http://127.0.0.1:{server.port}/v1")
         assert isinstance(judge, LLMJudge)
         assert judge.equivalent("Where?", "Munich", "munich")
         assert len(server.requests) == 2  # both directions
         assert not judge.equivalent("Where?", "Munich Germany", "Munich")  # entails one way only
         assert judge.entails("Where?", "Munich Germany", "Munich")
-    assert all(r["model"] == "judge-model" and r["temperature"] == 0 for r in server.requests)
-    assert "Where?" in server.requests[0]["messages"][0]["content"]
+    bodies = [body for _, body, _ in server.requests]
+    assert all(b["model"] == "judge-model" and b["temperature"] == 0 for b in bodies)
+    assert "Where?" in bodies[0]["messages"][0]["content"]
 
 
 def test_build_judge_names_what_is_wrong():

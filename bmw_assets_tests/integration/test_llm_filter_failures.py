@@ -4,10 +4,8 @@ badly (a capable chat model cannot run here, so its answers are scripted too).""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from aiohttp import web
 
 from bmw_assets.catalog import connect
 from bmw_assets.llm_filter import EndpointSettings, FilterInput, filter_texts
+from bmw_assets_tests.conftest import ScriptedServer, chat_reply
 
 ARTICLE = FilterInput(
     "T0000001EN",
@@ -23,56 +22,9 @@ ARTICLE = FilterInput(
 INVENTED = "BUY NOW"
 
 
-class ScriptedServer:
-    """An aiohttp app in a background thread answering POSTs with `answer(path, body) -> web.Response`."""
-
-    def __init__(self, answer):
-        self.answer, self.requests = answer, []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self):
-        asyncio.set_event_loop(self._loop)
-
-        async def handle(request: web.Request) -> web.Response:
-            body = await request.json()
-            self.requests.append((request.path, body, request.headers.get("Authorization")))
-            return self.answer(request.path, body)
-
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-
-    def __enter__(self):
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def settings(self, api: str, **overrides) -> EndpointSettings:
-        base = dict(base_url=f"http://127.0.0.1:{self.port}/v1", model="scripted", api=api, max_retries=0, timeout_s=10)
-        return EndpointSettings(**{**base, **overrides})
-
-
-def chat_reply(content: str) -> web.Response:
-    return web.json_response(
-        {
-            "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        }
-    )
+def scripted_settings(server: ScriptedServer, api: str, **overrides) -> EndpointSettings:
+    base = dict(base_url=f"http://127.0.0.1:{server.port}/v1", model="scripted", api=api, max_retries=0, timeout_s=10)
+    return EndpointSettings(**{**base, **overrides})
 
 
 def cached_rows(catalog: Path) -> int:
@@ -119,7 +71,7 @@ def test_endpoint_down_falls_back_and_caches_nothing(tmp_path):
 def test_garbage_answers_fall_back_and_invent_nothing(tmp_path, api, answer):
     catalog = tmp_path / "catalog.duckdb"
     with ScriptedServer(answer) as server:
-        run = filter_texts([ARTICLE], server.settings(api), catalog)
+        run = filter_texts([ARTICLE], scripted_settings(server, api), catalog)
     assert len(server.requests) == 1
     assert_fell_back(run, catalog)
 
@@ -127,7 +79,7 @@ def test_garbage_answers_fall_back_and_invent_nothing(tmp_path, api, answer):
 def test_server_errors_are_retried_then_fall_back(tmp_path):
     catalog = tmp_path / "catalog.duckdb"
     with ScriptedServer(lambda path, body: web.json_response({"error": "busy"}, status=503)) as server:
-        run = filter_texts([ARTICLE], server.settings("chat_json", max_retries=2), catalog)
+        run = filter_texts([ARTICLE], scripted_settings(server, "chat_json", max_retries=2), catalog)
     assert len(server.requests) == 3, "one request plus two retries"
     assert_fell_back(run, catalog)
     assert "503" in run.results[0].reason
@@ -145,7 +97,7 @@ def test_chat_route_drops_and_rejects_by_index_only(tmp_path, monkeypatch):
     french = FilterInput("T0000002EN", "Bonjour. Ceci est un communiqué.")
     catalog = tmp_path / "catalog.duckdb"
     with ScriptedServer(answer) as server:
-        settings = server.settings("chat_json", api_key_env="BMW_TEST_LLM_KEY")
+        settings = scripted_settings(server, "chat_json", api_key_env="BMW_TEST_LLM_KEY")
         run = filter_texts([ARTICLE, french], settings, catalog)
     ok, rejected = run.results
     assert ok.status == "ok" and ok.kept == (0, 2) and ok.dropped == (1, 3)
