@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -31,3 +32,11 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_png_atomic(figure: Any, path: Path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG at `path` atomically; returns the path."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    write_bytes_atomic(Path(path), buffer.getvalue())
+    return Path(path)

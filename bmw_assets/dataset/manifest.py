@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.atomic import write_bytes_atomic
+from bmw_assets.atomic import write_png_atomic
 from bmw_assets.dataset.settings import SPLITS
 
 HISTOGRAM_BINS = 20
@@ -95,8 +94,7 @@ def plot_token_histogram(manifest: DatasetManifest, path: Path) -> Path:
     axes.set_title(f"Dataset {manifest.version[:12]}: token lengths")
     axes.legend()
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    write_bytes_atomic(Path(path), buffer.getvalue())
-    return Path(path)
+    try:
+        return write_png_atomic(figure, Path(path))
+    finally:
+        plt.close(figure)

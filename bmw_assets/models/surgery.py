@@ -10,8 +10,6 @@ training entry point runs it on GPU hosts that have just the ML stack.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import torch
 
+from bmw_assets.atomic import write_png_atomic
 from bmw_assets.models.layer_scores import score_layers
 
 CalibrationBatch = Mapping[str, torch.Tensor]
@@ -221,15 +220,7 @@ def plot_layer_scores(report: SurgeryReport, path: Path | str) -> Path:
     )
     ax.set_title(f"{title}\nremoved layer(s) {removed_text} of {report.num_layers_before}", fontsize=10)
     fig.tight_layout()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    os.close(handle)
     try:
-        fig.savefig(staging, format="png", dpi=100)
-        os.replace(staging, target)
+        return write_png_atomic(fig, Path(path))
     finally:
         plt.close(fig)
-        if os.path.exists(staging):
-            os.remove(staging)
-    return target

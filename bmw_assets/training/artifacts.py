@@ -4,10 +4,10 @@ and the manifest whose presence means the run completed."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from bmw_assets.atomic import write_png_atomic
 
 MANIFEST_NAME = "manifest.json"
 
@@ -42,11 +42,7 @@ def plot_loss_curves(history: dict[str, list[dict[str, float]]], path: Path, tit
     axes.set_title(title)
     axes.legend()
     axes.grid(alpha=0.3)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".png", dir=Path(path).parent)
-    os.close(handle)
     try:
-        figure.savefig(temp_name, dpi=100)
-        os.replace(temp_name, path)
+        write_png_atomic(figure, Path(path))
     finally:
         pyplot.close(figure)
-        Path(temp_name).unlink(missing_ok=True)
