@@ -273,6 +273,8 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     from bmw_assets.training.spec import RunSpec
 
     config = load_variant_config(variant, args.profile).model_dump(mode="json")
+    # Benchmark-only switch: PEFT's own cast of each LoRA input to the adapters' fp32, as before.
+    keep_peft_input_cast = bool(overrides.pop("keep_peft_input_cast", False))
     config["training"].update(overrides)
     training = config["training"]
     training["max_length"] = args.max_length
@@ -309,20 +311,55 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
             if logs and "loss" in logs:
                 losses.append(float(logs["loss"]))
 
-    steps = args.warmup + args.steps
-    trainer, mode = build_trainer(spec, model, tokenizer, backend, rows, rows[:2], callbacks=[Timing()], sft_overrides={
+    profiled: dict[str, Any] = {}
+
+    class Profile(TrainerCallback):
+        """torch.profiler over `--profile-steps` steps right after warm-up: where the GPU time goes."""
+
+        def on_step_end(self, targs, state, control, **kwargs):
+            if state.global_step == args.warmup and args.profile_steps:
+                activity = torch.profiler.ProfilerActivity.CUDA if cuda else torch.profiler.ProfilerActivity.CPU
+                profiled["profiler"] = torch.profiler.profile(activities=[activity])
+                profiled["profiler"].__enter__()
+            elif state.global_step == args.warmup + args.profile_steps and "profiler" in profiled:
+                profiler = profiled.pop("profiler")
+                profiler.__exit__(None, None, None)
+                profiled["top"] = _top_kernels(profiler, args.profile_steps, "device" if cuda else "cpu")
+
+    steps = args.warmup + args.steps + (args.profile_steps or 0)
+    trainer, mode = build_trainer(spec, model, tokenizer, backend, rows, rows[:2], callbacks=[Timing(), Profile()], sft_overrides={
         "max_steps": steps, "gradient_accumulation_steps": 1, "eval_strategy": "no", "save_strategy": "no",
         "load_best_model_at_end": False, "logging_steps": 1, "report_to": [], "output_dir": str(work),
         "include_num_input_tokens_seen": "all",
     })
+    if keep_peft_input_cast:
+        for module in trainer.model.modules():
+            if hasattr(module, "cast_input_dtype_enabled"):
+                module.cast_input_dtype_enabled = True
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
-    return _summary(clock.steps(), args.warmup, losses, {
+    warmup = args.warmup
+    if profiled.get("top"):  # profiled steps are slower: timing starts at the end of the last one
+        clock.marks, warmup = clock.marks[args.warmup + args.profile_steps - 1:], 1
+    return _summary(clock.steps(), warmup, losses, {"profile_top_kernels": profiled.get("top"),
         "gradient_checkpointing": training["gradient_checkpointing"], "backend": backend.name,
         "liger": backend.use_liger, "packing": training["packing"], "loss_mode": mode.value,
         "optimizer": trainer.args.optim.value if hasattr(trainer.args.optim, "value") else str(trainer.args.optim),
         "attn_implementation": trainer.model.config._attn_implementation, **_memory(torch)})
+
+
+def _top_kernels(profiler: Any, steps: int, clock: str, rows: int = 25) -> list[dict]:
+    """The kernels (ops on a CPU) with the most self time per step (ms) on `clock` ("device" or
+    "cpu"), their share of all such time and their calls per step."""
+    def self_us(event: Any) -> float:
+        return getattr(event, f"self_{clock}_time_total")
+
+    events = [e for e in profiler.key_averages() if self_us(e) > 0]
+    total = sum(self_us(e) for e in events) or 1.0
+    ranked = sorted(events, key=self_us, reverse=True)[:rows]
+    return [{"kernel": e.key[:90], "ms_per_step": round(self_us(e) / 1000 / steps, 2),
+             "share": round(self_us(e) / total, 4), "calls_per_step": e.count // steps} for e in ranked]
 
 
 def run_case(name: str, args: argparse.Namespace) -> dict:
@@ -382,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a few-million-parameter model (CPU check of the script)")
     parser.add_argument("--work-dir", default="/tmp/train_throughput")
     parser.add_argument("--model-dir", default="/tmp/train_throughput/qwen3-8b-random")
+    parser.add_argument("--profile-steps", type=int, default=0, help="profile this many steps after warm-up (not timed)")
     parser.add_argument("--case-timeout", type=int, default=240, help="seconds one case may take")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
@@ -404,12 +442,14 @@ def main(argv: list[str] | None = None) -> int:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout)
             lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
             if done.returncode != 0 or not lines:
-                raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or done.stdout[-300:]}")
+                failure = RuntimeError(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or done.stdout[-300:]}")
+                failure.stderr = done.stderr
+                raise failure
             result = json.loads(lines[-1][len(RESULT_PREFIX):])
             sys.stderr.write(done.stderr[-1500:])
         except (subprocess.TimeoutExpired, RuntimeError) as error:
             stderr = getattr(error, "stderr", None) or ""
-            result = {"case": case, "error": str(error)[:2000]}
+            result = {"case": case, "error": str(error)[:2000], "stderr_tail": (stderr if isinstance(stderr, str) else "")[-4000:]}
             print(str(error)[-2000:], stderr[-2000:] if isinstance(stderr, str) else "", file=sys.stderr)
         print(json.dumps(result), flush=True)
         results.append(result)

@@ -92,6 +92,7 @@ class TrainingSection(_Section):
     gradient_checkpointing: bool
     # Attention kernel on the TRL backend; flex_attention skips cross-document blocks of packed rows.
     attn_implementation: Literal["sdpa", "flex_attention"]
+    torch_compile: bool  # compile the model (TRL backend; fixed shapes: packed rows padded to max_length)
     assistant_only_loss: bool
     eval_steps: int = Field(ge=1)
     save_steps: int = Field(ge=1)

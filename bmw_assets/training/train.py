@@ -211,6 +211,7 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
         dataloader_pin_memory=cuda,
+        torch_compile=bool(training.get("torch_compile", False)) and backend.name == "trl",
     )
     if training.get("attn_implementation") == "flex_attention" and settings["packing"]:
         # One packed length for every batch: flex attention's kernels compile once, not per length.
@@ -291,6 +292,13 @@ def build_trainer(
         peft_config=peft_config,
         callbacks=callbacks or [],
     )
+    if cuda and peft_config is not None:
+        # PEFT casts each projection's input to the fp32 adapters and bf16 autocast casts it back:
+        # two copies of a tokens x hidden activation per projection, 15% of a LoRA step on an H200.
+        # Without that cast, autocast casts the small adapter weights instead.
+        for module in trainer.model.modules():
+            if hasattr(module, "cast_input_dtype_enabled"):
+                module.cast_input_dtype_enabled = False
     trainer.remove_callback(PrinterCallback)  # LossStreamCallback reports instead of raw dicts on stdout
     return trainer, mode
 
