@@ -10,7 +10,8 @@ tokens per optimizer step:
   under a profile (default `production`), with optional `key=value` overrides of the
   `training:` section, on fixed-length rows or on packed rows of a press-release-like
   length mix. Evaluation and saving are switched off and gradient accumulation set to 1
-  so one step is one 4096-token batch plus an optimizer step, as in the baselines.
+  so one step is one 4096-token batch plus an optimizer step, as in the baselines (a case
+  that sets gradient_accumulation_steps times the optimizer step as configured instead).
 
 Each case runs in its own process (fresh GPU memory, no leftover patches). Per step time is
 taken with CUDA events between consecutive step ends (data loading and logging included),
@@ -298,7 +299,7 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
-    total = args.max_length * (args.warmup + args.steps + 2)
+    total = args.max_length * (args.warmup + args.steps + 2) * int(overrides.get("gradient_accumulation_steps", 1))
     rows = synthetic_rows(args.tokens_per_word, args.max_length, layout, int(total * 1.15), 1)
     clock = _StepClock(torch)
     losses: list[float] = []
@@ -327,8 +328,10 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
                 profiled["top"] = _top_kernels(profiler, args.profile_steps, "device" if cuda else "cpu")
 
     steps = args.warmup + args.steps + (args.profile_steps or 0)
+    # One optimizer step per batch, as in the baselines, unless the case sets accumulation (as configured).
+    accumulation = int(overrides.get("gradient_accumulation_steps", 1))
     trainer, mode = build_trainer(spec, model, tokenizer, backend, rows, rows[:2], callbacks=[Timing(), Profile()], sft_overrides={
-        "max_steps": steps, "gradient_accumulation_steps": 1, "eval_strategy": "no", "save_strategy": "no",
+        "max_steps": steps, "gradient_accumulation_steps": accumulation, "eval_strategy": "no", "save_strategy": "no",
         "load_best_model_at_end": False, "logging_steps": 1, "report_to": [], "output_dir": str(work),
         "include_num_input_tokens_seen": "all",
     })
