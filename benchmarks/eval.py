@@ -84,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model_dir = args.model_dir or ensure_base_model(PACKAGED_MODEL, Path(tempfile.gettempdir()) / "bmw-bench-models")
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
 
     perplexity = bench_perplexity(model, tokenizer, args.max_length, args.stride, args.batch_size, args.tokens)

@@ -15,7 +15,13 @@ attachments; articles/s = articles / wall seconds. The replica renders each
 PDF on first request and caches 256 of them, so a warm-up pass fills that
 cache first (for --articles above ~250 the client rows are bound by rendering).
 
-Usage: python benchmarks/ingest.py [--articles 200] [--polite-articles 20]
+Load (`--load N`): the `article_index` + `raw_pdfs` stages (client, local profile, into a
+fresh DuckDB catalog) for N articles of a replica of N, each in a fresh process whose peak
+RSS is measured; the same for --articles articles beside it shows whether memory grows with
+N. No warm-up here: the replica renders every PDF on first request (~35 ms each, in its
+event loop), so at N=5,000 the row measures the replica's rendering as much as the client.
+
+Usage: python benchmarks/ingest.py [--articles 200] [--polite-articles 20] [--load 5000]
 Writes benchmarks/results/ingest.json.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import re
 import resource
 import socket
@@ -40,6 +47,7 @@ from bmw_assets.atomic import write_json_atomic
 from bmw_assets.pressclub import ClientSettings, download_attachments, fetch_articles
 from bmw_assets.pressclub.feed import NotAFeed, parse_feed_page
 from bmw_assets.pressclub.urls import rebase_next_link
+from bmw_assets.stages.ingestion import update_article_index, update_raw_pdfs
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 ATTACHMENT_HREF = re.compile(rb'href="([^"]*/article/attachment/[^"]+)"')
@@ -114,11 +122,55 @@ def client(settings: ClientSettings, n: int, dest: Path) -> dict:
     }
 
 
+def ingest_into_catalog(base_url: str, n: int) -> dict:
+    """Run in a fresh process: both ingestion stages for `n` articles into a temp catalog;
+    wall seconds, counts and this process's peak RSS (MiB)."""
+    settings = ClientSettings.local(base_url)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        started = time.monotonic()
+        index = update_article_index(settings, root / "catalog.duckdb", n)
+        pdfs = update_raw_pdfs(settings, root / "catalog.duckdb", root / "pdfs")
+        seconds = time.monotonic() - started
+    return {
+        "articles": index.total,
+        "article_failures": index.failed,
+        "attachments": pdfs.requested,
+        "attachments_ok": pdfs.ok,
+        "attachments_failed": pdfs.failed,
+        "requests": index.stats["requests"] + pdfs.stats.get("requests", 0),
+        "retries": index.stats["retries"] + pdfs.stats.get("retries", 0),
+        "seconds": seconds,
+        "articles_per_second": index.total / seconds,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def load_rows(sizes: list[int]) -> list[dict]:
+    """`ingest_into_catalog` for each size, against a replica of the largest size, each in its own process."""
+    process, base_url = start_replica(max(sizes))
+    try:
+        rows = []
+        for n in sizes:
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                rows.append({"name": f"stages into catalog, local profile, {n} articles",
+                             **pool.apply(ingest_into_catalog, (base_url, n))})  # fmt: skip
+        return rows
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=200, help="articles for the sequential and local rows")
     parser.add_argument("--polite-articles", type=int, default=20, help="articles for the production-politeness rows")
+    parser.add_argument("--load", type=int, default=0, help="articles for the load rows (0: none), e.g. 5000")
+    parser.add_argument("--load-only", action="store_true", help="run only the load rows; keep the other results")
     args = parser.parse_args()
+    if args.load_only:
+        report_load(args.load, args.articles)
+        return
 
     process, base_url = start_replica(args.articles)
     try:
@@ -157,6 +209,20 @@ def main() -> None:
               f"{row['requests']:>8} {row['seconds']:>8.1f} {row['articles_per_second']:>7.2f} {row['speedup_vs_sequential']:>6.1f}")  # fmt: skip
     print(f"peak RSS of the benchmark process (client side; the replica runs separately): {peak_rss_mib:.0f} MiB")
     write_json_atomic(RESULTS, {"articles": args.articles, "latency_s": 0.1, "rows": rows, "peak_rss_mib": peak_rss_mib})
+    if args.load:
+        report_load(args.load, args.articles)
+
+
+def report_load(n: int, baseline_articles: int) -> None:
+    """Print the load rows and add them to the results file under "load" (other keys kept)."""
+    rows = load_rows([baseline_articles, n])
+    print(f"load: replica of {n} articles, latency 0.1 s/request, PDFs rendered on first request")
+    print(f"{'run':48} {'articles':>8} {'files':>6} {'failed':>6} {'seconds':>8} {'art/s':>7} {'peak RSS MiB':>12}")
+    for row in rows:
+        print(f"{row['name']:48} {row['articles']:>8} {row['attachments']:>6} {row['attachments_failed']:>6} "
+              f"{row['seconds']:>8.1f} {row['articles_per_second']:>7.2f} {row['peak_rss_mib']:>12.0f}")  # fmt: skip
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    write_json_atomic(RESULTS, results | {"load": {"articles": n, "latency_s": 0.1, "rows": rows}})
 
 
 if __name__ == "__main__":

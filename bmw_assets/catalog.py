@@ -3,17 +3,22 @@ datasets, training runs and evaluation results.
 
 The schema is created and migrated here: `MIGRATIONS[i]` takes the catalog from
 version i to i+1, and `schema_version` records how far a file has come. DuckDB
-allows one writer per file, so callers open short-lived connections with
-`connect()` and close them promptly.
+allows one writer per file (a process holding a connection locks out every other
+process), so callers open short-lived connections with `connect()` and close them
+promptly, and `connect()` waits while another process holds the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+
+LOCK_TIMEOUT_S = 30.0
 
 MIGRATIONS: list[str] = [
     # 0 -> 1: the first schema.
@@ -133,13 +138,33 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return SCHEMA_VERSION
 
 
+def _open_waiting(path: Path, read_only: bool, lock_timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried with backoff while another process holds the file's lock."""
+    deadline = time.monotonic() + lock_timeout_s
+    wait_s = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(wait_s * random.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
+        wait_s = min(wait_s * 2, 0.5)
+
+
 @contextlib.contextmanager
-def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the catalog at `path` (created and migrated if needed) and close it on exit."""
+def connect(
+    path: Path | str, read_only: bool = False, lock_timeout_s: float = LOCK_TIMEOUT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the catalog at `path` (created and migrated if needed) and close it on exit.
+
+    While another process holds the file (DuckDB's one-writer lock), retry for up to
+    `lock_timeout_s` seconds; then raise duckdb.IOException naming the holder.
+    """
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = _open_waiting(path, read_only, lock_timeout_s)
     try:
         if not read_only:
             migrate(con)

@@ -54,7 +54,7 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
 @dg.asset(
     group_name="evaluation",
     kinds={"pytorch"},
-    pool="gpu",
+    pool="evaluation",
     description="The base model measured like every variant (held-out perplexity, forgetting probe, fact "
     "recall, semantic entropy, samples); it also generates the forgetting-probe text once for all.",
 )
@@ -78,7 +78,7 @@ def base_model_report(
     partitions_def=variants,
     group_name="evaluation",
     kinds={"pytorch"},
-    pool="gpu",
+    pool="evaluation",
     deps=["base_model_report"],
     # Re-evaluate when this variant's model changes, not when the dataset alone is refreshed.
     automation_condition=dg.AutomationCondition.eager().allow(dg.AssetSelection.assets("trained_model")),

@@ -6,8 +6,10 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
+from bmw_assets.defs.failure_checks import FailurePolicyResource, failure_rate_spec
 from bmw_assets.defs.metadata import markdown_table
 from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.stages.failure_rates import article_failure_rate, attachment_failure_rate
 from bmw_assets.stages.ingestion import update_article_index, update_raw_pdfs
 
 
@@ -20,6 +22,7 @@ class ArticleIndexConfig(dg.Config):
     group_name="ingestion",
     kinds={"python", "duckdb"},
     pool="duckdb",
+    check_specs=[failure_rate_spec("article_index")],
     description="Press releases found on the PressClub (rss2 feeds, detail pages as fallback), one row per "
     "article in the catalog table `articles`. Incremental: only new or changed articles are fetched.",
 )
@@ -28,7 +31,8 @@ def article_index(
     config: ArticleIndexConfig,
     pressclub: PressClubResource,
     storage: StorageResource,
-) -> dg.MaterializeResult:
+    failure_policy: FailurePolicyResource,
+):  # no return annotation: with check specs Dagster would read it as the type of every output
     summary = update_article_index(
         pressclub.client_settings(),
         storage.layout.catalog_path,
@@ -48,8 +52,12 @@ def article_index(
             "total_articles": summary.total,
             "requests": summary.stats.get("requests", 0),
             "retries": summary.stats.get("retries", 0),
+            "retries_by_reason": dg.MetadataValue.json(summary.stats.get("retries_by_reason", {})),
             "preview": markdown_table(summary.preview),
         },
+        check_results=[
+            failure_policy.check(article_failure_rate(summary.new, summary.updated, summary.failures), "articles")
+        ],
     )
 
 
@@ -57,6 +65,7 @@ def article_index(
     group_name="ingestion",
     kinds={"python", "duckdb", "pdf"},
     pool="duckdb",
+    check_specs=[failure_rate_spec("raw_pdfs")],
     description="PDF attachments of indexed articles, validated (%PDF header, parses) and stored "
     "content-addressed as raw/pdfs/<sha256>.pdf; every outcome in the catalog table `attachments`.",
 )
@@ -65,7 +74,8 @@ def raw_pdfs(
     article_index: dict,
     pressclub: PressClubResource,
     storage: StorageResource,
-) -> dg.MaterializeResult:
+    failure_policy: FailurePolicyResource,
+):  # no return annotation: with check specs Dagster would read it as the type of every output
     layout = storage.layout
     summary = update_raw_pdfs(
         pressclub.client_settings(), layout.catalog_path, layout.raw_pdf_dir, progress=context.log.info
@@ -81,7 +91,10 @@ def raw_pdfs(
             "failed": summary.failed,
             "total_pdfs": summary.total_ok,
             "total_mb": round(summary.total_bytes / 1e6, 2),
+            "retries": summary.stats.get("retries", 0),
+            "retries_by_reason": dg.MetadataValue.json(summary.stats.get("retries_by_reason", {})),
             "pdf_dir": dg.MetadataValue.path(str(layout.raw_pdf_dir)),
         },
+        check_results=[failure_policy.check(attachment_failure_rate(layout.catalog_path), "attachments")],
     )
 

@@ -4,9 +4,11 @@ implementation in `production` and the embedded one in `local`."""
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 
+from bmw_assets.defs.kubernetes import K8sPodSettings, pod_env, run_in_pod
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
@@ -121,20 +123,40 @@ class FactsResource(dg.ConfigurableResource):
         return {a.id: [(f.question, f.answer) for f in a.facts] for a in build_corpus()}
 
 
+class RetrainPolicyResource(dg.ConfigurableResource):
+    """Whether new press releases retrain models: `min_new_articles` <= 0 never (the default,
+    since training costs GPU hours); otherwise a trained variant whose dataset lacks at least
+    that many articles of the newest dataset is trained again."""
+
+    min_new_articles: int = 0
+
+
 class ComputeResource(dg.ConfigurableResource):
     """Runs training and evaluation out of process through Dagster Pipes.
 
     One process on CPU or one GPU; `accelerate launch` across `num_gpus` GPUs for
     training (DDP for LoRA, FSDP for full fine-tuning) when there are several.
+    `launcher` "subprocess" runs them on this host; "kubernetes" runs the same command
+    in a GPU pod (`kubernetes` settings: image, resources, the storage root's volume).
     """
 
     num_gpus: int = 0
     hub_offline: bool = True  # the local profile never reaches the Hugging Face Hub
+    launcher: Literal["subprocess", "kubernetes"] = "subprocess"
+    kubernetes: K8sPodSettings | None = None
 
     def train(self, context: dg.AssetExecutionContext, spec_path: Path, method: str) -> dg.PipesClientCompletedInvocation:
         command = training_command(spec_path, num_gpus=self.num_gpus, fsdp=method == "full")
-        return dg.PipesSubprocessClient(env=training_env(offline=self.hub_offline)).run(context=context, command=command)
+        return self.run_command(context, command, gpus=self.num_gpus)
 
     def evaluate(self, context: dg.AssetExecutionContext, spec_path: Path) -> dg.PipesClientCompletedInvocation:
         command = [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)]
+        return self.run_command(context, command, gpus=min(self.num_gpus, 1))
+
+    def run_command(self, context: dg.AssetExecutionContext, command: list[str], gpus: int) -> dg.PipesClientCompletedInvocation:
+        """Run `command` (a Pipes-speaking process using `gpus` GPUs) through the configured launcher."""
+        if self.launcher == "kubernetes":
+            if self.kubernetes is None:
+                raise ValueError("launcher is 'kubernetes' but no pod settings are given (BMW_K8S_IMAGE, BMW_K8S_STORAGE_CLAIM)")
+            return run_in_pod(context, command, self.kubernetes, pod_env(offline=self.hub_offline), gpus)
         return dg.PipesSubprocessClient(env=training_env(offline=self.hub_offline)).run(context=context, command=command)

@@ -4,13 +4,21 @@ import dagster as dg
 import duckdb
 
 from bmw_assets.catalog import connect
-from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.defs.resources import (
+    ModelConfigsResource,
+    PressClubResource,
+    RetrainPolicyResource,
+    StorageResource,
+)
 from bmw_assets.pressclub import newest_article_ids
+from bmw_assets.stages.model_freshness import model_freshness
 
 # Assets refreshed when new releases appear: the data path down to the dataset.
 # Training is left to the user (or to `retrain_on_new_data`), since it costs GPU hours.
 REFRESH_SELECTION = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset"]
 MAX_IDS_PER_TICK = 50
+# A sensor tick waits this long for a run's catalog write to finish, then tries again next tick.
+SENSOR_LOCK_WAIT_S = 5.0
 
 
 @dg.sensor(
@@ -45,10 +53,44 @@ def new_press_releases(
 def _catalog_ids(storage: StorageResource) -> set[str]:
     """Ids already in the catalog; empty while a run holds the catalog's write lock (the cursor still guards)."""
     try:
-        with connect(storage.layout.catalog_path) as con:
+        with connect(storage.layout.catalog_path, lock_timeout_s=SENSOR_LOCK_WAIT_S) as con:
             return {row[0] for row in con.execute("SELECT id FROM articles").fetchall()}
     except duckdb.IOException:
         return set()
+
+
+@dg.sensor(
+    name="retrain_on_new_articles",
+    description="Compares each trained variant's dataset with the newest chatml_dataset. When the retrain "
+    "policy is on (BMW_RETRAIN_MIN_NEW_ARTICLES > 0) and a variant trained before lacks at least that many of "
+    "the newest dataset's articles, requests its trained_model partition again (eval_report follows). When it "
+    "is off, each tick says which models are stale and by how many articles.",
+    minimum_interval_seconds=300,
+    target=dg.AssetSelection.assets("trained_model"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def retrain_on_new_articles(
+    retrain_policy: RetrainPolicyResource, storage: StorageResource, model_configs: ModelConfigsResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    try:
+        freshness = model_freshness(storage.layout.catalog_path, model_configs.variants(), SENSOR_LOCK_WAIT_S)
+    except duckdb.IOException as error:  # a long catalog write holds the lock: look again next tick
+        return dg.SkipReason(f"the catalog is busy ({error}); trying again next tick")
+    stale = [f for f in freshness if f.stale]
+    summary = "; ".join(f"{f.variant}: {f.new_articles} new articles" for f in stale) or "none"
+    threshold = retrain_policy.min_new_articles
+    if threshold <= 0:
+        return dg.SkipReason(f"retraining on new articles is off (BMW_RETRAIN_MIN_NEW_ARTICLES); stale models: {summary}")
+    # Only variants trained before: a first training is a deliberate backfill, not automation.
+    due = [f for f in stale if f.trained_on is not None and f.new_articles >= threshold]
+    if not due:
+        return dg.SkipReason(f"no trained model lacks {threshold} or more new articles; stale models: {summary}")
+    tags = {"bmw/dataset_version": due[0].newest}
+    return [
+        dg.RunRequest(f"retrain-{f.variant}-{f.newest[:16]}", partition_key=f.variant,
+                      tags={**tags, "bmw/retrain_new_articles": str(f.new_articles)})  # fmt: skip
+        for f in due
+    ]
 
 
 # Evaluates the declarative automation conditions (eval_report follows trained_model).

@@ -3,9 +3,17 @@
 from dataclasses import asdict
 
 import dagster as dg
+from pydantic import Field
 
+from bmw_assets.defs.failure_checks import FailurePolicyResource, failure_rate_spec
 from bmw_assets.defs.resources import LLMEndpointResource, StorageResource
+from bmw_assets.stages.failure_rates import text_failure_rate
 from bmw_assets.stages.texts import StageSummary, update_llm_text, update_regex_text
+
+
+class RegexTextConfig(dg.Config):
+    pdf_timeout_s: float = Field(default=30.0, gt=0, description="seconds one PDF may take to parse before "
+                                 "it is abandoned and the article falls back to its HTML body")
 
 
 def quality_metadata(summary: StageSummary) -> dict[str, object]:
@@ -29,15 +37,23 @@ def quality_metadata(summary: StageSummary) -> dict[str, object]:
     group_name="text",
     kinds={"python", "duckdb", "pdf"},
     pool="duckdb",
+    check_specs=[failure_rate_spec("regex_text")],
     description="Article text from each article's PDF (pypdf), cleaned by the rule set in bmw_assets.text; "
     "articles without a usable PDF fall back to the HTML body. Token precision/recall/F1 against the HTML "
     "body per article in the catalog table `texts` (stage 'regex').",
 )
-def regex_text(context: dg.AssetExecutionContext, raw_pdfs: dict, storage: StorageResource) -> dg.MaterializeResult:
+def regex_text(
+    context: dg.AssetExecutionContext,
+    config: RegexTextConfig,
+    raw_pdfs: dict,
+    storage: StorageResource,
+    failure_policy: FailurePolicyResource,
+):  # no return annotation: with check specs Dagster would read it as the type of every output
     layout = storage.layout
-    summary = update_regex_text(layout.catalog_path, layout.text_dir, progress=context.log.info)
+    summary = update_regex_text(layout.catalog_path, layout.text_dir, config.pdf_timeout_s, progress=context.log.info)
     metadata = {k: v for k, v in quality_metadata(summary).items() if v is not None}
-    return dg.MaterializeResult(value=asdict(summary), metadata=metadata)
+    check = failure_policy.check(text_failure_rate(layout.catalog_path, "regex"), "regex texts")
+    return dg.MaterializeResult(value=asdict(summary), metadata=metadata, check_results=[check])
 
 
 @dg.asset(

@@ -1,17 +1,18 @@
 """`trained_model[variant]`: one static partition per variant config, trained out of process."""
 
 import dagster as dg
-from transformers import AutoConfig
-
 from bmw_assets.defs.metadata import markdown_image
 from bmw_assets.defs.resources import (
     ComputeResource,
     ModelConfigsResource,
     StorageResource,
 )
-from bmw_assets.models.base_model import ensure_base_model
 from bmw_assets.models.config import list_variants
-from bmw_assets.stages.training import plan_training_run, record_training_run
+from bmw_assets.stages.training import (
+    base_model_config,
+    plan_training_run,
+    record_training_run,
+)
 
 variants = dg.StaticPartitionsDefinition(list_variants())
 
@@ -24,10 +25,13 @@ variants = dg.StaticPartitionsDefinition(list_variants())
 )
 def base_model(storage: StorageResource, model_configs: ModelConfigsResource) -> dg.MaterializeResult:
     name = model_configs.base_model_name()
-    path = ensure_base_model(name, storage.layout.cache_dir / "base_models")
-    layers = AutoConfig.from_pretrained(path).num_hidden_layers
+    trust_remote_code = model_configs.load(model_configs.variants()[0]).model.trust_remote_code
+    # Reads config.json only: a missing model or one needing custom code fails here, naming model.name.
+    path, config = base_model_config(name, storage.layout.cache_dir / "base_models", trust_remote_code)
+    layers = config.num_hidden_layers
     return dg.MaterializeResult(
         value={"name": name, "path": path, "layers": layers},
+        data_version=dg.DataVersion(name),
         metadata={"name": name, "path": dg.MetadataValue.path(path), "layers": layers},
     )
 
@@ -60,6 +64,7 @@ def trained_model(
     metrics = manifest["metrics"]
     return dg.MaterializeResult(
         value=manifest,
+        data_version=dg.DataVersion(plan.run_id),
         metadata={
             **reported,
             "run_id": plan.run_id,

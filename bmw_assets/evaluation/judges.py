@@ -38,7 +38,9 @@ class EmbeddingJudge:
         from sentence_transformers import SentenceTransformer
 
         self.threshold = threshold
-        self._model = SentenceTransformer(str(model_path or packaged_minilm_path()), device=device)
+        self._model = SentenceTransformer(
+            str(model_path or packaged_minilm_path()), device=device, model_kwargs={"use_safetensors": True}
+        )
         self._cache: dict[str, torch.Tensor] = {}
 
     def _embedding(self, text: str) -> torch.Tensor:
@@ -71,7 +73,7 @@ class NLIJudge:
     def from_pretrained(cls, model_path: str, device: str = "cpu") -> NLIJudge:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        model = AutoModelForSequenceClassification.from_pretrained(model_path).to(device)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, use_safetensors=True).to(device)
         return cls(model, AutoTokenizer.from_pretrained(model_path))
 
     @torch.no_grad()

@@ -131,12 +131,13 @@ def render_markdown(report: EvalReport) -> str:
 
 
 def write_report(report: EvalReport, output_dir: Path) -> tuple[Path, Path]:
-    """Write `eval_report.json` and `eval_report.md` into `output_dir` atomically;
-    return their paths (json, markdown)."""
+    """Write `eval_report.md` and then `eval_report.json` into `output_dir`, each atomically;
+    return their paths (json, markdown). The JSON goes last: its presence means the
+    evaluation finished, so a process killed in between leaves no finished-looking folder."""
     output_dir = Path(output_dir)
     json_path, markdown_path = output_dir / REPORT_JSON, output_dir / REPORT_MARKDOWN
-    write_json_atomic(json_path, report.to_dict())
     write_text_atomic(markdown_path, render_markdown(report))
+    write_json_atomic(json_path, report.to_dict())
     return json_path, markdown_path
 
 

@@ -39,6 +39,7 @@ from bmw_assets.evaluation.probe import build_probe, general_text_probe
 from bmw_assets.evaluation.report import EvalReport, write_report
 from bmw_assets.evaluation.samples import generate_samples
 from bmw_assets.evaluation.semantic_entropy import semantic_entropy_for_questions
+from bmw_assets.models.loading import load_model
 from bmw_assets.training.reporting import metadata_path, open_reporter
 
 REQUIRED_KEYS = ("variant", "run_id", "model_path", "config", "test_texts_path", "facts_path", "probe_path", "output_dir")
@@ -54,28 +55,6 @@ def load_spec(path: Path) -> dict[str, Any]:
         raise ValueError(f"eval spec {path} lacks {missing}; it needs {list(REQUIRED_KEYS)}")
     spec.setdefault("adapter_path", None)
     return spec
-
-
-def load_model(model_path: str, adapter_path: str | None, removed_layers: list[int] | None = None):
-    """(model, tokenizer) for a model folder, with a LoRA adapter on top when given (its
-    tokenizer is preferred when the adapter folder has one). `removed_layers` are taken out
-    of the base model first, as the training run did before it trained the adapter."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32, use_safetensors=True)
-    if removed_layers:
-        from bmw_assets.models.surgery import remove_layers
-
-        remove_layers(model, removed_layers)
-    tokenizer_path = model_path
-    if adapter_path:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, adapter_path)
-        if (Path(adapter_path) / "tokenizer_config.json").is_file():
-            tokenizer_path = adapter_path
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-    return model.eval(), tokenizer
 
 
 def _read_texts(path: Path) -> list[str]:

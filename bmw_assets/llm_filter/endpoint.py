@@ -67,6 +67,12 @@ class EndpointSettings:
         """A vLLM or OpenAI endpoint answering JSON through chat completions."""
         return cls(base_url=base_url, model=model, api="chat_json", api_key_env=api_key_env, concurrency=16)
 
+    def redact(self, text: str) -> str:
+        """`text` with the API key masked: an endpoint may echo the key in an error body, which
+        must not reach a log or the catalog."""
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        return text.replace(key, "[redacted]") if key else text
+
     def client(self) -> openai.OpenAI:
         """An `openai.OpenAI` client for this endpoint; raise ValueError naming an unset key variable."""
         key = _NO_KEY

@@ -124,7 +124,7 @@ def filter_texts(
                 try:
                     answer = future.result()
                 except (openai.APIError, MalformedAnswer, ValueError) as error:
-                    failures.setdefault(sha, f"{type(error).__name__}: {error}")
+                    failures.setdefault(sha, endpoint.redact(f"{type(error).__name__}: {error}"))
                 else:
                     answered[sha][indices[0]] = (indices, answer)
                     tokens += answer.tokens

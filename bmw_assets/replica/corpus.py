@@ -297,7 +297,13 @@ class Inventor:
             if value not in self.used:
                 self.used.add(value)
                 return value
-        raise RuntimeError("word banks too small for a unique name; add entries to the banks")
+        # The banks are used up (corpora of thousands, for load tests): number a repeat instead.
+        value = make()
+        number = 2
+        while f"{value} {number}" in self.used:
+            number += 1
+        self.used.add(f"{value} {number}")
+        return f"{value} {number}"
 
 
 def _vehicle_launch(rng, inv, when, topic) -> KindResult:

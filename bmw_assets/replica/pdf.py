@@ -12,10 +12,13 @@ the same article revision always gives the same bytes and sha256.
 
 from __future__ import annotations
 
+import io
 import random
 import re
 
 from fpdf import FPDF
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from bmw_assets.replica.corpus import ReplicaArticle
 from bmw_assets.replica.furniture import (
@@ -151,3 +154,38 @@ def render_press_pdf(article: ReplicaArticle) -> bytes:
         pdf.write_block(ABOUT_HEADING_DE, "B", 8.5)
         pdf.write_block(ABOUT_DE, size=8.5)
     return bytes(pdf.output())
+
+
+# Pages of tiny text moves: ~20 KB compressed, yet pypdf needs ~0.75 s per page to extract them.
+SLOW_PAGES = 40
+SLOW_PAGE_OPERATIONS = 30_000
+
+
+def pad_pdf(data: bytes, total_bytes: int, seed: int) -> bytes:
+    """The PDF `data` grown to about `total_bytes` by an embedded file of random (incompressible)
+    bytes; still a valid PDF with the same pages and text."""
+    writer = PdfWriter(clone_from=io.BytesIO(data))
+    writer.add_attachment("padding.bin", random.Random(seed).randbytes(max(0, total_bytes - len(data))))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def render_slow_pdf(article: ReplicaArticle) -> bytes:
+    """`article`'s press PDF followed by `SLOW_PAGES` pathological pages: a complete, valid,
+    small PDF whose text extraction keeps pypdf busy for tens of seconds."""
+    writer = PdfWriter(clone_from=io.BytesIO(render_press_pdf(article)))
+    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    operations = b"BT /F9 9 Tf 20 800 Td " + b"(slow) Tj 0 -0.01 Td " * SLOW_PAGE_OPERATIONS + b"ET"
+    for _ in range(SLOW_PAGES):
+        page = writer.add_blank_page(595, 842)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F9"): font})})
+        stream = DecodedStreamObject()
+        stream.set_data(operations)
+        page.replace_contents(stream)
+        page.compress_content_streams()
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

@@ -13,6 +13,9 @@ Routes (all also under `/global` where the real site has them):
 - `/global/rss[2][/topic/<id>]?page=N` and the same without `/global` ("rss");
 - `/robots.txt` ("robots"); admin under `/_replica/` ("admin", never faulted):
   POST publish?n=N, GET stats, POST faults (JSON), POST edit/<ID>, GET truth/<ID>.
+
+Faults (see `Faults`) are drawn per URL: the n-th request of a path gets the same fault
+whatever else runs at the time, and `ReplicaServer.fault_log` lists what each request got.
 """
 
 from __future__ import annotations
@@ -38,7 +41,14 @@ from aiohttp import web
 
 from bmw_assets.atomic import write_json_atomic
 from bmw_assets.replica.corpus import TOPICS, ReplicaArticle, build_corpus, revise
-from bmw_assets.replica.faults import Faults, choose_fault, corrupt_bytes
+from bmw_assets.replica.faults import (
+    FaultEvent,
+    Faults,
+    choose_fault,
+    corrupt_bytes,
+    document_fault,
+    request_delay,
+)
 from bmw_assets.replica.feeds import feed_page_count, render_feed
 from bmw_assets.replica.pages import (
     LISTING_PAGE_SIZE,
@@ -52,6 +62,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8765
 DEFAULT_UNPUBLISHED = 40
+FAULT_LOG_SIZE = 100_000  # requests remembered in the fault log
 STATE_FILE_NAME = "replica_state.json"
 PID_FILE_NAME = "replica.pid"  # written by `serve --state-dir`
 ROBOTS_TXT = (
@@ -78,6 +89,8 @@ class ReplicaState:
         self.published = published
         self.stats: collections.Counter[str] = collections.Counter()
         self.request_counter = 0
+        self._requests_by_path: collections.Counter[str] = collections.Counter()
+        self.fault_log: collections.deque[FaultEvent] = collections.deque(maxlen=FAULT_LOG_SIZE)
         self._save()
 
     def _load(self) -> dict:
@@ -129,11 +142,13 @@ class ReplicaState:
         with self._lock:
             self.stats[key] += 1
 
-    def count(self, kind: str) -> int:
+    def count(self, kind: str, path: str) -> str:
+        """Count a request; returns its fault key "<path>#<n>" (the n-th request of `path`)."""
         with self._lock:
             self.stats[kind] += 1
             self.request_counter += 1
-            return self.request_counter
+            self._requests_by_path[path] += 1
+            return f"{path}#{self._requests_by_path[path]}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -141,6 +156,30 @@ def _pdf_bytes(article: ReplicaArticle) -> bytes:
     from bmw_assets.replica.pdf import render_press_pdf
 
     return render_press_pdf(article)
+
+
+@functools.lru_cache(maxsize=16)
+def _huge_pdf_bytes(article: ReplicaArticle, size: int) -> bytes:
+    from bmw_assets.replica.pdf import pad_pdf
+
+    return pad_pdf(_pdf_bytes(article), size, seed=len(article.id))
+
+
+@functools.lru_cache(maxsize=16)
+def _slow_pdf_bytes(article: ReplicaArticle) -> bytes:
+    from bmw_assets.replica.pdf import render_slow_pdf
+
+    return render_slow_pdf(article)
+
+
+def _attachment_pdf(article: ReplicaArticle, attachment_id: int, faults: Faults) -> bytes:
+    """The PDF served for an attachment: the press PDF, or a huge or slow one where `faults` says so."""
+    kind = document_fault(faults, attachment_id)
+    if kind == "huge":
+        return _huge_pdf_bytes(article, faults.huge_pdf_bytes)
+    if kind == "slow":
+        return _slow_pdf_bytes(article)
+    return _pdf_bytes(article)
 
 
 @functools.lru_cache(maxsize=64)
@@ -262,7 +301,7 @@ def build_app(state: ReplicaState) -> web.Application:
             raise web.HTTPNotFound(text=error_page(404, "Attachment not found"), content_type="text/html")
         att = match[0]
         if att.kind == "pdf":
-            body, ctype = _pdf_bytes(article), "application/pdf"
+            body, ctype = _attachment_pdf(article, att.attachment_id, state.faults), "application/pdf"
         else:
             body = _other_bytes(att.filename or "file.jpg", att.attachment_id)
             ctype = "application/zip" if (att.filename or "").endswith(".zip") else "image/jpeg"
@@ -337,18 +376,22 @@ def _fault_middleware(state: ReplicaState):
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:
         kind = route_kind(request)
-        counter = state.count(kind)
+        counter = state.count(kind, request.path_qs)
         if kind == "admin":
             return await handler(request)
         faults = state.faults
-        if faults.latency_s > 0:
-            await asyncio.sleep(faults.latency_s)
+        delay = request_delay(faults, counter)
         is_attachment = kind in ("attachment", "oneclick")
         # robots.txt is spared content faults: a broken robots file would block a polite client.
         fault = None if kind == "robots" else choose_fault(
-            faults, counter, attachment=is_attachment, document=kind in ("rss", "detail", "listing"))
+            faults, counter, attachment=is_attachment, document=kind in ("rss", "detail", "listing"),
+            later_feed_page=kind == "rss" and _page_param(request) > 1)
+        # Logged before the delay: a client that gives up while waiting cancels this handler.
+        state.fault_log.append(FaultEvent(request.path_qs, fault, delay))
         if fault:
             state.note(f"fault:{fault}")
+        if delay > 0:
+            await asyncio.sleep(delay)
         if fault == "reset":
             request.transport.abort() if request.transport else None
             raise asyncio.CancelledError  # nothing more is written on an aborted connection
@@ -357,6 +400,8 @@ def _fault_middleware(state: ReplicaState):
         if fault == "throttle":
             return web.Response(status=429, text="Too Many Requests",
                                 headers={"Retry-After": str(faults.retry_after_s)})
+        if fault == "feed_end":  # what the site answers past the last page
+            return _html(error_page(404, "The requested page could not be found."))
         response = await handler(request)
         if fault is None or not isinstance(response, web.Response) or response.status != 200:
             return response
@@ -418,6 +463,11 @@ class ReplicaServer:
 
     def reset_stats(self) -> None:
         self.state.stats.clear()
+
+    @property
+    def fault_log(self) -> list[FaultEvent]:
+        """What each request got (path with query, fault or None, delay), oldest first; admin requests left out."""
+        return list(self.state.fault_log)
 
     @property
     def published_count(self) -> int:

@@ -13,7 +13,9 @@ from bmw_assets.atomic import write_json_atomic, write_text_atomic
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.evaluation.report import (
     REPORT_JSON,
+    REPORT_MARKDOWN,
     EvalReport,
+    config_sha256,
     eval_result_rows,
     read_report,
 )
@@ -28,10 +30,20 @@ class EvalPlan:
     run_id: str
     output_dir: Path
     spec_path: Path
+    config_sha256: str  # of the evaluation config the spec asks for
 
     @property
     def completed(self) -> bool:
-        return (self.output_dir / REPORT_JSON).is_file()
+        """True when output_dir holds a whole report of this evaluation config. The report JSON is
+        written last and atomically, so a killed run leaves none; an unreadable one (written by
+        something else) or one of another config does not count, and the evaluation runs again."""
+        if not (self.output_dir / REPORT_JSON).is_file() or not (self.output_dir / REPORT_MARKDOWN).is_file():
+            return False
+        try:
+            report = read_report(self.output_dir / REPORT_JSON)
+        except (ValueError, TypeError, KeyError):
+            return False
+        return report.config_sha256 == self.config_sha256
 
 
 def write_facts_file(
@@ -110,7 +122,7 @@ def plan_eval_run(
     }
     spec_path = output_dir / "eval_spec.json"
     write_json_atomic(spec_path, spec)
-    return EvalPlan(variant, run_id, output_dir, spec_path)
+    return EvalPlan(variant, run_id, output_dir, spec_path, config_sha256(evaluation_config))
 
 
 def record_eval(catalog_path: Path, plan: EvalPlan) -> EvalReport:

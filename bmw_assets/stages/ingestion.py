@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.catalog import connect, transaction
-from bmw_assets.pressclub import ClientSettings, download_attachments, fetch_articles
+from bmw_assets.pressclub import AttachmentRecord, ClientSettings, download_attachments, fetch_articles
 
 ARTICLE_COLUMNS = (
     "id", "language", "url", "title", "published_at", "category", "topics", "teaser",
     "body_text", "body_sha256", "attachment_urls",
 )  # fmt: skip
 ATTACHMENT_COLUMNS = ("article_id", "url", "sha256", "path", "bytes", "pages", "status", "error")
+# Attachments downloaded between two catalog commits: a crash loses at most one batch of downloads.
+DOWNLOAD_BATCH = 200
 
 
 @dataclass
@@ -85,12 +87,13 @@ def update_article_index(
 
 
 def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
-    """(article_id, url) pairs with no successful download yet: new ones and earlier failures."""
+    """(article_id, url) pairs to download: new ones, earlier failures, and those of articles
+    edited since their attachment was fetched (an edited article may carry an edited PDF)."""
     with connect(catalog_path) as con:
         return con.execute(
             """SELECT a.id, u.url FROM articles a, unnest(a.attachment_urls) AS u(url)
                LEFT JOIN attachments t ON t.article_id = a.id AND t.url = u.url
-               WHERE t.status IS NULL OR t.status = 'failed'
+               WHERE t.status IS NULL OR t.status = 'failed' OR t.fetched_at < a.fetched_at
                ORDER BY a.published_at, a.id"""
         ).fetchall()
 
@@ -100,20 +103,25 @@ def update_raw_pdfs(
     catalog_path: Path,
     pdf_dir: Path,
     progress: Callable[[str], None] | None = None,
+    batch_size: int = DOWNLOAD_BATCH,
 ) -> RawPdfSummary:
-    """Download attachments not yet stored; record every outcome in `attachments`."""
+    """Download attachments not yet stored; record every outcome in `attachments`.
+
+    Outcomes are committed every `batch_size` attachments, so a run killed mid-way
+    keeps what it downloaded before the last commit and the next run resumes from there.
+    """
     items = pending_attachments(catalog_path)
-    result = download_attachments(client, items, pdf_dir, progress=progress) if items else None
-    records = result.records if result else []
-    now = datetime.now(timezone.utc)
+    records: list[AttachmentRecord] = []
+    stats: dict[str, Any] = {}
+    for start in range(0, len(items), batch_size):
+        batch = items[start: start + batch_size]
+        if progress and len(items) > batch_size:
+            progress(f"raw_pdfs: batch of {len(batch)} from attachment {start + 1} of {len(items)}")
+        result = download_attachments(client, batch, pdf_dir, progress=progress)
+        _store_attachments(catalog_path, result.records)
+        records += result.records
+        stats = _add_counts(stats, asdict(result.stats))
     with connect(catalog_path) as con:
-        if records:
-            with transaction(con):
-                con.executemany(
-                    f"""INSERT OR REPLACE INTO attachments ({", ".join(ATTACHMENT_COLUMNS)}, fetched_at)
-                        VALUES ({", ".join("?" * (len(ATTACHMENT_COLUMNS) + 1))})""",
-                    [(*(getattr(r, c) for c in ATTACHMENT_COLUMNS), now) for r in records],
-                )
         total_ok, total_bytes = con.execute(
             "SELECT count(*), coalesce(sum(bytes), 0) FROM attachments WHERE status = 'ok'"
         ).fetchall()[0]
@@ -125,7 +133,30 @@ def update_raw_pdfs(
         failed=by_status["failed"],
         total_ok=total_ok,
         total_bytes=int(total_bytes),
-        stats=asdict(result.stats) if result else {},
+        stats=stats,
         failures=[{"article_id": r.article_id, "url": r.url, "status": r.status, "error": r.error or ""}
                   for r in records if r.status != "ok"],
     )
+
+
+def _store_attachments(catalog_path: Path, records: list[AttachmentRecord]) -> None:
+    if not records:
+        return
+    now = datetime.now(timezone.utc)
+    with connect(catalog_path) as con, transaction(con):
+        con.executemany(
+            f"""INSERT OR REPLACE INTO attachments ({", ".join(ATTACHMENT_COLUMNS)}, fetched_at)
+                VALUES ({", ".join("?" * (len(ATTACHMENT_COLUMNS) + 1))})""",
+            [(*(getattr(r, c) for c in ATTACHMENT_COLUMNS), now) for r in records],
+        )
+
+
+def _add_counts(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Sum two TransferStats as dicts, key by key (nested count dicts too)."""
+    merged = dict(total)
+    for key, value in part.items():
+        if isinstance(value, dict):
+            merged[key] = _add_counts(merged.get(key, {}), value)
+        else:
+            merged[key] = merged.get(key, 0) + value
+    return merged

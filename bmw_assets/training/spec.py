@@ -23,6 +23,9 @@ class RunSpec:
     validation_path: Path
     output_dir: Path
     dataset_version: str | None = None
+    # torch threads on a CPU: one, since training shares a 2-core machine with the next step's
+    # evaluation and intra-op threads contend badly there.
+    cpu_threads: int = 1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -47,6 +50,7 @@ class RunSpec:
             validation_path=Path(dataset["validation"]),
             output_dir=Path(data["output_dir"]),
             dataset_version=dataset.get("version"),
+            cpu_threads=int(data.get("cpu_threads", 1)),
         )
 
     @classmethod

@@ -330,6 +330,8 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     from transformers import set_seed
 
     set_seed(int(training.get("seed", 0)))
+    if not cuda:
+        torch.set_num_threads(spec.cpu_threads)
     dtype = torch.bfloat16 if cuda else torch.float32
     device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -361,8 +363,12 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     if resume_from:
         reporter.log(f"resuming from {resume_from}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    history = loss_history(trainer.state.log_history)  # before the re-evaluation below adds to it
-    final_eval_loss = float(trainer.evaluate()["eval_loss"])  # the best checkpoint, reloaded at train end
+    history = loss_history(trainer.state.log_history)
+    # The best checkpoint, reloaded at train end, was evaluated when it was saved: evaluate only
+    # when no evaluation ran (a run shorter than eval_steps).
+    final_eval_loss = trainer.state.best_metric
+    if final_eval_loss is None:
+        final_eval_loss = float(trainer.evaluate()["eval_loss"])
     trainer.save_model(str(output_dir))  # adapter for LoRA, full weights otherwise; plus the tokenizer
     if not trainer.is_world_process_zero():
         return {}

@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from bmw_assets.defs import ingestion
+from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.resources import PressClubResource, StorageResource
 from bmw_assets.defs.sensors import new_press_releases
@@ -30,6 +31,7 @@ def resources(replica: ReplicaServer, root: Path) -> dict:
         "storage": StorageResource(root=str(root)),
         "pressclub": PressClubResource(profile="local", base_url=replica.base_url, default_target=TARGET),
         "io_manager": ManifestIOManager(root=str(root / "manifests")),
+        "failure_policy": FailurePolicyResource(),
     }
 
 

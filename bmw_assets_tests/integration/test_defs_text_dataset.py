@@ -10,6 +10,7 @@ import pytest
 from bmw_assets.dataset.build import load_split
 from bmw_assets.defs import dataset, ingestion, text
 from bmw_assets.defs.io_manager import ManifestIOManager
+from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.resources import (
     FactsResource,
     LLMEndpointResource,
@@ -35,6 +36,7 @@ def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm
         ),
         "model_configs": ModelConfigsResource(profile="local"),
         "facts": FactsResource(profile="local"),
+        "failure_policy": FailurePolicyResource(),
         "io_manager": ManifestIOManager(root=str(tmp_path / "manifests")),
     }
     assets = [ingestion.article_index, ingestion.raw_pdfs, text.regex_text, text.llm_text, dataset.chatml_dataset]

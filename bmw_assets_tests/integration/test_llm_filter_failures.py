@@ -106,3 +106,15 @@ def test_chat_route_drops_and_rejects_by_index_only(tmp_path, monkeypatch):
     assert {auth for _, _, auth in server.requests} == {"Bearer sk-test-secret-42"}
     assert b"sk-test-secret-42" not in catalog.read_bytes()
     assert cached_rows(catalog) == 2
+
+
+def test_an_endpoint_echoing_the_key_in_an_error_leaves_no_trace_of_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("BMW_TEST_LLM_KEY", "sk-test-secret-42")
+    echo = lambda path, body: web.json_response({"error": {"message": "invalid key sk-test-secret-42"}}, status=401)  # noqa: E731
+    with ScriptedServer(echo) as server:
+        settings = scripted_settings(server, "chat_json", api_key_env="BMW_TEST_LLM_KEY")
+        run = filter_texts([ARTICLE], settings, tmp_path / "catalog.duckdb")
+    assert {auth for _, _, auth in server.requests} == {"Bearer sk-test-secret-42"}
+    (result,) = run.results
+    assert result.status == "fallback" and "401" in result.reason
+    assert "sk-test-secret-42" not in result.reason and "[redacted]" in result.reason

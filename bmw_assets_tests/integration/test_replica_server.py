@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -242,3 +243,37 @@ def test_ensure_replica_running_names_the_problem(tmp_path):
         port = blocker.getsockname()[1]
         with pytest.raises(RuntimeError, match=f"did not answer on 127.0.0.1:{port}"):
             ensure_replica_running(port, tmp_path, timeout_s=3)
+
+
+def test_new_fault_knobs_spikes_feed_end_huge_and_slow_pdfs_drawn_per_url():
+    from pypdf import PdfReader
+
+    from bmw_assets.replica.faults import document_fault
+
+    faults = Faults(spike_rate=0.5, spike_s=0.3, feed_end_rate=1.0, huge_pdf_rate=0.3, huge_pdf_bytes=500_000,
+                    slow_pdf_rate=0.3, seed=9)  # fmt: skip
+    with ReplicaServer(faults=faults) as replica:
+        assert ET.fromstring(get(f"{replica.base_url}/rss2")[2]).find("channel/item") is not None  # page 1 is spared
+        status, _, body = get(f"{replica.base_url}/rss2?page=2")
+        assert status == 200 and b"<html" in body  # ended early, as past the last page
+        for _ in range(4):
+            get(f"{replica.root_url}/robots.txt")
+        delays = [e.delay_s for e in replica.fault_log if e.path == "/robots.txt"]
+        assert set(delays) == {0.0, 0.3}
+        pdfs = [(a, att) for a in replica.visible_articles() for att in a.attachments if att.kind == "pdf"]
+        kinds = {att.attachment_id: document_fault(faults, att.attachment_id) for _, att in pdfs}
+        for kind in ("huge", "slow", None):
+            article, att = next((a, t) for a, t in pdfs if kinds[t.attachment_id] == kind)
+            url = f"{replica.base_url}/article/attachment/{article.id}/{att.attachment_id}"
+            first, again = get(url)[2], get(url)[2]
+            assert first == again and first.startswith(b"%PDF")  # a property of the document, not the transfer
+            pages = len(PdfReader(io.BytesIO(first)).pages)
+            if kind == "huge":
+                assert len(first) >= 500_000 and pages < 10
+            elif kind == "slow":
+                assert len(first) < 200_000 and pages > 40
+        log = replica.fault_log
+    # Per-URL draws: the same path's n-th request meets the same fault in a second replica.
+    with ReplicaServer(faults=faults) as twin:
+        get(f"{twin.base_url}/rss2?page=2")
+        assert twin.fault_log[0] == next(e for e in log if e.path == "/global/rss2?page=2")

@@ -1,0 +1,389 @@
+"""Dataset and model cards in the Hugging Face format (YAML front matter + Markdown), written from
+what the pipeline recorded: the catalog (sources, dates, cleaning F1), the dataset manifest
+(splits, rows, tokens), a run's files (surgery, resolved config, metrics) and its evaluation.
+
+Nothing in a card is typed by hand: a number the pipeline has not measured yet shows as "—".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
+
+from bmw_assets.atomic import write_text_atomic
+from bmw_assets.catalog import connect
+from bmw_assets.dataset.manifest import DatasetManifest
+from bmw_assets.dataset.settings import SPLITS
+from bmw_assets.evaluation.report import EvalReport
+from bmw_assets.models.base_model import PACKAGED_MODEL
+
+CARD_NAME = "README.md"
+# Config model.name -> (Hub id for `base_model`, license): the packaged model is a Q4_1 GGUF of SmolLM2.
+KNOWN_BASE_MODELS = {
+    PACKAGED_MODEL: ("HuggingFaceTB/SmolLM2-135M-Instruct", "apache-2.0"),
+    "Qwen/Qwen3-8B": ("Qwen/Qwen3-8B", "apache-2.0"),
+}
+# Press releases are the BMW Group's copyrighted material; the Hub's "other" names that license.
+DATASET_LICENSE = {"license": "other", "license_name": "bmw-group-press-material"}
+DATASET_TAGS = ["bmw", "press-releases", "automotive", "chatml", "sft"]
+MODEL_TAGS = ["bmw", "press-releases", "sft", "trl", "layer-pruning"]
+_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}\n"
+_MISSING = "—"
+
+
+@dataclass(frozen=True)
+class CleaningScore:
+    """Token precision/recall/F1 of one text stage against the article's HTML body, over the
+    `scored` articles of a dataset version that have a score (means and median in [0, 1])."""
+
+    stage: str
+    scored: int
+    mean_f1: float | None
+    median_f1: float | None
+    mean_precision: float | None
+    mean_recall: float | None
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What the catalog knows about a dataset version's articles: how many, the first and last
+    publication dates (ISO), article counts per source host, language and category, the cleaning
+    scores per stage, and `status_counts[stage][status]` over the whole catalog (so articles the
+    LLM filter rejected, which never reach a dataset, are counted too)."""
+
+    articles: int
+    first_published: str | None
+    last_published: str | None
+    sources: dict[str, int]
+    languages: dict[str, int]
+    categories: dict[str, int]
+    cleaning: list[CleaningScore]
+    status_counts: dict[str, dict[str, int]]
+
+
+def _counts(values: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        key = str(value) if value is not None else "unknown"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def corpus_stats(catalog_path: Path, dataset_version: str) -> CorpusStats:
+    """Read the catalog's facts about the articles of `dataset_version` (table dataset_splits)."""
+    with connect(catalog_path) as con:
+        articles = con.execute(
+            """SELECT a.url, a.language, a.category, a.published_at FROM dataset_splits s
+               JOIN articles a ON a.id = s.article_id WHERE s.version = ?""",
+            [dataset_version],
+        ).fetchall()
+        scores = con.execute(
+            """SELECT t.stage, t.f1, t.precision, t.recall FROM dataset_splits s
+               JOIN texts t ON t.article_id = s.article_id WHERE s.version = ? AND t.f1 IS NOT NULL""",
+            [dataset_version],
+        ).fetchall()
+        statuses = con.execute("SELECT stage, status, count(*) FROM texts GROUP BY ALL ORDER BY ALL").fetchall()
+    dates = sorted(row[3] for row in articles if row[3] is not None)
+    cleaning = []
+    for stage in sorted({row[0] for row in scores}):
+        rows = [row for row in scores if row[0] == stage]
+        cleaning.append(CleaningScore(
+            stage, len(rows), statistics.fmean(r[1] for r in rows), statistics.median(r[1] for r in rows),
+            statistics.fmean(r[2] for r in rows), statistics.fmean(r[3] for r in rows),
+        ))  # fmt: skip
+    status_counts: dict[str, dict[str, int]] = {}
+    for stage, status, count in statuses:
+        status_counts.setdefault(stage, {})[status] = count
+    return CorpusStats(
+        articles=len(articles),
+        first_published=dates[0].date().isoformat() if dates else None,
+        last_published=dates[-1].date().isoformat() if dates else None,
+        sources=_counts([urlsplit(row[0]).netloc for row in articles]),
+        languages=_counts([row[1] for row in articles]),
+        categories=_counts([row[2] for row in articles]),
+        cleaning=cleaning,
+        status_counts=status_counts,
+    )
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _MISSING
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    return f"{value:.{digits}g}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    cells = [[_number(c) if not isinstance(c, str) else c.replace("|", "\\|") for c in row] for row in rows]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+        *("| " + " | ".join(r) + " |" for r in cells),
+    ]
+
+
+def _size_category(rows: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < limit:
+            return label
+    return "1M<n<10M"
+
+
+def dataset_card(
+    manifest: DatasetManifest, corpus: CorpusStats, pretty_name: str = "BMW Group press releases (ChatML)"
+) -> DatasetCard:
+    """The dataset card of one dataset version: front matter (license, language, tags, size,
+    split files) and a body with sources, date range, cleaning F1, splits, rows and tokens."""
+    rows = {split: sum(manifest.rows[split].values()) for split in SPLITS}
+    tokens = {split: sum(manifest.tokens[split].values()) for split in SPLITS}
+    styles = sorted({style for split in SPLITS for style in manifest.rows[split]})
+    data = DatasetCardData(
+        pretty_name=pretty_name,
+        language=list(corpus.languages) or None,
+        **DATASET_LICENSE,
+        tags=DATASET_TAGS,
+        task_categories=["text-generation"],
+        size_categories=[_size_category(sum(rows.values()))],
+        configs=[{"config_name": "default", "data_files": [{"split": s, "path": f"{s}.jsonl"} for s in SPLITS]}],
+    )
+    settings = manifest.settings
+    period = f"{corpus.first_published} to {corpus.last_published}" if corpus.first_published else _MISSING
+    body = [
+        f"# {pretty_name}",
+        "",
+        f"Conversations in the ChatML `messages` format built from {corpus.articles} press releases, "
+        f"published {period}, for supervised fine-tuning. Dataset version `{manifest.version[:16]}` "
+        f"(a content hash of the split files).",
+        "",
+        "## Sources",
+        "",
+        *_table(["source", "articles"], list(corpus.sources.items())),
+        "",
+        f"Languages: {', '.join(f'{k} ({v})' for k, v in corpus.languages.items()) or _MISSING}. "
+        f"Categories: {', '.join(f'{k} ({v})' for k, v in corpus.categories.items()) or _MISSING}.",
+        "",
+        "## Cleaning",
+        "",
+        "Text comes from each article's PDF attachment, cleaned by regular-expression rules (`regex`) and then "
+        "by an LLM that keeps or drops each paragraph (`llm`). Quality is token precision, recall and F1 against "
+        "the article's HTML body, over the articles of this version:",
+        "",
+        *_table(
+            ["stage", "articles scored", "mean F1", "median F1", "mean precision", "mean recall"],
+            [(c.stage, c.scored, c.mean_f1, c.median_f1, c.mean_precision, c.mean_recall) for c in corpus.cleaning],
+        ),
+        "",
+        "Text outcomes over the whole catalog (rejected articles never reach a dataset): "
+        + "; ".join(
+            f"{stage}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            for stage, counts in corpus.status_counts.items()
+        )
+        + ".",
+        "",
+        "## Splits",
+        "",
+        f"Split by article (near duplicates, MinHash Jaccard ≥ {settings.get('near_duplicate_threshold')}, stay in one "
+        f"split; {len(manifest.duplicate_groups)} such groups); test articles chosen by "
+        f"`{settings.get('test_strategy')}`. Rows are at most {settings.get('max_length')} tokens "
+        f"({manifest.chunked_articles} articles needed more than one row and were split at paragraph boundaries).",
+        "",
+        *_table(
+            ["split", "articles", "rows", "tokens", *(f"rows: {s}" for s in styles)],
+            [
+                (s, manifest.articles[s], rows[s], tokens[s], *(manifest.rows[s].get(st, 0) for st in styles))
+                for s in SPLITS
+            ],
+        ),  # fmt: skip
+        "",
+        "## Format",
+        "",
+        "One JSON object per line: `messages` (system, user, assistant turns), `text` (rendered with the "
+        "tokenizer's chat template), `style` (" + ", ".join(f"`{s}`" for s in styles) + "), `article_id`, "
+        "`chunk` and `tokens`. `test` is held out for evaluation only.",
+        "",
+        f"System prompt: _{settings.get('system_prompt')}_",
+        "",
+        "## Limitations",
+        "",
+        "- Press releases speak for the company: promotional tone, and only what the BMW Group chose to announce.",
+        f"- Knowledge ends on {corpus.last_published or _MISSING}; figures in the articles may since have changed.",
+        "- Cleaning is automatic; an F1 below 1 means some furniture (headers, contacts) was kept or body text lost.",
+        "- The texts are BMW Group press material: check the PressClub's terms of use before redistributing them.",
+    ]
+    return DatasetCard.from_template(data, template_str=_TEMPLATE, body="\n".join(body))
+
+
+def read_run_files(output_dir: Path) -> dict[str, Any]:
+    """A finished run's `resolved_config.json` and `surgery.json` (the files the training run wrote)."""
+    output_dir = Path(output_dir)
+    return {
+        name: json.loads((output_dir / f"{name}.json").read_text(encoding="utf-8"))
+        for name in ("resolved_config", "surgery")
+    }
+
+
+def surgery_explanation(surgery: Mapping[str, Any], surgery_config: Mapping[str, Any]) -> str:
+    """One paragraph saying which decoder layers went and why, from a run's surgery.json and its config."""
+    removed, before = surgery["removed_layers"], surgery["num_layers_before"]
+    scores, measured = surgery.get("scores") or [], f"{surgery.get('calibration_tokens', 0):,} calibration tokens"
+    if not removed:
+        return f"No layers were removed: all {before} decoder layers of the base model are kept."
+    span = f"layer {removed[0]}" if len(removed) == 1 else f"layers {removed[0]}–{removed[-1]} ({len(removed)} layers)"
+    if surgery.get("score_name") == "block_influence":
+        ranked = sorted(range(len(scores)), key=scores.__getitem__)
+        runners = ", ".join(f"{i} ({scores[i]:.4f})" for i in ranked[1:3])
+        why = (f"it had the lowest Block Influence (1 − cosine similarity of the layer's input and output hidden "
+               f"states, ShortGPT) = {scores[removed[0]]:.4f} on {measured}; next lowest: layers {runners}")  # fmt: skip
+    elif surgery.get("score_name") == "angular_distance":
+        why = (f"its input and output hidden states were the closest in angular distance of any block of "
+               f"{len(removed)} (Gromov et al., 2024) = {scores[removed[0]]:.4f} on {measured}")  # fmt: skip
+    elif surgery["kind"] == "prune":
+        why = f"only the first {before - len(removed)} layers are kept (`prune_strategy: first`, as the original project did)"
+    else:
+        why = f"it is the layer the config names (`surgery.layer: {surgery_config.get('layer')}`)"
+    return (f"Surgery `{surgery['kind']}`: {span} of {before} removed, {before - len(removed)} kept, before "
+            f"fine-tuning: {why}.")  # fmt: skip
+
+
+def _hyper_parameters(training: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [("method", training["method"])]
+    if training["method"] == "lora":
+        lora = training["lora"]
+        rows += [("LoRA r / alpha / dropout", f"{lora['r']} / {lora['alpha']} / {lora['dropout']}"),
+                 ("LoRA target modules", ", ".join(lora["target_modules"]))]  # fmt: skip
+    batch = training["per_device_batch_size"] * training.get("gradient_accumulation_steps", 1)
+    rows += [
+        ("learning rate", f"{training['learning_rate']:g} ({training.get('lr_scheduler')}, warmup {training.get('warmup_ratio')})"),
+        ("steps", training["max_steps"] if training.get("max_steps", -1) > 0 else f"{training.get('num_train_epochs')} epochs"),
+        ("batch (per device × accumulation)", f"{batch} ({training['per_device_batch_size']} × {training.get('gradient_accumulation_steps', 1)})"),
+        ("max length (tokens)", training["max_length"]),
+        ("packing", str(training.get("packing"))),
+        ("styles", ", ".join(training.get("styles", []))),
+        ("seed", str(training.get("seed"))),
+    ]  # fmt: skip
+    return rows
+
+
+def _evaluation_rows(
+    variant: str, report: EvalReport | None, comparison: Sequence[Mapping[str, Any]] | None
+) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) of the evaluation table: the base model and this variant from the comparison
+    when it exists (with forgetting), else this variant's report alone."""
+    columns = [("heldout_perplexity", "held-out perplexity"), ("probe_perplexity", "general-text perplexity"),
+               ("forgetting_change_pct", "forgetting (%)"), ("fact_recall_train", "fact recall (train articles)"),
+               ("fact_recall_test", "fact recall (test articles)"), ("semantic_entropy", "semantic entropy (nats)")]  # fmt: skip
+    wanted = {row["variant"]: row for row in comparison or [] if row["variant"] in ("base", variant)}
+    if variant not in wanted and report is not None:
+        metrics = {name: value for name, (value, _) in report.metrics().items()}
+        wanted[variant] = {"variant": variant, **metrics, "forgetting_change_pct": None}
+    header = ["model", *(title for _, title in columns)]
+    return header, [[name, *(row.get(key) for key, _ in columns)] for name, row in wanted.items()]
+
+
+def model_card(
+    trained: Mapping[str, Any],
+    run_files: Mapping[str, Any],
+    report: EvalReport | None = None,
+    comparison: Sequence[Mapping[str, Any]] | None = None,
+    dataset_repo_id: str | None = None,
+) -> ModelCard:
+    """The model card of one trained variant. `trained` is the trained_model manifest (with its
+    `metrics`), `run_files` what `read_run_files` returns, `report` the variant's evaluation,
+    `comparison` the variant_comparison rows (dicts with a "variant" key; "base" is the base model),
+    `dataset_repo_id` the Hub dataset it was trained on, when published."""
+    config, surgery, metrics = run_files["resolved_config"], run_files["surgery"], trained.get("metrics", {})
+    variant, training = trained["variant"], config["training"]
+    base_id, license_id = KNOWN_BASE_MODELS.get(config["model"]["name"], (config["model"]["name"], "other"))
+    results = []
+    if report is not None:
+        heldout = report.metrics()["heldout_perplexity"][0]
+        if heldout is not None and not math.isnan(heldout):
+            results.append(EvalResult(task_type="text-generation", dataset_type=dataset_repo_id or "bmw-pressclub",
+                                      dataset_name="BMW Group press releases (held-out test split)",
+                                      metric_type="perplexity", metric_value=round(heldout, 4)))  # fmt: skip
+    data = ModelCardData(
+        language=["en"], license=license_id, base_model=base_id, library_name="transformers",
+        pipeline_tag="text-generation", tags=[*MODEL_TAGS, training["method"]],
+        datasets=[dataset_repo_id] if dataset_repo_id else None,
+        model_name=f"bmw-pressclub-{variant}" if results else None, eval_results=results or None,
+    )  # fmt: skip
+    header, rows = _evaluation_rows(variant, report, comparison)
+    share = trained["trainable_params"] / trained["total_params"] if trained.get("total_params") else None
+    body = [
+        f"# {variant}: {base_id} fine-tuned on BMW Group press releases",
+        "",
+        f"{config.get('description') or ''} Run `{trained['run_id']}` of the `{variant}` variant "
+        f"({config.get('profile', '')} profile): {trained['layers']} decoder layers, "
+        f"{_number(trained['total_params'])} parameters ({_number(trained['trainable_params'])} trained, "
+        f"{_number(100 * share if share is not None else None, 3)} %).",
+        "",
+        "## Model surgery",
+        "",
+        surgery_explanation(surgery, config["surgery"]),
+        "",
+        "## Training",
+        "",
+        f"Fine-tuned with TRL's `SFTTrainer` (backend `{metrics.get('backend', _MISSING)}`, loss on "
+        f"`{metrics.get('loss_mode', _MISSING)}`) on dataset version `{trained['dataset']['version'][:16]}`"
+        + (f" ([{dataset_repo_id}](https://huggingface.co/datasets/{dataset_repo_id}))" if dataset_repo_id else "") + ".",
+        "",
+        *_table(["hyper-parameter", "value"], _hyper_parameters(training)),
+        "",
+        *_table(["training cost", "value"], [
+            ("device", trained.get("device", _MISSING)),
+            ("wall time (s)", trained.get("wall_seconds")),
+            ("throughput (tokens/s)", metrics.get("tokens_per_second")),
+            ("trained tokens", metrics.get("trained_tokens")),
+            ("optimizer steps", metrics.get("global_step")),
+            ("final train loss (nats/token)", metrics.get("final_train_loss")),
+            ("best validation loss (nats/token)", f"{_number(metrics.get('best_eval_loss'))} at step {metrics.get('best_step', _MISSING)}"),
+        ]),  # fmt: skip
+        "",
+        "## Evaluation",
+        "",
+        "On the held-out test articles: sliding-window perplexity; general-text perplexity on a fixed probe "
+        "written by the base model (forgetting = its change against the base, in %); fact recall = share of "
+        "questions about train or test articles answered correctly; semantic entropy over sampled answers.",
+        "",
+        *(_table(header, rows) if rows else ["_Not evaluated yet: materialize `eval_report` for this variant._"]),
+        "",
+        "## Use",
+        "",
+        "Serve it through an OpenAI-compatible API with `python -m bmw_assets.serve " + variant + "`, or load the "
+        "folder with `AutoModelForCausalLM.from_pretrained`" + (" (LoRA variants: the merged export in `merged/`)." if training["method"] == "lora" else "."),
+        "",
+        "## Limitations",
+        "",
+        "- Trained on press releases only: it echoes their promotional tone and knows only what they said, up to the "
+        "dataset's last publication date.",
+        "- It can state wrong figures, names and dates with confidence; check anything that matters against the source.",
+        "- Removing layers costs general ability: see the forgetting column above." if surgery["removed_layers"] else
+        "- Fine-tuning on a narrow domain costs some general ability: see the forgetting column above.",
+        f"- The evaluation is small (see the n in the report: {_number(report.fact_recall['test']['n']) if report else _MISSING} "
+        "test questions): treat differences between variants as indicative.",
+        "- Not for decisions about safety, finance or people.",
+    ]  # fmt: skip
+    return ModelCard.from_template(data, template_str=_TEMPLATE, body="\n".join(body))
+
+
+def read_comparison(path: Path) -> list[dict[str, Any]] | None:
+    """The rows of variant_comparison's `comparison.csv` (None when it has not been written)."""
+    import polars as pl
+
+    return pl.read_csv(path).to_dicts() if Path(path).is_file() else None
+
+
+def write_card(card: ModelCard | DatasetCard, folder: Path) -> Path:
+    """Write the card as `README.md` into `folder` (atomically); return its path."""
+    path = Path(folder) / CARD_NAME
+    write_text_atomic(path, str(card))
+    return path

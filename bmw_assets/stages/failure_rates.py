@@ -1,0 +1,73 @@
+"""How many items of a data stage failed: the numbers behind the failure-rate asset checks.
+
+An attachment fails when it could not be stored (status `failed`: HTTP, size cap, damaged
+PDF); an attachment that simply is no PDF (a photo, a zip) is not a failure. A regex text
+fails when it has no text at all, or fell back to the HTML body because the article's
+PDF could not be read (not because there was no PDF). Both count the catalog as it is,
+so an item that failed once and was fetched later no longer counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bmw_assets.catalog import connect
+
+EXAMPLES = 5  # failed items named in a check's metadata
+NO_PDF_REASON = "no PDF attachment"  # the regex stage's reason for an article without any stored PDF
+
+
+@dataclass
+class FailureRate:
+    """`failed` of `total` items; `examples` name a few failed ones with their reason."""
+
+    failed: int
+    total: int
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Share of failed items, 0..1 (0 when there are no items)."""
+        return self.failed / self.total if self.total else 0.0
+
+
+def article_failure_rate(new: int, updated: int, failures: list[dict[str, str]]) -> FailureRate:
+    """Articles (and feeds) that could not be fetched in one `article_index` run, out of those
+    it fetched or tried to (`new` + `updated` + failed); failures are ItemFailure dicts."""
+    return FailureRate(len(failures), new + updated + len(failures), failures[:EXAMPLES])
+
+
+def attachment_failure_rate(catalog_path: Path) -> FailureRate:
+    """Attachments with status `failed` among all rows of the catalog's `attachments` table."""
+    with connect(catalog_path) as con:
+        failed, total = con.execute(
+            "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FROM attachments"
+        ).fetchall()[0]
+        examples = _dicts(con.execute(
+            "SELECT article_id, url, status, error AS reason FROM attachments WHERE status = 'failed' "
+            "ORDER BY fetched_at DESC, article_id LIMIT ?", [EXAMPLES]
+        ))
+    return FailureRate(failed, total, examples)
+
+
+def text_failure_rate(catalog_path: Path, stage: str = "regex") -> FailureRate:
+    """Texts of `stage` that failed, or fell back to the HTML body although the article had a PDF."""
+    problem = f"status = 'failed' OR (status = 'fallback' AND reason IS DISTINCT FROM '{NO_PDF_REASON}')"
+    with connect(catalog_path) as con:
+        failed, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE {problem}), count(*) FROM texts WHERE stage = ?", [stage]
+        ).fetchall()[0]
+        examples = _dicts(con.execute(
+            f"SELECT article_id, status, reason FROM texts WHERE stage = ? AND ({problem}) "
+            "ORDER BY updated_at DESC, article_id LIMIT ?", [stage, EXAMPLES]
+        ))
+    return FailureRate(failed, total, examples)
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
