@@ -3,8 +3,9 @@
 File names come only from the content hash, never from titles or URLs. Each
 body is streamed to a temp file in the destination folder (aborted past the
 size cap), checked for the `%PDF` magic and for parsing with pypdf (in a
-worker thread, with a time cap), and then renamed into place; an identical
-file already stored is left untouched.
+daemon thread, with a time cap: a parse that overruns it is abandoned, never
+waited for), and then renamed into place; an identical file already stored is
+left untouched.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pypdf import PageObject, PdfReader
 from pypdf.generic import ArrayObject, StreamObject
@@ -61,9 +64,34 @@ def pdf_page_count(path: Path) -> int:
     return len(reader.pages)
 
 
+async def _in_daemon_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)` in a daemon thread. Unlike asyncio.to_thread, a call that outlives the
+    caller's time cap is left behind: neither asyncio.run's executor shutdown nor the
+    interpreter's exit waits for it."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():  # cancelled when the caller's time cap ran out
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (function(*args), None)
+        except BaseException as error:  # handed to the awaiting coroutine
+            outcome = (None, error)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the event loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=run, daemon=True, name="pdf-check").start()
+    return await future
+
+
 async def _checked_pages(path: Path, timeout_s: float) -> tuple[int | None, str | None]:
     try:
-        return await asyncio.wait_for(asyncio.to_thread(pdf_page_count, path), timeout_s), None
+        return await asyncio.wait_for(_in_daemon_thread(pdf_page_count, path), timeout_s), None
     except asyncio.TimeoutError:
         return None, f"pypdf did not finish parsing within {timeout_s} s"
     except Exception as error:  # pypdf raises many types on damaged files; all mean "not usable"

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fpdf import FPDF
 
+from bmw_assets.pressclub import download
 from bmw_assets.pressclub import ClientSettings, download_attachments
 from bmw_assets.pressclub.address_guard import RefusedUrl
 from bmw_assets.pressclub.http_client import PoliteClient
@@ -146,3 +147,18 @@ def test_a_robots_txt_that_refuses_access_blocks_the_whole_site(status):
         with pytest.raises(RefusedUrl, match="robots.txt disallows"):
             asyncio.run(fetch())
     assert strict.hits == {"/robots.txt": 1}  # RFC 9309: unreachable or forbidden robots.txt means disallow all
+
+
+def test_a_parse_that_never_ends_does_not_hold_the_download(room, tmp_path, monkeypatch):
+    # A stand-in for a PDF on which pypdf loops: the page count blocks far past the cap.
+    release = threading.Event()
+    monkeypatch.setattr(download, "pdf_page_count", lambda path: release.wait(60))
+    settings = dataclasses.replace(ClientSettings.local(room.base_url), pdf_parse_timeout_s=0.5)
+    started = time.monotonic()
+    try:
+        [record] = download_attachments(settings, [("T0000001EN", f"{room.base_url}/big")], tmp_path).records
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert record.status == "failed" and "did not finish parsing within 0.5 s" in record.error
+    assert elapsed < 10, f"the download waited {elapsed:.0f} s for an abandoned parse"
