@@ -5,12 +5,12 @@ Runs are recorded in the instance, so `make ui` shows them afterwards. Returns t
 seconds each asset took, which `benchmarks/demo.py` records.
 """
 
+import multiprocessing
 import os
-import queue
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -35,11 +35,12 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
     return seconds
 
 
-def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dict[str, float]:
+def _materializer(settings: Settings, instance: dg.DagsterInstance, timings: dict[str, float], say) -> Callable:
+    """A function materializing a selection (one partition of it, if given) of the code location's
+    assets into `instance`, recording each step's seconds in `timings`."""
     defs = build_definitions(settings)
     assets = list(defs.assets or [])
     resources = dict(defs.resources or {})
-    timings: dict[str, float] = {}
 
     def materialize(selection: list[str], partition: str | None = None) -> None:
         label = f"{', '.join(selection)}" + (f" [{partition}]" if partition else "")
@@ -49,26 +50,52 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
                                 instance=instance, raise_on_error=True)  # fmt: skip
         for step, seconds in step_seconds(instance, result.run_id).items():
             timings[f"{step}[{partition}]" if partition else step] = seconds
-        say(f"    done in {time.monotonic() - started:.1f} s")
+        say(f"    {label} done in {time.monotonic() - started:.1f} s")
 
-    materialize(DATA_ASSETS)
-    # Training and evaluation use different pools, as under the daemon: while one variant is
-    # evaluated the next one trains (one CPU thread each).
-    trained: queue.Queue[str | None] = queue.Queue()
+    return materialize
 
-    def train_every_variant() -> None:
+
+def _train_variants(settings: Settings, instance_ref, variants: list[str], trained) -> None:
+    """Child process: trained_model for each variant in turn; puts (variant, step seconds) on the
+    `trained` queue as each finishes, then (None, None), or (None, error text) on failure."""
+    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+        timings: dict[str, float] = {}
+        materialize = _materializer(settings, instance, timings, lambda line: print(line, flush=True))
         try:
-            for variant in resources["model_configs"].variants():
+            for variant in variants:
                 materialize(["trained_model"], variant)
-                trained.put(variant)
-        finally:
-            trained.put(None)
+                trained.put((variant, dict(timings)))
+                timings.clear()
+        except Exception as error:
+            trained.put((None, f"{type(error).__name__}: {error}"))
+            raise
+        trained.put((None, None))
 
-    with ThreadPoolExecutor(max_workers=1) as trainer:
-        training = trainer.submit(train_every_variant)
-        while (variant := trained.get()) is not None:
+
+def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    materialize = _materializer(settings, instance, timings, say)
+    materialize(DATA_ASSETS)
+    # Training and evaluation use different pools, as under the daemon: a second process trains
+    # the variants one after another while this one evaluates each as it is done (one CPU thread each).
+    spawn = multiprocessing.get_context("spawn")
+    trained = spawn.Queue()
+    variants = build_definitions(settings).resources["model_configs"].variants()
+    trainer = spawn.Process(target=_train_variants, args=(settings, instance.get_ref(), variants, trained),
+                            name="demo-training")  # fmt: skip
+    trainer.start()
+    try:
+        while (done := trained.get())[0] is not None:
+            variant, train_timings = done
+            timings.update(train_timings)
             materialize(["eval_report"], variant)
-        training.result()
+        if done[1] is not None:
+            raise RuntimeError(f"training failed: {done[1]}")
+        trainer.join()
+    finally:
+        if trainer.is_alive():
+            trainer.terminate()
+            trainer.join()
     materialize(["variant_comparison"])
     return timings
 
