@@ -84,7 +84,7 @@ def base_model_report(
     automation_condition=dg.AutomationCondition.eager().allow(dg.AssetSelection.assets("trained_model")),
     description="One variant measured on the held-out test split: sliding-window perplexity, forgetting probe, "
     "fact recall, semantic entropy and sample generations (Qwen3 thinking parsed). Follows its "
-    "trained_model partition automatically; JSON + Markdown report under reports/<variant>/<run_id>/.",
+    "trained_model partition automatically; JSON + Markdown report under `reports/<variant>/<run_id>/`.",
 )
 def eval_report(
     context: dg.AssetExecutionContext,

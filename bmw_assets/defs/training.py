@@ -43,7 +43,7 @@ def base_model(storage: StorageResource, model_configs: ModelConfigsResource) ->
     pool="gpu",
     description="The base model after the variant's layer surgery, fine-tuned (full or LoRA) on the "
     "`chatml_dataset` train split with TRL, launched through Dagster Pipes. Checkpoints live under "
-    "models/<variant>/<run_id>/; this asset's value is their manifest. An interrupted run resumes.",
+    "`models/<variant>/<run_id>/`; this asset's value is their manifest. An interrupted run resumes.",
 )
 def trained_model(
     context: dg.AssetExecutionContext,

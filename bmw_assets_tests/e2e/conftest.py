@@ -6,14 +6,13 @@ Chromium driven by Playwright (which never downloads a browser here)."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bmw_assets_tests.conftest import free_port, write_tiny_configs
 from bmw_assets_tests.e2e.dagster_ui import REPO_ROOT, DagsterUI
@@ -23,10 +22,24 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-# Few articles keep the LLM filter (the slow data step on CPU) short. Six is the fewest for which
-# the newest-article test split holds one article; the feed's first page then lists exactly these,
-# so the sensor finds nothing new until the test publishes more.
+# Few articles keep the LLM filter (the slow data step on CPU) short; with six the hashed splits
+# give train five articles and validation one. The feed's first page then lists exactly these, so
+# the sensor finds nothing new until the test publishes more.
 PUBLISHED = 6
+# On top of the suite's tiny profile: only `qa` rows (a few dozen short conversations, so a
+# validation pass takes a second, not a minute), perplexity in whole windows (the forgetting
+# probe's ~3,000 tokens are scored once, not twice over overlapping windows), one fact question.
+E2E_PROFILE = {
+    "training": {"styles": ["qa"]},
+    "evaluation": {"perplexity_max_length": 256, "perplexity_stride": 256, "batch_size": 4, "max_new_tokens": 4,
+                   "fact_questions": 1},
+}  # fmt: skip
+# Daemon settings of the test's instance: sensors evaluate in threads of their own (the automation
+# sensor never waits behind the press-room poll) and the run queue is read every second.
+TEST_INSTANCE = {
+    "sensors": {"use_threads": True, "num_workers": 2},
+    "run_coordinator": {"config": {"dequeue_interval_seconds": 1}},
+}
 
 
 @dataclass
@@ -34,12 +47,13 @@ class Stack:
     ui: DagsterUI
     replica: object  # bmw_assets.replica.server.ReplicaServer
     storage: Path
-    prep_seconds: float
 
 
-@pytest.fixture(scope="session")
-def chromium_browser():
-    """Debian's Chromium under Playwright (tests using it skip where it is missing: see CHROMIUM)."""
+@pytest.fixture(scope="module")
+def chromium_browser(ui_stack: Stack):
+    """Debian's Chromium under Playwright (tests using it skip where it is missing: see CHROMIUM).
+    Playwright's sync API runs an event loop in this thread, so it starts after the stack's
+    in-process materialization (which uses asyncio.run): hence the dependency on ui_stack."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -52,8 +66,11 @@ def chromium_browser():
 
 @pytest.fixture()
 def page(ui_stack: Stack, chromium_browser):
-    """A fresh browser page on the webserver. Playwright's sync API runs an event loop in this thread,
-    so it starts after the stack's in-process materialization (which uses asyncio.run)."""
+    """A fresh browser page on the webserver. Actions and assertions wait up to 30 s: on two busy
+    cores (a training next door) the UI can take far longer than Playwright's 5 s default to render."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
     context = chromium_browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=ui_stack.ui.url)
     context.set_default_timeout(30_000)
     try:
@@ -76,11 +93,6 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     import dagster as dg
 
     from bmw_assets.definitions import build_definitions
-    from bmw_assets.defs.resources import (
-        LLMEndpointResource,
-        ModelConfigsResource,
-        PressClubResource,
-    )
     from bmw_assets.demo import DATA_ASSETS, stop_local_services
     from bmw_assets.llm_filter.endpoint import LocalEndpoint
     from bmw_assets.replica.server import ReplicaServer
@@ -88,8 +100,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     storage = tmp_path_factory.mktemp("e2e_storage")
     dagster_home = storage / "dagster"
-    dagster_home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    write_test_instance(dagster_home)
     # The packaged model, dequantized once per test session, where the code location looks for it.
     (storage / "cache").mkdir()
     (storage / "cache" / "base_models").symlink_to(base_model_dir.parent)
@@ -97,49 +108,71 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
     replica = ReplicaServer(published=PUBLISHED).start()
     endpoint = LocalEndpoint(model_dir, free_port(), storage / "logs" / "e2e-serve.log")
-    settings = load_settings({"BMW_STORAGE": str(storage), "BMW_PROFILE": "local"})
-    configs = write_tiny_configs(storage / "configs")
     env = {
-        **os.environ,
         "BMW_PROFILE": "local",
         "BMW_STORAGE": str(storage),
         "DAGSTER_HOME": str(dagster_home),
         "BMW_PRESSCLUB_URL": replica.base_url,
-        # An already running endpoint for llm_text in the local profile (see the report to the lead).
+        # An already running endpoint for llm_text in the local profile.
         "BMW_LLM_BASE_URL": endpoint.base_url,
         "BMW_LLM_MODEL": model_dir,
-        "BMW_CONFIGS_DIR": str(configs),
+        "BMW_CONFIGS_DIR": str(write_e2e_configs(storage / "configs")),
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONUNBUFFERED": "1",
     }
-    ui = DagsterUI(port=free_port(), env=env, log_dir=storage / "logs")
+    ui = DagsterUI(port=free_port(), env={**os.environ, **env}, log_dir=storage / "logs")
+    settings = load_settings(env)
     try:
-        started = time.monotonic()
+        # The webserver loads the code location while the data assets materialize here.
+        ui.spawn_webserver()
         endpoint.start()
-        defs = build_definitions(settings)
-        resources = dict(defs.resources or {})
-        resources["pressclub"] = PressClubResource(profile="local", base_url=replica.base_url)
-        resources["llm"] = LLMEndpointResource(profile="local", base_url=endpoint.base_url, model=model_dir)
-        resources["model_configs"] = ModelConfigsResource(profile="local", configs_dir=str(configs))
-        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-            result = dg.materialize(
-                list(defs.assets or []),
-                selection=DATA_ASSETS,
-                resources=resources,
-                instance=instance,
-                run_config={"ops": {"article_index": {"config": {"target": PUBLISHED}}}},
-            )
+        with pytest.MonkeyPatch.context() as environ:
+            for name, value in env.items():
+                environ.setenv(name, value)
+            # The same definitions and resources as the webserver's code location builds from `env`.
+            defs = build_definitions(load_settings())
+            with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+                result = dg.materialize(
+                    list(defs.assets or []),
+                    selection=DATA_ASSETS,
+                    resources=dict(defs.resources or {}),
+                    instance=instance,
+                    run_config={"ops": {"article_index": {"config": {"target": PUBLISHED}}}},
+                )
         assert result.success, "the data assets did not materialize before the UI started"
-        ui.start_webserver()
+        ui.wait_until_loaded()
         # Stopped before the daemon's first tick: the test starts it from the UI when it has published.
         ui.stop_sensor("new_press_releases")
         ui.skip_welcome_dialog()
         ui.start_daemon()
-        yield Stack(ui=ui, replica=replica, storage=storage, prep_seconds=time.monotonic() - started)
+        yield Stack(ui=ui, replica=replica, storage=storage)
     finally:
         ui.stop()
         stop_local_services(settings)
         endpoint.stop()
         replica.stop()
         print(f"e2e logs: {ui.log_dir}", file=sys.stderr)
+
+
+def write_e2e_configs(target: Path) -> Path:
+    """The project's configs with the suite's tiny profile and E2E_PROFILE laid over the local profile."""
+    write_tiny_configs(target)
+    local_path = target / "profiles" / "local.yaml"
+    local_path.write_text(yaml.safe_dump(_merged(yaml.safe_load(local_path.read_text()), E2E_PROFILE)))
+    return target
+
+
+def write_test_instance(dagster_home: Path) -> None:
+    """The project's dagster.yaml with TEST_INSTANCE's daemon settings added, into `dagster_home`."""
+    instance = _merged(yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text()), TEST_INSTANCE)
+    dagster_home.mkdir(parents=True)
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(instance))
+
+
+def _merged(base: dict, extra: dict) -> dict:
+    """`base` with `extra` laid over it, mapping by mapping."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merged(base.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged

@@ -56,18 +56,22 @@ class DagsterUI:
         return f"http://127.0.0.1:{self.port}"
 
     def _spawn(self, name: str, args: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         # A session of its own, so stopping it also stops the code servers and run workers it started.
         self.processes[name] = subprocess.Popen(
             args, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def start_webserver(self, timeout_s: float = 120) -> None:
-        """Start the webserver and wait until /server_info answers and the code location has loaded."""
+    def spawn_webserver(self) -> None:
+        """Start the webserver; it loads the code location in the background (see wait_until_loaded)."""
         binary = str(Path(sys.executable).with_name("dagster-webserver"))
         self._spawn("webserver", [binary, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)])
-        wait_for("the webserver to answer /server_info", self._server_info, timeout_s, every_s=1)
-        wait_for("the code location to load", self._location_loaded, timeout_s, every_s=1)
+
+    def wait_until_loaded(self, timeout_s: float = 120) -> None:
+        """Wait until the webserver answers /server_info and its code location has loaded."""
+        wait_for("the webserver to answer /server_info", self._server_info, timeout_s, every_s=0.5)
+        wait_for("the code location to load", self._location_loaded, timeout_s, every_s=0.5)
 
     def start_daemon(self) -> None:
         binary = str(Path(sys.executable).with_name("dagster-daemon"))
@@ -126,6 +130,13 @@ class DagsterUI:
         """The community sign-up dialog shows once per instance; mark it seen like clicking "Skip"."""
         self.graphql("mutation { setNuxSeen }")
 
+    def daemons_healthy(self) -> bool | None:
+        """True once every daemon the instance needs (backfills, run queue, sensors...) sends heartbeats."""
+        statuses = self.graphql(
+            "{ instance { daemonHealth { allDaemonStatuses { required healthy } } } }"
+        )["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return all(s["healthy"] for s in statuses if s["required"]) or None
+
     def sensor(self, name: str) -> dict[str, Any]:
         selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
         sensor = self.graphql(
@@ -147,10 +158,11 @@ class DagsterUI:
             raise GraphQLError(f"could not stop sensor {name!r}: {result}")
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every run of the instance, newest first, with status, tags and asset selection."""
+        """Every run of the instance, newest first, with status, tags and the assets it plans to
+        materialize (a sensor's run of a target job has no asset selection of its own)."""
         return self.graphql(
             """{ runsOrError(limit: 200) { ... on Runs { results { runId status
-                 tags { key value } assetSelection { path } } } } }"""
+                 tags { key value } assets { key { path } } } } } }"""
         )["runsOrError"]["results"]
 
     def run_failure(self, run_id: str) -> str:
@@ -187,4 +199,4 @@ def tag(run: dict[str, Any], key: str) -> str | None:
 
 
 def assets_of(run: dict[str, Any]) -> set[str]:
-    return {"/".join(key["path"]) for key in run["assetSelection"] or []}
+    return {"/".join(asset["key"]["path"]) for asset in run["assets"]}

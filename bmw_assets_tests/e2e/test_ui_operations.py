@@ -1,12 +1,14 @@
 """Operating bmw_assets as a user does, in a real browser against the real webserver and daemon:
 read the asset graph, backfill two trained_model variants from the launch dialog, watch
-eval_report follow them by automation, then publish press releases and start the sensor.
+eval_report follow them by automation, then publish press releases, start the sensor, and see
+its refresh run mark the trained variants as unsynced with the new dataset.
 
 Waits poll the webserver's GraphQL API (bounded); nothing sleeps a fixed time.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -25,7 +27,6 @@ from bmw_assets_tests.e2e.dagster_ui import (
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.timeout(1200),
     pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: `make chromium` installs it"),
 ]
 
@@ -35,6 +36,7 @@ GROUPS = {
     "dataset": ["chatml_dataset"],
     "training": ["base_model", "trained_model"],
     "evaluation": ["base_model_report", "eval_report", "variant_comparison"],
+    "sharing": ["dataset_card", "exported_model", "model_card"],
 }
 VARIANTS = ["dropped", "dropped_lora", "original", "original_lora", "pruned", "pruned_lora"]
 BACKFILLED = ["original_lora", "dropped_lora"]
@@ -47,9 +49,12 @@ def test_operating_the_graph_from_the_ui(page: Page, ui_stack: Stack, screenshot
     check_asset_graph(page, screenshot_dir)
     backfill_id = backfill_from_launch_dialog(page, ui, screenshot_dir)
     check_trained_partitions(ui, backfill_id, ui_stack.storage)
-    check_eval_reports_follow(ui)
     show_loss_curve(page, screenshot_dir)
+    check_eval_reports_follow(ui)
+    show_backfill_done(page, ui, backfill_id, screenshot_dir)
+    show_eval_report_runs(page, screenshot_dir)
     check_sensor_requests_refresh(page, ui_stack, screenshot_dir)
+    check_models_unsynced(page, ui, screenshot_dir)
 
 
 def check_asset_graph(page: Page, shots: Path) -> None:
@@ -93,6 +98,8 @@ def shown_name(name: str) -> re.Pattern:
 def backfill_from_launch_dialog(page: Page, ui: DagsterUI, shots: Path) -> str:
     """Materialize… on trained_model, pick two variants, launch the backfill; returns its id."""
     before = {run["runId"] for run in ui.runs()}
+    # Until the daemon's first heartbeat the dialog warns that the backfill daemon is not running.
+    wait_for("the daemon's heartbeats", ui.daemons_healthy, 120, every_s=1)
     page.goto("/assets/trained_model?view=partitions")
     page.get_by_role("button", name="Materialize…").first.click()
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize trained_model")
@@ -108,16 +115,14 @@ def backfill_from_launch_dialog(page: Page, ui: DagsterUI, shots: Path) -> str:
     for variant in BACKFILLED:
         picker.get_by_role("menuitem", name=shown_name(variant)).click()
     dialog.get_by_text("Launch runs to materialize trained_model").click()  # closes the picker
+    expect(page.get_by_placeholder("Filter partitions")).to_be_hidden()
     expect(dialog.get_by_text(f"{len(BACKFILLED)} partitions", exact=True)).to_be_visible()
     page.screenshot(path=shots / "backfill-dialog.png")
     dialog.get_by_role("button", name="Launch backfill").click()
     expect(dialog).to_be_hidden()
 
-    backfill = wait_for("the backfill to be recorded", lambda: _newest_backfill(ui), 60)
+    backfill = wait_for("the backfill to be recorded", lambda: _newest_backfill(ui), 60, every_s=0.5)
     assert sorted(backfill["partitionNames"]) == sorted(BACKFILLED)
-    page.goto("/runs/b/" + backfill["id"])
-    expect(page.get_by_text(backfill["id"]).first).to_be_visible()
-    page.screenshot(path=shots / "backfill-launched.png")
     assert not before & {r["runId"] for r in ui.runs() if tag(r, "dagster/backfill") == backfill["id"]}
     return backfill["id"]
 
@@ -128,6 +133,15 @@ def _newest_backfill(ui: DagsterUI) -> dict | None:
         "assetSelection { path } } } } }"
     )["partitionBackfillsOrError"]["results"]
     return next((b for b in backfills if [k["path"] for k in b["assetSelection"]] == [["trained_model"]]), None)
+
+
+def _backfill_status(ui: DagsterUI, backfill_id: str) -> str | None:
+    """The backfill's status once it has finished (None while it is requested or running)."""
+    status = ui.graphql(
+        "query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }",
+        {"id": backfill_id},
+    )["partitionBackfillOrError"]["status"]
+    return None if status in ("REQUESTED", "CANCELING", "FAILING") else status
 
 
 def wait_for_runs(ui: DagsterUI, what: str, select, expected: int, timeout_s: float) -> list[dict]:
@@ -151,7 +165,7 @@ def wait_for_runs(ui: DagsterUI, what: str, select, expected: int, timeout_s: fl
 
 def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> None:
     runs = wait_for_runs(ui, "the backfill's training runs", lambda r: tag(r, "dagster/backfill") == backfill_id,
-                         len(BACKFILLED), timeout_s=600)  # fmt: skip
+                         len(BACKFILLED), timeout_s=300)  # fmt: skip
     assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
     assert all(assets_of(r) == {"trained_model"} for r in runs)
 
@@ -162,6 +176,11 @@ def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> 
         assert metadata["loss_curve"]["mdStr"].startswith("![loss curve](data:image/png;base64,")
         checkpoints = Path(metadata["checkpoint_dir"]["path"])
         assert checkpoints.is_relative_to(storage / "models" / event["partition"]) and checkpoints.is_dir()
+        # The run's manifest names the variant and the dataset version the metadata reports.
+        manifest = json.loads((checkpoints / "manifest.json").read_text())
+        assert manifest["variant"] == event["partition"]
+        assert manifest["dataset"]["version"] == metadata["dataset_version"]["text"]
+        assert (checkpoints / manifest["paths"]["loss_curve"]).is_file()
         assert metadata["best_eval_loss"]["floatValue"] > 0
         assert 0 < metadata["trainable_params"]["intValue"] < metadata["total_params"]["intValue"], "LoRA trains a part"
 
@@ -169,7 +188,7 @@ def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> 
 def check_eval_reports_follow(ui: DagsterUI) -> None:
     """eval_report has no backfill of its own: the automation sensor requests it per trained partition."""
     runs = wait_for_runs(ui, "eval_report runs requested by automation",
-                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=600)  # fmt: skip
+                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=300)  # fmt: skip
     assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
     assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs), [r["tags"] for r in runs]
     events = ui.materializations("eval_report")
@@ -179,20 +198,48 @@ def check_eval_reports_follow(ui: DagsterUI) -> None:
         assert "report" in labels and len(labels) > 3, labels
 
 
+def show_backfill_done(page: Page, ui: DagsterUI, backfill_id: str, shots: Path) -> None:
+    """The backfill completes, and its page lists one succeeded run per variant."""
+    status = wait_for("the backfill to complete", lambda: _backfill_status(ui, backfill_id), 120, every_s=1)
+    assert status in ("COMPLETED", "COMPLETED_SUCCESS"), f"backfill {backfill_id} ended {status}"
+    page.goto(f"/runs/b/{backfill_id}?tab=runs")
+    for variant in BACKFILLED:
+        expect(page.get_by_text(f"partition: {variant}", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Success", exact=True)).to_have_count(len(BACKFILLED))
+    page.screenshot(path=shots / "backfill-runs.png")
+
+
 def show_loss_curve(page: Page, shots: Path) -> None:
-    page.goto("/assets/trained_model?view=partitions")
-    page.get_by_text(BACKFILLED[0], exact=True).first.click()
-    expect(page.get_by_text("loss_curve", exact=True).first).to_be_visible()
+    """A trained partition's metadata table, and its loss curve rendered from the markdown entry."""
+    page.goto(f"/assets/trained_model?view=partitions&partition={BACKFILLED[0]}")
+    row = page.get_by_role("row").filter(has=page.get_by_text("loss_curve", exact=True))
+    for label in ("best_eval_loss", "trainable_params", "dataset_version", "checkpoint_dir"):
+        expect(page.get_by_role("row").filter(has=page.get_by_text(label, exact=True))).to_be_visible()
     page.screenshot(path=shots / "trained-model-metadata.png")
+    row.get_by_text("[Show Markdown]").click()
+    plot = page.get_by_role("dialog").get_by_role("img", name="loss curve")
+    expect(plot).to_be_visible()
+    assert plot.evaluate("img => img.naturalWidth") > 100, "the loss curve PNG did not decode"
+    page.screenshot(path=shots / "trained-model-loss-curve.png")
+
+
+def show_eval_report_runs(page: Page, shots: Path) -> None:
+    """The runs list: the backfill's trainings, then the eval_report runs automation requested."""
+    page.goto("/runs")
+    expect(page.get_by_text("eval_report", exact=True).filter(visible=True)).to_have_count(len(BACKFILLED))
+    # "Launched by" links to the sensor that requested the run.
+    expect(page.locator(f"a[href='/locations/{LOCATION}/sensors/automation']")).to_have_count(len(BACKFILLED))
+    page.screenshot(path=shots / "runs.png")
 
 
 def check_sensor_requests_refresh(page: Page, stack: Stack, shots: Path) -> None:
     ui = stack.ui
     published = stack.replica.publish(3)
     page.goto(f"/locations/{LOCATION}/sensors/new_press_releases")
-    toggle = page.get_by_role("checkbox").first
+    running = page.get_by_role("row").filter(has=page.get_by_text("Running", exact=True))
+    toggle = running.get_by_role("checkbox")
     expect(toggle).not_to_be_checked()
-    toggle.click()
+    running.locator("label").click()  # the switch drawn over the hidden checkbox
     expect(toggle).to_be_checked()
 
     def requested() -> dict | None:
@@ -202,17 +249,35 @@ def check_sensor_requests_refresh(page: Page, stack: Stack, shots: Path) -> None
                 pytest.fail(f"the sensor's tick failed: {tick['error']['message']}")
         return next((t for t in ticks if t["runIds"]), None)
 
-    tick = wait_for("a new_press_releases tick that requests a run", requested, 120)
+    tick = wait_for("a new_press_releases tick that requests a run", requested, 120, every_s=1)
     run = next(r for r in ui.runs() if r["runId"] == tick["runIds"][0])
     assert assets_of(run) == REFRESH_SELECTION
-    assert tag(run, "bmw/new_article_count") == "3"
+    assert tag(run, "bmw/new_article_count") == str(len(published))
     assert sorted(tag(run, "bmw/new_articles").split(",")) == sorted(published)
     # The daemon launches it through the queued run coordinator.
     waiting = (None, "QUEUED", "NOT_STARTED")
-    wait_for("the refresh run to start", lambda: run_status(ui, run["runId"]) not in waiting or None, 60)
+    wait_for("the refresh run to start", lambda: run_status(ui, run["runId"]) not in waiting or None, 60, every_s=1)
+
     page.reload()
-    expect(page.get_by_text("new_press_releases").first).to_be_visible()
+    expect(page.get_by_text("1 run requested").first).to_be_visible()
+    expect(page.get_by_text(run["runId"][:8]).first).to_be_visible()
     page.screenshot(path=shots / "sensor-tick.png")
+    page.get_by_role("button", name="Runs", exact=True).click()
+    expect(page.get_by_text(f"bmw/new_article_count: {len(published)}")).to_be_visible()
+    page.screenshot(path=shots / "sensor-refresh-run.png")
+    wait_for_runs(ui, "the refresh run", lambda r: r["runId"] == run["runId"], 1, timeout_s=300)
+
+
+def check_models_unsynced(page: Page, ui: DagsterUI, shots: Path) -> None:
+    """The refresh built a new dataset version, so the variants trained on the old one show as unsynced."""
+    newest = max(ui.materializations("chatml_dataset"), key=lambda event: int(event["timestamp"]))
+    version = next(m["text"] for m in newest["metadataEntries"] if m["label"] == "version")
+    for event in ui.materializations("trained_model"):
+        trained_on = next(m["text"] for m in event["metadataEntries"] if m["label"] == "dataset_version")
+        assert trained_on != version, f"{event['partition']} was trained on the refreshed dataset {version}"
+    page.goto(f"/assets/trained_model?view=partitions&partition={BACKFILLED[0]}")
+    expect(page.get_by_text(re.compile(r"^Unsynced"))).to_be_visible()
+    page.screenshot(path=shots / "trained-model-unsynced.png")
 
 
 def run_status(ui: DagsterUI, run_id: str) -> str | None:
