@@ -18,7 +18,7 @@ import dagster as dg
 from bmw_assets.definitions import build_definitions
 from bmw_assets.settings import Settings, load_settings
 
-DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset", "base_model", "base_model_report"]
+DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset", "base_model"]
 
 
 def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -77,7 +77,8 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
     materialize = _materializer(settings, instance, timings, say)
     materialize(DATA_ASSETS)
     # Training and evaluation use different pools, as under the daemon: a second process trains
-    # the variants one after another while this one evaluates each as it is done (one CPU thread each).
+    # the variants one after another while this one evaluates the base model, then each variant
+    # as it is done (one CPU thread each).
     spawn = multiprocessing.get_context("spawn")
     trained = spawn.Queue()
     variants = build_definitions(settings).resources["model_configs"].variants()
@@ -85,6 +86,7 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
                             name="demo-training")  # fmt: skip
     trainer.start()
     try:
+        materialize(["base_model_report"])
         while (done := trained.get())[0] is not None:
             variant, train_timings = done
             timings.update(train_timings)
