@@ -98,7 +98,11 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
         if trainer.is_alive():
             trainer.terminate()
             trainer.join()
-    materialize(["variant_comparison"])
+    materialize(["variant_comparison", "dataset_card"])
+    # Model cards last: they quote the comparison. Exports (merging LoRA adapters) are left to
+    # `python -m bmw_assets.serve` or the UI, which make them when a variant is served or shared.
+    for variant in variants:
+        materialize(["model_card"], variant)
     return timings
 
 
