@@ -11,7 +11,6 @@ other hosts, serve the same exported folder with vLLM (docs/serving.md).
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.training.artifacts import MANIFEST_NAME
+from bmw_assets.training.artifacts import MANIFEST_NAME, read_manifest
 
 DEFAULT_PORT = 8000
 
@@ -28,9 +27,7 @@ def latest_run(models_dir: Path, variant: str) -> dict[str, Any]:
     """The manifest of `variant`'s most recently completed run under `models_dir`
     (`<variant>/<run_id>/manifest.json`, newest `completed_at`); FileNotFoundError naming the
     variants that do have runs when it has none."""
-    manifests = [
-        json.loads(path.read_text(encoding="utf-8")) for path in Path(models_dir).glob(f"{variant}/*/{MANIFEST_NAME}")
-    ]
+    manifests = [manifest for run_dir in Path(models_dir).glob(f"{variant}/*") if (manifest := read_manifest(run_dir))]
     if not manifests:
         trained = sorted(p.parent.parent.name for p in Path(models_dir).glob(f"*/*/{MANIFEST_NAME}"))
         raise FileNotFoundError(
