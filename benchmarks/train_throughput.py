@@ -23,6 +23,11 @@ the LM head, L layers, s tokens, d = heads x head_dim:
   LoRA: 4N + 6 N_lora + 6 L s d   (frozen weights need the input gradient only)
 MFU is that rate over 790 TFLOP/s (bf16 matrix rate measured on an H200).
 
+A project case with `gpus=N` (N > 1) runs under the launcher the training asset uses
+(`accelerate launch`: DDP for LoRA, FSDP2 for full fine-tuning); its tokens are counted over
+all GPUs, and its scaling is its rate over the one-GPU case of the same variant, layout and
+batch size in the run.
+
 Run on a CUDA host (no network needed):
   python benchmarks/train_throughput.py --tokenizer <folder with a chat-template tokenizer>
 A case name is `plain:<lora|full>` or `project:<variant>:<fixed|packed>[:key=value,...]`.
@@ -47,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bmw_assets.atomic import write_text_atomic  # noqa: E402
+from bmw_assets.training.launch import accelerate_launch_prefix  # noqa: E402
 
 RESULT_PATH = ROOT / "benchmarks" / "results" / "train_throughput.json"
 PEAK_BF16_TFLOPS = 790.0  # measured 8192^3 bf16 matmul on an H200 (device KINDS.md)
@@ -276,10 +282,12 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     config = load_variant_config(variant, args.profile).model_dump(mode="json")
     # Benchmark-only switch: PEFT's own cast of each LoRA input to the adapters' fp32, as before.
     keep_peft_input_cast = bool(overrides.pop("keep_peft_input_cast", False))
+    gpus = int(overrides.pop("gpus", 1))
     config["training"].update(overrides)
     training = config["training"]
     training["max_length"] = args.max_length
     cuda = torch.cuda.is_available()
+    device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
     backend = resolve_backend(training["backend"], training["liger"], cuda, method=training["method"],
                               packing=training["packing"])
     import_backend_first(backend)
@@ -295,11 +303,12 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
         model, tokenizer = load_model(spec, backend, torch.bfloat16)
     else:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-        model = build_random_model(args.tiny, "cuda" if cuda else "cpu")
+        model = build_random_model(args.tiny, device)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
-    total = args.max_length * (args.warmup + args.steps + 2) * int(overrides.get("gradient_accumulation_steps", 1))
+    batches_per_step = int(overrides.get("gradient_accumulation_steps", 1)) * int(training["per_device_batch_size"]) * gpus
+    total = args.max_length * (args.warmup + args.steps + (args.profile_steps or 0) + 2) * batches_per_step
     rows = synthetic_rows(args.tokens_per_word, args.max_length, layout, int(total * 1.15), 1)
     clock = _StepClock(torch)
     losses: list[float] = []
@@ -335,6 +344,8 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
         "load_best_model_at_end": False, "logging_steps": 1, "report_to": [], "output_dir": str(work),
         "include_num_input_tokens_seen": "all",
     })
+    if trainer.accelerator.num_processes != gpus:
+        raise RuntimeError(f"case asks for {gpus} GPU(s) but trains in {trainer.accelerator.num_processes} process(es)")
     if keep_peft_input_cast:
         for module in trainer.model.modules():
             if hasattr(module, "cast_input_dtype_enabled"):
@@ -345,8 +356,9 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     warmup = args.warmup
     if profiled.get("top"):  # profiled steps are slower: timing starts at the end of the last one
         clock.marks, warmup = clock.marks[args.warmup + args.profile_steps - 1:], 1
-    return _summary(clock.steps(), warmup, losses, {"profile_top_kernels": profiled.get("top"),
-        "gradient_checkpointing": training["gradient_checkpointing"], "backend": backend.name,
+    return _summary(clock.steps(), warmup, losses, {"profile_top_kernels": profiled.get("top"), "gpus": gpus,
+        "processes": trainer.accelerator.num_processes, "distributed_type": str(trainer.accelerator.distributed_type),
+        "per_device_batch_size": training["per_device_batch_size"], "gradient_checkpointing": training["gradient_checkpointing"], "backend": backend.name,
         "liger": backend.use_liger, "packing": training["packing"], "loss_mode": mode.value,
         "optimizer": trainer.args.optim.value if hasattr(trainer.args.optim, "value") else str(trainer.args.optim),
         "attn_implementation": trainer.model.config._attn_implementation, **_memory(torch)})
@@ -365,27 +377,45 @@ def _top_kernels(profiler: Any, steps: int, clock: str, rows: int = 25) -> list[
              "share": round(self_us(e) / total, 4), "calls_per_step": e.count // steps} for e in ranked]
 
 
-def run_case(name: str, args: argparse.Namespace) -> dict:
-    """One case in this process; its result dict."""
-    import torch
-
+def parse_case(name: str) -> tuple[str, str, str, dict[str, Any], str]:
+    """(kind, variant, layout, overrides, method) of a case name; variant and layout are
+    empty for the plain baselines."""
     parts = name.split(":")
-    started = time.perf_counter()
-    if parts[0] == "plain":
-        method = parts[1]
-        result = run_plain(method, args)
-    elif parts[0] == "project":
+    if parts[0] == "plain" and len(parts) == 2 and parts[1] in ("lora", "full"):
+        return "plain", "", "", {}, parts[1]
+    if parts[0] == "project" and len(parts) in (3, 4):
         variant, layout = parts[1], parts[2]
         overrides = _parse_overrides(parts[3] if len(parts) > 3 else "")
         method = overrides.get("method") or ("lora" if variant.endswith("_lora") else "full")
-        result = run_project(variant, layout, overrides, args)
+        return "project", variant, layout, overrides, method
+    raise ValueError(f"case {name!r}: expected 'plain:<lora|full>' or 'project:<variant>:<fixed|packed>[:k=v,...]'")
+
+
+def run_case(name: str, args: argparse.Namespace) -> dict:
+    """One case in this process (one rank of it under a multi-GPU launch); its result dict."""
+    import torch
+
+    kind, variant, layout, overrides, method = parse_case(name)
+    started = time.perf_counter()
+    if kind == "plain":
+        result = run_plain(method, args)
     else:
-        raise ValueError(f"case {name!r}: expected 'plain:<lora|full>' or 'project:<variant>:<fixed|packed>[:k=v,...]'")
+        result = run_project(variant, layout, overrides, args)
     cfg = model_config(args.tiny)
     tflops = flops_per_token(cfg, method, args.max_length) * result["tokens_per_s"] / 1e12
+    gpus = result.get("gpus", 1)
     return {"case": name, "method": method, **result, "model_tflops": round(tflops, 1),
-            "mfu": round(tflops / PEAK_BF16_TFLOPS, 4), "case_wall_s": round(time.perf_counter() - started, 1),
+            "mfu": round(tflops / (PEAK_BF16_TFLOPS * gpus), 4), "case_wall_s": round(time.perf_counter() - started, 1),
             "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+
+
+def case_command(name: str, argv: list[str]) -> list[str]:
+    """The argv that runs case `name` in a child: this script with `--run-case`, under the
+    training asset's own multi-GPU launcher when the case sets gpus=N > 1."""
+    _, _, _, overrides, method = parse_case(name)
+    gpus = int(overrides.get("gpus", 1))
+    prefix = accelerate_launch_prefix(gpus, fsdp=method == "full") if gpus > 1 else [sys.executable]
+    return [*prefix, __file__, "--run-case", name, *argv]
 
 
 def _table(results: list[dict]) -> str:
@@ -403,10 +433,27 @@ def _table(results: list[dict]) -> str:
 
 
 def _speedups(results: list[dict]) -> dict[str, float]:
-    """Each project case's tokens/s over the plain baseline of its method in this run."""
+    """Each one-GPU project case's tokens/s over the plain baseline of its method in this run."""
     base = {r["method"]: r["tokens_per_s"] for r in results if r["case"].startswith("plain:") and "error" not in r}
     return {r["case"]: round(r["tokens_per_s"] / base[r["method"]], 3)
-            for r in results if r["case"].startswith("project:") and "error" not in r and r["method"] in base}
+            for r in results if r["case"].startswith("project:") and "error" not in r and r["method"] in base
+            and r.get("gpus", 1) == 1}
+
+
+def _scaling_key(name: str) -> tuple:
+    """What a multi-GPU case and its one-GPU reference share: variant, layout and every
+    override but the GPU count and the accumulation (which sets only the global batch)."""
+    _, variant, layout, overrides, _ = parse_case(name)
+    rest = {k: v for k, v in overrides.items() if k not in ("gpus", "gradient_accumulation_steps")}
+    return variant, layout, tuple(sorted(rest.items()))
+
+
+def _scaling(results: list[dict]) -> dict[str, float]:
+    """Each multi-GPU case's tokens/s over the one-GPU case with the same `_scaling_key` in this run."""
+    ok = [r for r in results if r["case"].startswith("project:") and "error" not in r]
+    single = {_scaling_key(r["case"]): r["tokens_per_s"] for r in ok if r.get("gpus", 1) == 1}
+    return {r["case"]: round(r["tokens_per_s"] / single[_scaling_key(r["case"])], 3)
+            for r in ok if r.get("gpus", 1) > 1 and _scaling_key(r["case"]) in single}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,14 +479,16 @@ def main(argv: list[str] | None = None) -> int:
 
         args.tokenizer = ensure_base_model(PACKAGED_MODEL, Path(args.work_dir) / "base_model")
     if args.run_case:
-        print(RESULT_PREFIX + json.dumps(run_case(args.run_case, args)), flush=True)
+        result = run_case(args.run_case, args)
+        if int(os.environ.get("RANK", "0")) == 0:  # rank 0 speaks for a multi-GPU case
+            print(RESULT_PREFIX + json.dumps(result), flush=True)
         return 0
 
     results: list[dict] = []
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
     passthrough = _without(passthrough, "--cases")
     for case in filter(None, args.cases.split(";")):
-        command = [sys.executable, __file__, "--run-case", case, "--tokenizer", args.tokenizer, *passthrough]
+        command = case_command(case, ["--tokenizer", args.tokenizer, *passthrough])
         print(f"== {case}", flush=True)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout)
@@ -457,12 +506,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result), flush=True)
         results.append(result)
         payload = {"max_length": args.max_length, "warmup": args.warmup, "steps": args.steps, "tiny": args.tiny,
-                   "peak_bf16_tflops": PEAK_BF16_TFLOPS, "results": results, "speedup_vs_plain": _speedups(results)}
+                   "peak_bf16_tflops": PEAK_BF16_TFLOPS, "results": results, "speedup_vs_plain": _speedups(results),
+                   "scaling_vs_one_gpu": _scaling(results)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
     print(_table(results))
     for case, ratio in _speedups(results).items():
         print(f"speedup {case}: {ratio:.2f}x plain")
+    for case, ratio in _scaling(results).items():
+        print(f"scaling {case}: {ratio:.2f}x one GPU")
     return 0
 
 

@@ -15,14 +15,20 @@ _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def training_command(spec_path: os.PathLike | str, num_gpus: int, fsdp: bool) -> list[str]:
     """argv for one run: `python -m bmw_assets.training.train --spec <spec_path>` on CPU or
-    one GPU; `accelerate launch --multi_gpu --num_processes N` for several GPUs, with FSDP
-    (full shard, transformer-block wrapping, full state dict so save_pretrained writes
-    ordinary safetensors) when `fsdp` is set (full fine-tuning), plain DDP otherwise (LoRA)."""
+    one GPU; on several GPUs the same module under `accelerate_launch_prefix`."""
+    module_args = ["-m", _TRAIN_MODULE, "--spec", os.fspath(spec_path)]
+    return [*accelerate_launch_prefix(num_gpus, fsdp), *module_args]
+
+
+def accelerate_launch_prefix(num_gpus: int, fsdp: bool) -> list[str]:
+    """The interpreter (0 or 1 GPU) or `accelerate launch --multi_gpu --num_processes N` (more),
+    to be followed by a script or `-m module`. With `fsdp` (full fine-tuning): FSDP2, each
+    decoder layer its own shard group, full state dict so save_pretrained writes ordinary
+    safetensors; otherwise plain DDP (LoRA: only the adapters' gradients are reduced)."""
     if num_gpus < 0:
         raise ValueError(f"num_gpus is {num_gpus}; expected 0 (CPU) or a positive GPU count")
-    module_args = ["-m", _TRAIN_MODULE, "--spec", os.fspath(spec_path)]
     if num_gpus <= 1:
-        return [sys.executable, *module_args]
+        return [sys.executable]
     command = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--multi_gpu", "--num_processes", str(num_gpus), "--mixed_precision", "bf16",
@@ -30,14 +36,15 @@ def training_command(spec_path: os.PathLike | str, num_gpus: int, fsdp: bool) ->
     if fsdp:
         command += [
             "--use_fsdp",
-            "--fsdp_sharding_strategy", "FULL_SHARD",
+            "--fsdp_version", "2",
+            "--fsdp_reshard_after_forward", "true",
             "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
             "--fsdp_state_dict_type", "FULL_STATE_DICT",
-            "--fsdp_use_orig_params", "true",
-            "--fsdp_cpu_ram_efficient_loading", "true",
-            "--fsdp_sync_module_states", "true",
+            # Every rank loads the real weights: layer surgery scores layers with a forward pass
+            # on each rank before sharding, which meta tensors on ranks > 0 could not do.
+            "--fsdp_cpu_ram_efficient_loading", "false",
         ]
-    return [*command, *module_args]
+    return command
 
 
 def training_env(base_env: Mapping[str, str] | None = None, offline: bool = True) -> dict[str, str]:

@@ -395,6 +395,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "loss_mode": mode.value,
         "backend": backend.name,
         "use_liger": backend.use_liger,
+        "processes": trainer.accelerator.num_processes,  # GPUs of a multi-GPU launch
     }
     write_json_atomic(output_dir / "metrics.json", metrics)
 

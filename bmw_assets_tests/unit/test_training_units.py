@@ -14,7 +14,7 @@ from bmw_assets.atomic import write_json_atomic
 from bmw_assets.training.artifacts import loss_history, read_manifest
 from bmw_assets.training.backend import resolve_backend
 from bmw_assets.training.data import LossMode, read_jsonl, to_trainer_rows
-from bmw_assets.training.launch import training_command, training_env
+from bmw_assets.training.launch import accelerate_launch_prefix, training_command, training_env
 from bmw_assets.training.reporting import StdoutReporter, open_reporter
 from bmw_assets.training.spec import RunSpec
 
@@ -115,6 +115,9 @@ def test_training_command_single_process_ddp_and_fsdp():
     assert ddp[-4:] == ["-m", "bmw_assets.training.train", "--spec", "spec.json"]
     fsdp = training_command("spec.json", num_gpus=8, fsdp=True)
     assert "--use_fsdp" in fsdp and fsdp[fsdp.index("--fsdp_state_dict_type") + 1] == "FULL_STATE_DICT"
+    assert fsdp[fsdp.index("--fsdp_version") + 1] == "2"
+    # The prefix serves any script (the throughput benchmark launches itself with it).
+    assert fsdp[: fsdp.index("-m", 3)] == accelerate_launch_prefix(8, fsdp=True)
     with pytest.raises(ValueError, match="num_gpus"):
         training_command("spec.json", num_gpus=-1, fsdp=False)
 
