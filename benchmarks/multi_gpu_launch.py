@@ -27,7 +27,7 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from train_throughput import synthetic_rows  # noqa: E402
+from train_throughput import _parse_overrides, synthetic_rows  # noqa: E402
 
 from bmw_assets.atomic import write_text_atomic  # noqa: E402
 from bmw_assets.training.artifacts import read_manifest  # noqa: E402
@@ -52,7 +52,7 @@ def write_small_model(tokenizer_dir: str, folder: Path) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def write_spec(variant: str, work: Path, model_dir: Path, steps: int) -> Path:
+def write_spec(variant: str, work: Path, model_dir: Path, steps: int, overrides: dict[str, Any]) -> Path:
     """The run spec (CONTRACTS.md) for a short run of `variant` under the production profile."""
     from bmw_assets.models.config import load_variant_config
 
@@ -60,6 +60,7 @@ def write_spec(variant: str, work: Path, model_dir: Path, steps: int) -> Path:
     config["model"]["name"] = str(model_dir)
     config["training"].update(max_length=512, max_steps=steps, eval_steps=steps // 2, save_steps=steps // 2,
                               logging_steps=1, gradient_accumulation_steps=2)
+    config["training"].update(overrides)
     import torch
 
     if not torch.cuda.is_available():  # checking the script on a CPU: flex attention has no CPU backward
@@ -94,19 +95,26 @@ def check_weights(output_dir: Path, manifest: dict[str, Any], method: str, param
     return {"weight_tensors": tensors, "weight_parameters": numel, "weights_finite": finite, "weights_ok": ok}
 
 
-def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, steps: int, timeout: int) -> dict:
+def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, steps: int, timeout: int,
+        overrides: dict[str, Any]) -> dict:
     method = "lora" if variant.endswith("_lora") else "full"
-    spec_path = write_spec(variant, work, model_dir, steps)
+    spec_path = write_spec(variant, work, model_dir, steps, overrides)
     command = training_command(spec_path, num_gpus=gpus, fsdp=method == "full")
     started = time.perf_counter()
     done = subprocess.run(command, env=training_env(), capture_output=True, text=True, timeout=timeout)
-    result: dict[str, Any] = {"variant": variant, "method": method, "gpus": gpus, "command": command[:12],
+    result: dict[str, Any] = {"variant": variant, "method": method, "gpus": gpus, "training": overrides,
+                              "command": command[:12],
                               "exit": done.returncode, "wall_s": round(time.perf_counter() - started, 1)}
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     output_dir = Path(spec["output_dir"])
     manifest = read_manifest(output_dir)
+    log = work / f"{variant}.log"
+    log.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr, encoding="utf-8")
+    result["log"] = str(log)
     if done.returncode != 0 or manifest is None:
-        return {**result, "passed": False, "stderr_tail": done.stderr[-4000:], "stdout_tail": done.stdout[-1500:]}
+        # The first errors say why; a rank's abort afterwards fills the tail with frames.
+        errors = [line for line in done.stderr.splitlines() if "Error" in line or "error:" in line][:20]
+        return {**result, "passed": False, "errors": errors, "stderr_tail": done.stderr[-2000:]}
     metrics = json.loads((output_dir / manifest["paths"]["metrics"]).read_text(encoding="utf-8"))
     weights = check_weights(output_dir, manifest, method, parameters)
     losses = [entry["loss"] for entry in metrics["history"]["train"]]
@@ -123,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpus", type=int, default=2)
     parser.add_argument("--variants", default="original_lora,original")
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--training", default="", help="key=value,... laid over the training section")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/multi_gpu_launch"))
     parser.add_argument("--timeout", type=int, default=300, help="seconds one run may take")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
@@ -132,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for variant in filter(None, args.variants.split(",")):
         print(f"== {variant} on {args.gpus} GPU(s)", flush=True)
-        result = run(variant, args.gpus, args.work_dir, model_dir, parameters, args.steps, args.timeout)
+        result = run(variant, args.gpus, args.work_dir, model_dir, parameters, args.steps, args.timeout,
+                     _parse_overrides(args.training))
         print(json.dumps(result)[:3000], flush=True)
         results.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

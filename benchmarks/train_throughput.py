@@ -9,9 +9,9 @@ tokens per optimizer step:
 * project cases: the trainer `bmw_assets.training.train.build_trainer` makes for a variant
   under a profile (default `production`), with optional `key=value` overrides of the
   `training:` section, on fixed-length rows or on packed rows of a press-release-like
-  length mix. Evaluation and saving are switched off and gradient accumulation set to 1
-  so one step is one 4096-token batch plus an optimizer step, as in the baselines (a case
-  that sets gradient_accumulation_steps times the optimizer step as configured instead).
+  length mix. Evaluation and saving are switched off; batch size and gradient accumulation
+  are the profile's (production: two packed rows per forward, 8 accumulated, 16 x 4096
+  tokens per optimizer step) unless the case sets them.
 
 Each case runs in its own process (fresh GPU memory, no leftover patches). Per step time is
 taken with CUDA events between consecutive step ends (data loading and logging included),
@@ -69,17 +69,20 @@ QWEN3_8B = dict(
 TINY = dict(QWEN3_8B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, head_dim=16)
 
-DEFAULT_CASES = [  # ten cases take ~9 minutes on a fresh H200: pass --cases to split them
+DEFAULT_CASES = [  # ~15 minutes on a fresh two-GPU H200 host: pass --cases to split them
     "plain:lora",
     "plain:full",
     "project:original_lora:packed",  # the production profile on the press-release length mix
     "project:original:packed",
     "project:original_lora:fixed",  # the same on 4096-token rows: what packing keeps
     "project:original:fixed",
-    "project:original_lora:packed:attn_implementation=sdpa",  # dense-mask attention on packed rows
-    "project:original_lora:fixed:backend=unsloth",  # Unsloth LoRA, where installed
-    "project:original_lora:packed:backend=unsloth",
-    "project:original:fixed:backend=unsloth,gradient_checkpointing=true",  # the profile before this benchmark
+    # one packed row per forward, 16 accumulated: the same tokens per optimizer step
+    "project:original_lora:packed:per_device_batch_size=1,gradient_accumulation_steps=16",
+    "project:original:packed:per_device_batch_size=1,gradient_accumulation_steps=16",
+    "project:original_lora:fixed:backend=unsloth,per_device_batch_size=1,gradient_accumulation_steps=16",
+    # two GPUs, the same global batch: scaling over the first two project cases
+    "project:original_lora:packed:gpus=2,gradient_accumulation_steps=4",
+    "project:original:packed:gpus=2,gradient_accumulation_steps=4",
 ]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 _WORDS = (
@@ -283,6 +286,7 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     # Benchmark-only switch: PEFT's own cast of each LoRA input to the adapters' fp32, as before.
     keep_peft_input_cast = bool(overrides.pop("keep_peft_input_cast", False))
     gpus = int(overrides.pop("gpus", 1))
+    overrides.pop("reshard_after_forward", None)  # a launcher setting, read by case_command
     config["training"].update(overrides)
     training = config["training"]
     training["max_length"] = args.max_length
@@ -307,7 +311,8 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
-    batches_per_step = int(overrides.get("gradient_accumulation_steps", 1)) * int(training["per_device_batch_size"]) * gpus
+    accumulation = int(training["gradient_accumulation_steps"])
+    batches_per_step = accumulation * int(training["per_device_batch_size"]) * gpus
     total = args.max_length * (args.warmup + args.steps + (args.profile_steps or 0) + 2) * batches_per_step
     rows = synthetic_rows(args.tokens_per_word, args.max_length, layout, int(total * 1.15), 1)
     clock = _StepClock(torch)
@@ -337,8 +342,6 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
                 profiled["top"] = _top_kernels(profiler, args.profile_steps, "device" if cuda else "cpu")
 
     steps = args.warmup + args.steps + (args.profile_steps or 0)
-    # One optimizer step per batch, as in the baselines, unless the case sets accumulation (as configured).
-    accumulation = int(overrides.get("gradient_accumulation_steps", 1))
     trainer, mode = build_trainer(spec, model, tokenizer, backend, rows, rows[:2], callbacks=[Timing(), Profile()], sft_overrides={
         "max_steps": steps, "gradient_accumulation_steps": accumulation, "eval_strategy": "no", "save_strategy": "no",
         "load_best_model_at_end": False, "logging_steps": 1, "report_to": [], "output_dir": str(work),
@@ -409,12 +412,23 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
             "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
 
 
+def case_env(name: str) -> dict[str, str]:
+    """The environment of a case's child: a one-GPU case sees only the first visible GPU (with
+    several visible, the Trainer would wrap the model in DataParallel)."""
+    env = dict(os.environ)
+    if int(parse_case(name)[3].get("gpus", 1)) == 1:
+        env["CUDA_VISIBLE_DEVICES"] = env.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
+    return env
+
+
 def case_command(name: str, argv: list[str]) -> list[str]:
     """The argv that runs case `name` in a child: this script with `--run-case`, under the
-    training asset's own multi-GPU launcher when the case sets gpus=N > 1."""
+    training asset's own multi-GPU launcher when the case sets gpus=N > 1 (FSDP's
+    reshard_after_forward from the case where it sets one, else the launcher's default)."""
     _, _, _, overrides, method = parse_case(name)
     gpus = int(overrides.get("gpus", 1))
-    prefix = accelerate_launch_prefix(gpus, fsdp=method == "full") if gpus > 1 else [sys.executable]
+    launcher = {"reshard_after_forward": bool(overrides["reshard_after_forward"])} if "reshard_after_forward" in overrides else {}
+    prefix = accelerate_launch_prefix(gpus, method == "full", **launcher) if gpus > 1 else [sys.executable]
     return [*prefix, __file__, "--run-case", name, *argv]
 
 
@@ -442,9 +456,11 @@ def _speedups(results: list[dict]) -> dict[str, float]:
 
 def _scaling_key(name: str) -> tuple:
     """What a multi-GPU case and its one-GPU reference share: variant, layout and every
-    override but the GPU count and the accumulation (which sets only the global batch)."""
+    override but the GPU count, the accumulation (which sets only the global batch) and
+    the launcher's FSDP setting."""
     _, variant, layout, overrides, _ = parse_case(name)
-    rest = {k: v for k, v in overrides.items() if k not in ("gpus", "gradient_accumulation_steps")}
+    launch_only = ("gpus", "gradient_accumulation_steps", "reshard_after_forward")
+    rest = {k: v for k, v in overrides.items() if k not in launch_only}
     return variant, layout, tuple(sorted(rest.items()))
 
 
@@ -487,11 +503,16 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict] = []
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
     passthrough = _without(passthrough, "--cases")
+    visible_gpus = _visible_gpus()
     for case in filter(None, args.cases.split(";")):
         command = case_command(case, ["--tokenizer", args.tokenizer, *passthrough])
         print(f"== {case}", flush=True)
+        needed = int(parse_case(case)[3].get("gpus", 1))
+        if needed > max(visible_gpus, 1):
+            print(f"skipped: needs {needed} GPUs, {visible_gpus} visible", flush=True)
+            continue
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout, env=case_env(case))
             lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
             if done.returncode != 0 or not lines:
                 failure = RuntimeError(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or done.stdout[-300:]}")
@@ -516,6 +537,12 @@ def main(argv: list[str] | None = None) -> int:
     for case, ratio in _scaling(results).items():
         print(f"scaling {case}: {ratio:.2f}x one GPU")
     return 0
+
+
+def _visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def _without(argv: list[str], flag: str) -> list[str]:

@@ -20,24 +20,27 @@ def training_command(spec_path: os.PathLike | str, num_gpus: int, fsdp: bool) ->
     return [*accelerate_launch_prefix(num_gpus, fsdp), *module_args]
 
 
-def accelerate_launch_prefix(num_gpus: int, fsdp: bool) -> list[str]:
-    """The interpreter (0 or 1 GPU) or `accelerate launch --multi_gpu --num_processes N` (more),
+def accelerate_launch_prefix(num_gpus: int, fsdp: bool, reshard_after_forward: bool = False) -> list[str]:
+    """The interpreter (0 or 1 GPU) or `accelerate launch --num_processes N` (more),
     to be followed by a script or `-m module`. With `fsdp` (full fine-tuning): FSDP2, each
     decoder layer its own shard group, full state dict so save_pretrained writes ordinary
-    safetensors; otherwise plain DDP (LoRA: only the adapters' gradients are reduced)."""
+    safetensors; otherwise plain DDP (LoRA: only the adapters' gradients are reduced).
+    `reshard_after_forward=False` (the default) keeps each layer's gathered weights from the
+    forward to the backward pass: one all-gather per batch instead of two. Measured on two
+    H200s, Qwen3-8B: 21,500 vs 20,500 tokens/s, peak 118 vs 104 GiB per GPU."""
     if num_gpus < 0:
         raise ValueError(f"num_gpus is {num_gpus}; expected 0 (CPU) or a positive GPU count")
     if num_gpus <= 1:
         return [sys.executable]
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch",
-        "--multi_gpu", "--num_processes", str(num_gpus), "--mixed_precision", "bf16",
-    ]
-    if fsdp:
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_gpus),
+               "--mixed_precision", "bf16"]
+    if not fsdp:
+        command.append("--multi_gpu")
+    else:  # accelerate takes --use_fsdp instead of --multi_gpu, not beside it
         command += [
             "--use_fsdp",
             "--fsdp_version", "2",
-            "--fsdp_reshard_after_forward", "true",
+            "--fsdp_reshard_after_forward", str(reshard_after_forward).lower(),
             "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
             "--fsdp_state_dict_type", "FULL_STATE_DICT",
             # Every rank loads the real weights: layer surgery scores layers with a forward pass

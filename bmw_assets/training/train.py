@@ -171,6 +171,11 @@ def _unsloth_peft_model(model: Any, training: dict[str, Any]) -> Any:
     )
 
 
+def fsdp_launch() -> bool:
+    """True in a process of a multi-GPU `accelerate launch --use_fsdp` run (full fine-tuning)."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool, overrides: dict[str, Any]) -> Any:
     from trl import SFTConfig
 
@@ -213,6 +218,12 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         dataloader_pin_memory=cuda,
         torch_compile=bool(training.get("torch_compile", False)) and backend.name == "trl",
     )
+    if fsdp_launch():
+        # On two H200s the first FSDP2 training step after a mid-run evaluation and checkpoint
+        # failed (the final norm's weight still sharded: "mixed torch.Tensor and DTensor"; with
+        # Liger an illegal memory access), while a run without them completed and evaluated at
+        # the end. Until that is fixed, FSDP runs evaluate once, at the end, and keep the last model.
+        settings.update(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
     if training.get("attn_implementation") == "flex_attention" and settings["packing"]:
         # One packed length for every batch: flex attention's kernels compile once, not per length.
         settings["pad_to_multiple_of"] = settings["max_length"]
@@ -362,6 +373,9 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     reporter.log(f"trainable parameters {trainable_params:,} of {total_params:,}")
     if resume_from:
         reporter.log(f"resuming from {resume_from}")
+    if fsdp_launch():
+        reporter.log("FSDP: no evaluation or checkpoint before the end of training; the last model is "
+                     "evaluated and kept, and an interrupted run starts over")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     history = loss_history(trainer.state.log_history)
     # The best checkpoint, reloaded at train end, was evaluated when it was saved: evaluate only
@@ -396,6 +410,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "backend": backend.name,
         "use_liger": backend.use_liger,
         "processes": trainer.accelerator.num_processes,  # GPUs of a multi-GPU launch
+        "mid_run_evaluation": not fsdp_launch(),
     }
     write_json_atomic(output_dir / "metrics.json", metrics)
 

@@ -65,7 +65,7 @@ def test_rss2_topic_feed_paginates_through_next_links_and_ends_without_xml(serve
             assert parsedate_to_datetime(item.findtext("pubDate")).tzinfo is not None
             assert item.findtext("description").startswith("<img")
             ids.append(guid.text.rsplit("/", 1)[1])
-        next_link = [l for l in channel.findall("{http://www.w3.org/2005/Atom}link") if l.get("rel") == "next"][0]
+        next_link = [link for link in channel.findall("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "next"][0]
         url = next_link.get("href")
         assert url == f"{server.root_url}/rss2/topic/803?page={pages + 1}"  # no /global, as on the real site
     assert ids == expected and pages == -(-len(expected) // 20)
