@@ -297,7 +297,7 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     import_backend_first(backend)
     from transformers import AutoTokenizer, TrainerCallback
 
-    from bmw_assets.training.train import build_trainer, load_model
+    from bmw_assets.training.train import build_trainer, load_model, optimizer_name
 
     work = Path(args.work_dir) / f"{variant}-{layout}"
     spec = RunSpec(variant=variant, run_id="bench", config=config, base_model=args.tokenizer,
@@ -363,7 +363,7 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
         "processes": trainer.accelerator.num_processes, "distributed_type": str(trainer.accelerator.distributed_type),
         "per_device_batch_size": training["per_device_batch_size"], "gradient_checkpointing": training["gradient_checkpointing"], "backend": backend.name,
         "liger": backend.use_liger, "packing": training["packing"], "loss_mode": mode.value,
-        "optimizer": trainer.args.optim.value if hasattr(trainer.args.optim, "value") else str(trainer.args.optim),
+        "optimizer": optimizer_name(trainer),
         "attn_implementation": trainer.model.config._attn_implementation, **_memory(torch)})
 
 

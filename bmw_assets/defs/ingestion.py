@@ -93,6 +93,7 @@ def raw_pdfs(
             "total_mb": round(summary.total_bytes / 1e6, 2),
             "retries": summary.stats.get("retries", 0),
             "retries_by_reason": dg.MetadataValue.json(summary.stats.get("retries_by_reason", {})),
+            "stale_partials_removed": summary.stale_partials_removed,
             "pdf_dir": dg.MetadataValue.path(str(layout.raw_pdf_dir)),
         },
         check_results=[failure_policy.check(attachment_failure_rate(layout.catalog_path), "attachments")],

@@ -108,9 +108,12 @@ class SampledAnswers:
 
 @torch.no_grad()
 def sample_answers(
-    model, tokenizer, prompt: list[int], *, n: int, temperature: float, max_new_tokens: int
+    model, tokenizer, prompt: list[int], *, n: int, temperature: float, max_new_tokens: int, seed: int | None = None
 ) -> SampledAnswers:
-    """`n` samples for one token-id `prompt` in one `generate` call (`num_return_sequences`)."""
+    """`n` samples for one token-id `prompt` in one `generate` call (`num_return_sequences`);
+    with `seed`, the same model and prompt give the same samples."""
+    if seed is not None:
+        torch.manual_seed(seed)
     stop_ids = _stop_ids(tokenizer, model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     device = next(model.parameters()).device

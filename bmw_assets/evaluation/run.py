@@ -115,7 +115,7 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     entropy = semantic_entropy_for_questions(
         model, tokenizer, [f.question for f in facts], [a.correct for a in recall.answers], judge,
         samples=cfg["entropy_samples"], temperature=cfg["entropy_temperature"],
-        max_new_tokens=cfg["max_new_tokens"], progress=log,
+        max_new_tokens=cfg["max_new_tokens"], seed=cfg.get("seed"), progress=log,
     )
     samples = generate_samples(model, tokenizer, cfg["generation_prompts"], max_new_tokens=cfg["max_new_tokens"])
 

@@ -9,6 +9,7 @@ should predict is the greedy fact-recall answer (temperature -> 0).
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -100,6 +101,11 @@ class SemanticEntropyResult:
         }
 
 
+def question_seed(seed: int, question: str) -> int:
+    """A sampling seed for `question` under the run's `seed`."""
+    return (seed * 1_000_003 + zlib.crc32(question.encode("utf-8"))) % 2**31
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
@@ -114,16 +120,20 @@ def semantic_entropy_for_questions(
     samples: int = 10,
     temperature: float = 1.0,
     max_new_tokens: int = 64,
+    seed: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SemanticEntropyResult:
     """Sample `samples` answers per question (one batched `generate` call each, thinking
     off), cluster them with `judge`, and score entropies; `correct[i]` is the greedy
-    answer's fact-recall correctness, used for the AUROC."""
+    answer's fact-recall correctness, used for the AUROC. With `seed`, each question's
+    samples are drawn from a seed of its own text, so reruns and other question lists
+    give a question the same samples."""
     results: list[QuestionEntropy] = []
     for number, question in enumerate(questions, start=1):
         prompt = chat_prompt_ids(tokenizer, question, enable_thinking=False)
         sampled = sample_answers(
-            model, tokenizer, prompt, n=samples, temperature=temperature, max_new_tokens=max_new_tokens
+            model, tokenizer, prompt, n=samples, temperature=temperature, max_new_tokens=max_new_tokens,
+            seed=None if seed is None else question_seed(seed, question),
         )
         ids = cluster_by_meaning(question, sampled.texts, judge)
         results.append(

@@ -93,6 +93,9 @@ class TrainingSection(_Section):
     # Attention kernel on the TRL backend; flex_attention skips cross-document blocks of packed rows.
     attn_implementation: Literal["sdpa", "flex_attention"]
     torch_compile: bool  # compile the model (TRL backend; fixed shapes: packed rows padded to max_length)
+    # auto: AdamW with Kahan summation (optimi) where full fine-tuning keeps bf16 weights, whose
+    # own rounding drops most updates at fine-tuning learning rates; torch's fused AdamW otherwise.
+    optimizer: Literal["auto", "adamw_torch_fused", "adamw_kahan"]
     assistant_only_loss: bool
     eval_steps: int = Field(ge=1)
     save_steps: int = Field(ge=1)
@@ -111,6 +114,7 @@ class EvaluationSection(_Section):
     entropy_temperature: float = Field(gt=0)
     max_new_tokens: int = Field(ge=1)
     judge: Literal["embedding", "nli", "llm"]
+    seed: int  # answer sampling: the same model and questions give the same samples
     judge_model: str = Field(min_length=1)
     embedding_threshold: float = Field(ge=0.0, le=1.0)
     generation_prompts: list[str] = Field(min_length=1)

@@ -98,9 +98,29 @@ async def _checked_pages(path: Path, timeout_s: float) -> tuple[int | None, str 
         return None, f"pypdf cannot read it: {type(error).__name__}: {error}"
 
 
+PARTIAL_PREFIX, PARTIAL_SUFFIX = ".download-", ".part"
+# A download in progress rewrites its partial file continuously; one untouched this long was
+# left by a killed run (a run going on beside this one keeps its files fresh).
+STALE_PARTIAL_S = 3600.0
+
+
+def remove_stale_partials(dest_dir: Path, older_than_s: float = STALE_PARTIAL_S) -> int:
+    """Delete partial downloads in `dest_dir` untouched for `older_than_s` seconds; how many."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in Path(dest_dir).glob(f"{PARTIAL_PREFIX}*{PARTIAL_SUFFIX}"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # its own run finished with it meanwhile
+            pass
+    return removed
+
+
 async def _download(client: PoliteClient, url: str, dest_dir: Path) -> tuple[str | None, int | None, int | None, str, str | None]:
     """(sha256, bytes, pages, status, error) for one URL; the PDF is stored when status is ok."""
-    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)
+    fd, tmp_name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX, dir=dest_dir)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.pressclub import AttachmentRecord, ClientSettings, download_attachments, fetch_articles
+from bmw_assets.pressclub.download import remove_stale_partials
 
 ARTICLE_COLUMNS = (
     "id", "language", "url", "title", "published_at", "category", "topics", "teaser",
@@ -42,6 +43,7 @@ class RawPdfSummary:
     total_bytes: int
     stats: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
+    stale_partials_removed: int = 0  # partial downloads a killed run left behind
 
 
 def update_article_index(
@@ -110,6 +112,9 @@ def update_raw_pdfs(
     Outcomes are committed every `batch_size` attachments, so a run killed mid-way
     keeps what it downloaded before the last commit and the next run resumes from there.
     """
+    stale = remove_stale_partials(pdf_dir) if Path(pdf_dir).is_dir() else 0
+    if stale and progress:
+        progress(f"raw_pdfs: removed {stale} partial download(s) a killed run left behind")
     items = pending_attachments(catalog_path)
     records: list[AttachmentRecord] = []
     stats: dict[str, Any] = {}
@@ -136,6 +141,7 @@ def update_raw_pdfs(
         stats=stats,
         failures=[{"article_id": r.article_id, "url": r.url, "status": r.status, "error": r.error or ""}
                   for r in records if r.status != "ok"],
+        stale_partials_removed=stale,
     )
 
 

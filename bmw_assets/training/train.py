@@ -176,6 +176,34 @@ def fsdp_launch() -> bool:
     return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def uses_kahan_adamw(training: dict[str, Any], cuda: bool) -> bool:
+    """Whether the run's AdamW adds updates to the weights with Kahan summation (optimi).
+
+    `auto` picks it for full fine-tuning in one process on a GPU, where the weights are bf16:
+    an update of ~1e-5 is below half a bf16 step of most weights, so plain AdamW rounds it
+    away (one step at lr 1e-5 changed 2% of SmolLM2's weights). FSDP keeps fp32 master
+    weights, LoRA trains fp32 adapters, and CPU runs train in fp32: fused AdamW there."""
+    choice = training.get("optimizer", "auto")
+    if choice == "auto":
+        return cuda and training["method"] == "full" and not fsdp_launch()
+    return choice == "adamw_kahan"
+
+
+def kahan_adamw(args: Any) -> tuple[type, dict[str, Any]]:
+    """optimi's AdamW with Kahan summation and the SFTConfig's hyperparameters, as the
+    Trainer's `optimizer_cls_and_kwargs` (its scheduler and weight-decay groups still apply)."""
+    from optimi import AdamW
+
+    return AdamW, {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2), "eps": args.adam_epsilon,
+                   "weight_decay": args.weight_decay, "kahan_sum": True}
+
+
+def optimizer_name(trainer: Any) -> str:
+    """module.Class of the optimizer a trainer built (accelerate wraps it)."""
+    optimizer = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
+    return f"{type(optimizer).__module__}.{type(optimizer).__name__}"
+
+
 def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool, overrides: dict[str, Any]) -> Any:
     from trl import SFTConfig
 
@@ -294,9 +322,11 @@ def build_trainer(
     attention = training.get("attn_implementation", "sdpa")
     if backend.name == "trl" and model.config._attn_implementation != attention:
         model.set_attn_implementation(attention)
+    args = _sft_config(spec, mode, backend, cuda, sft_overrides or {})
     trainer = SFTTrainer(
         model=model,
-        args=_sft_config(spec, mode, backend, cuda, sft_overrides or {}),
+        args=args,
+        optimizer_cls_and_kwargs=kahan_adamw(args) if uses_kahan_adamw(training, cuda) else None,
         train_dataset=Dataset.from_list(to_trainer_rows(train_rows, mode)),
         eval_dataset=Dataset.from_list(to_trainer_rows(validation_rows, mode)),
         processing_class=tokenizer,
@@ -411,6 +441,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "use_liger": backend.use_liger,
         "processes": trainer.accelerator.num_processes,  # GPUs of a multi-GPU launch
         "mid_run_evaluation": not fsdp_launch(),
+        "optimizer": optimizer_name(trainer),
     }
     write_json_atomic(output_dir / "metrics.json", metrics)
 

@@ -93,6 +93,21 @@ def test_samples_come_from_one_call_with_their_model_log_likelihood(tiny_model, 
         assert log_likelihood == pytest.approx(expected, abs=1e-3)
 
 
+def test_a_seed_repeats_the_samples_and_questions_get_their_own(tiny_model, tokenizer):
+    from bmw_assets.evaluation.semantic_entropy import question_seed
+
+    prompt = chat_prompt_ids(tokenizer, ODD_QUESTION)
+
+    def draw(seed):
+        torch.rand(5)  # the global generator moves on between draws: only the seed can repeat them
+        return sample_answers(tiny_model, tokenizer, prompt, n=4, temperature=1.5, max_new_tokens=6, seed=seed).token_ids
+
+    assert draw(11) == draw(11)
+    assert draw(11) != draw(12)
+    assert question_seed(2026, "Where is BMW based?") == question_seed(2026, "Where is BMW based?")
+    assert len({question_seed(2026, q) for q in ("a", "b", "c")} | {question_seed(2027, "a")}) == 4
+
+
 def test_smollm2_template_ignores_thinking_switch(tiny_model, tokenizer):
     assert not supports_thinking(tokenizer)
     samples = generate_samples(tiny_model, tokenizer, ["Hello?"], max_new_tokens=4)
