@@ -339,13 +339,15 @@ def model_card(
         *_table(["hyper-parameter", "value"], _hyper_parameters(training)),
         "",
         *_table(["training cost", "value"], [
-            ("device", trained.get("device", _MISSING)),
+            ("device", f"{trained.get('device', _MISSING)} × {metrics.get('processes', 1)}"),
+            ("optimizer", metrics.get("optimizer", _MISSING)),
             ("wall time (s)", trained.get("wall_seconds")),
             ("throughput (tokens/s)", metrics.get("tokens_per_second")),
             ("trained tokens", metrics.get("trained_tokens")),
             ("optimizer steps", metrics.get("global_step")),
             ("final train loss (nats/token)", metrics.get("final_train_loss")),
             ("best validation loss (nats/token)", f"{_number(metrics.get('best_eval_loss'))} at step {metrics.get('best_step', _MISSING)}"),
+            ("final validation loss (nats/token)", _number(metrics.get("final_eval_loss"))),
         ]),  # fmt: skip
         "",
         "## Evaluation",

@@ -118,7 +118,8 @@ def trained(method: str = "lora") -> tuple[dict, dict]:
                 "dataset": {"version": "abc123" * 5}, "method": method,
                 "metrics": {"tokens_per_second": 12345.6, "trained_tokens": 4_000_000, "global_step": 900,
                             "final_train_loss": 1.25, "best_eval_loss": 1.5, "best_step": 800, "backend": "unsloth",
-                            "loss_mode": "assistant_mask"}}  # fmt: skip
+                            "loss_mode": "assistant_mask", "processes": 2, "optimizer": "optimi.adamw.AdamW",
+                            "final_eval_loss": 1.45}}  # fmt: skip
     training = {"method": method, "lora": {"r": 16, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj"]},
                 "learning_rate": 2e-4, "lr_scheduler": "cosine", "warmup_ratio": 0.03, "max_steps": -1,
                 "num_train_epochs": 1.0, "per_device_batch_size": 2, "gradient_accumulation_steps": 8,
@@ -133,7 +134,8 @@ def test_the_model_card_reports_training_cost_and_says_when_it_is_not_evaluated(
     manifest, files = trained("lora")
     card = model_card(manifest, files, dataset_repo_id="me/bmw-data")
     text = card.text
-    assert "1,000 parameters (25 trained, 2.5 %)" in text and "| device | NVIDIA H200 |" in text
+    assert "1,000 parameters (25 trained, 2.5 %)" in text and "| device | NVIDIA H200 × 2 |" in text
+    assert "| optimizer | optimi.adamw.AdamW |" in text and "| final validation loss (nats/token) | 1.45 |" in text
     assert "| throughput (tokens/s) | 1.235e+04 |" in text and "| trained tokens | 4,000,000 |" in text
     assert "| best validation loss (nats/token) | 1.5 at step 800 |" in text
     assert (
