@@ -1,5 +1,5 @@
 """The DuckDB catalog: metadata for articles, attachments, texts, LLM decisions,
-datasets, training runs and evaluation results.
+datasets, training runs and evaluation results, and what could not be fetched.
 
 The schema is created and migrated here: `MIGRATIONS[i]` takes the catalog from
 version i to i+1, and `schema_version` records how far a file has come. DuckDB
@@ -116,6 +116,18 @@ MIGRATIONS: list[str] = [
         config_sha256 VARCHAR,
         created_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (variant, run_id, metric)
+    );
+    """,
+    # 1 -> 2: what article_index could not fetch, kept until a later run fetches it.
+    """
+    CREATE TABLE fetch_failures (
+        item VARCHAR NOT NULL,           -- an article id, or the feed or listing that failed
+        url VARCHAR NOT NULL,
+        reason VARCHAR,
+        attempts INTEGER NOT NULL,       -- runs that failed on it since it last succeeded
+        first_failed_at TIMESTAMPTZ NOT NULL,
+        last_failed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (item, url)
     );
     """,
 ]

@@ -10,7 +10,7 @@ from bmw_assets.defs.failure_checks import FailurePolicyResource, failure_rate_s
 from bmw_assets.defs.metadata import markdown_table
 from bmw_assets.defs.resources import PressClubResource, StorageResource
 from bmw_assets.stages.failure_rates import article_failure_rate, attachment_failure_rate
-from bmw_assets.stages.ingestion import update_article_index, update_raw_pdfs
+from bmw_assets.stages.ingestion import persistent_fetch_failures, update_article_index, update_raw_pdfs
 
 
 class ArticleIndexConfig(dg.Config):
@@ -24,7 +24,8 @@ class ArticleIndexConfig(dg.Config):
     pool="duckdb",
     check_specs=[failure_rate_spec("article_index")],
     description="Press releases found on the PressClub (rss2 feeds, detail pages as fallback), one row per "
-    "article in the catalog table `articles`. Incremental: only new or changed articles are fetched.",
+    "article in the catalog table `articles`. Incremental: only new or changed articles are fetched; what "
+    "could not be fetched stays in `fetch_failures` until a later run fetches it.",
 )
 def article_index(
     context: dg.AssetExecutionContext,
@@ -42,6 +43,7 @@ def article_index(
     )
     for failure in summary.failures[:20]:
         context.log.warning(f"article failed: {failure}")
+    persistent = persistent_fetch_failures(storage.layout.catalog_path)
     return dg.MaterializeResult(
         value=asdict(summary) | {"preview": None},
         metadata={
@@ -53,6 +55,8 @@ def article_index(
             "requests": summary.stats.get("requests", 0),
             "retries": summary.stats.get("retries", 0),
             "retries_by_reason": dg.MetadataValue.json(summary.stats.get("retries_by_reason", {})),
+            # Failing in 3 runs or more since they last succeeded (all failures: catalog table fetch_failures).
+            "persistent_failures": dg.MetadataValue.json(persistent[:20]),
             "preview": markdown_table(summary.preview),
         },
         check_results=[

@@ -11,6 +11,7 @@ from typing import Any
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.pressclub import AttachmentRecord, ClientSettings, download_attachments, fetch_articles
 from bmw_assets.pressclub.download import remove_stale_partials
+from bmw_assets.pressclub.urls import ARTICLE_ID
 
 ARTICLE_COLUMNS = (
     "id", "language", "url", "title", "published_at", "category", "topics", "teaser",
@@ -53,15 +54,21 @@ def update_article_index(
     since: date | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ArticleIndexSummary:
-    """Fetch the newest `target` articles; insert new ones, update changed ones (new body hash)."""
+    """Fetch the newest `target` articles; insert new ones, update changed ones (new body hash).
+
+    `fetch_failures` then holds what failed in this run (attempts counted across runs) and
+    what failed before and was not tried again; an article fetched now leaves it, and so
+    does a feed or listing that did not fail this time (they are read on every run)."""
     with connect(catalog_path) as con:
         known = dict(con.execute("SELECT id, body_sha256 FROM articles").fetchall())
     result = fetch_articles(client, target=target, since=since, known=known, progress=progress)
     now = datetime.now(timezone.utc)
     rows = [(*(getattr(r, c) for c in ARTICLE_COLUMNS), now, now) for r in [*result.new, *result.updated]]
+    fetched = [r.id for r in [*result.new, *result.updated]] + list(result.unchanged_ids)
     with connect(catalog_path) as con:
-        if rows:
-            with transaction(con):
+        with transaction(con):  # articles and failures together: a kill leaves both as they were
+            _record_fetch_failures(con, result.failures, fetched, now)
+            if rows:
                 # first_seen_at survives an update: it says when the article first appeared.
                 con.executemany(
                     f"""INSERT INTO articles ({", ".join(ARTICLE_COLUMNS)}, first_seen_at, fetched_at)
@@ -86,6 +93,37 @@ def update_article_index(
         stats=asdict(result.stats),
         preview=preview.to_dicts(),
     )
+
+
+def _record_fetch_failures(con: Any, failures: list[Any], fetched_ids: list[str], now: datetime) -> None:
+    failing = {(f.item, f.url) for f in failures}
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS fetched_now (id VARCHAR)")
+    con.execute("DELETE FROM fetched_now")
+    if fetched_ids:
+        con.executemany("INSERT INTO fetched_now VALUES (?)", [(i,) for i in fetched_ids])
+    con.execute("DELETE FROM fetch_failures WHERE item IN (SELECT id FROM fetched_now)")
+    # Feeds and listings are read on every run: one that did not fail now has recovered.
+    stale_feeds = [(item, url) for item, url in con.execute("SELECT item, url FROM fetch_failures").fetchall()
+                   if not ARTICLE_ID.fullmatch(item) and (item, url) not in failing]
+    if stale_feeds:
+        con.executemany("DELETE FROM fetch_failures WHERE item = ? AND url = ?", stale_feeds)
+    if failures:
+        con.executemany(
+            """INSERT INTO fetch_failures VALUES (?, ?, ?, 1, ?, ?)
+               ON CONFLICT (item, url) DO UPDATE SET reason = excluded.reason,
+               attempts = fetch_failures.attempts + 1, last_failed_at = excluded.last_failed_at""",
+            [(f.item, f.url, f.reason, now, now) for f in failures],
+        )
+
+
+def persistent_fetch_failures(catalog_path: Path, min_attempts: int = 3) -> list[dict[str, Any]]:
+    """Items that failed in at least `min_attempts` runs since they last succeeded, most attempts first."""
+    with connect(catalog_path) as con:
+        cursor = con.execute(
+            "SELECT item, url, reason, attempts, first_failed_at::VARCHAR AS first_failed_at FROM fetch_failures "
+            "WHERE attempts >= ? ORDER BY attempts DESC, item", [min_attempts])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
