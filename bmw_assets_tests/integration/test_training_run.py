@@ -165,8 +165,10 @@ def evaluate_saved_adapter(spec_path: Path, base_model: str, tokenizer) -> float
     spec = RunSpec(**{**run.__dict__, "config": {**run.config, "training": training},
                       "output_dir": run.output_dir.parent / "re-evaluation"})
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_model), run.output_dir)
+    # No TensorBoard: evaluation alone never sets its log folder, so it would write runs/ into the cwd.
     trainer, _ = build_trainer(spec, model.merge_and_unload(), tokenizer, BackendChoice("trl", False),
-                               read_jsonl(run.train_path, None), read_jsonl(run.validation_path, None))
+                               read_jsonl(run.train_path, None), read_jsonl(run.validation_path, None),
+                               sft_overrides={"report_to": []})
     return float(trainer.evaluate()["eval_loss"])
 
 
