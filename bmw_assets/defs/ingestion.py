@@ -43,6 +43,8 @@ def article_index(
     )
     for failure in summary.failures[:20]:
         context.log.warning(f"article failed: {failure}")
+    for note in summary.notes:
+        context.log.warning(note)
     persistent = persistent_fetch_failures(storage.layout.catalog_path)
     return dg.MaterializeResult(
         value=asdict(summary) | {"preview": None},
@@ -57,6 +59,7 @@ def article_index(
             "retries_by_reason": dg.MetadataValue.json(summary.stats.get("retries_by_reason", {})),
             # Failing in 3 runs or more since they last succeeded (all failures: catalog table fetch_failures).
             "persistent_failures": dg.MetadataValue.json(persistent[:20]),
+            "notes": dg.MetadataValue.json(summary.notes),
             "preview": markdown_table(summary.preview),
         },
         check_results=[

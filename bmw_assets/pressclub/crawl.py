@@ -129,8 +129,10 @@ async def _discover(
     failures: list[ItemFailure],
     progress: Callable[[str], None] | None,
     on_candidate: Callable[[_Candidate], None],
+    notes: list[str],
 ) -> list[_Candidate]:
     """The newest `target` articles (not older than `since`), deduplicated, topics collected.
+    A global feed that ends before `target` articles (and before `since`) is noted in `notes`.
 
     `on_candidate` sees each global-feed article that is surely kept (among the
     first `target`, not older than `since`) as soon as its page arrives, so
@@ -164,15 +166,14 @@ async def _discover(
             for topic in client.settings.topics
         )
     )
+    def global_enough(items: list[FeedItem]) -> bool:
+        return len({i.id for i in items}) >= target or _older_than(items, since_at)
+
     try:
-        await _walk_feed(
-            client,
-            feed_url(base),
-            "rss2",
-            lambda items: len({i.id for i in items}) >= target or _older_than(items, since_at),
-            feed_failures,
-            on_page=take,
-        )
+        global_items = await _walk_feed(client, feed_url(base), "rss2", global_enough, feed_failures, on_page=take)
+        if not feed_failures and not global_enough(global_items):
+            notes.append(f"the rss2 feed ended after {len({i.id for i in global_items})} articles, before the "
+                         f"{target} asked for: either the site has no more, or it cut the feed short")
         failures.extend(feed_failures)
         if not candidates and feed_failures:
             candidates.update(await _discover_by_listing(client, target, failures))
@@ -310,7 +311,8 @@ async def _fetch_articles(
             if not unchanged(candidate) and candidate.id not in details:
                 details[candidate.id] = asyncio.create_task(fetch_detail(candidate))
 
-        selected = await _discover(client, target, since, failures, progress, start_detail)
+        notes: list[str] = []
+        selected = await _discover(client, target, since, failures, progress, start_detail, notes)
         for candidate in selected:
             start_detail(candidate)
         reporter.total = len(details)
@@ -335,6 +337,7 @@ async def _fetch_articles(
         + [r.id for r in records if r.id in known and known[r.id] == r.body_sha256],
         failures=failures,
         stats=stats,
+        notes=notes,
     )
 
 

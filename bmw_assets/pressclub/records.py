@@ -83,6 +83,7 @@ class FetchResult:
     unchanged_ids: list[str]
     failures: list[ItemFailure]
     stats: TransferStats
+    notes: list[str] = field(default_factory=list)  # what went unusually without losing an article
 
 
 @dataclass

@@ -32,6 +32,7 @@ class ArticleIndexSummary:
     failures: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     preview: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +93,7 @@ def update_article_index(
         failures=[asdict(f) for f in result.failures],
         stats=asdict(result.stats),
         preview=preview.to_dicts(),
+        notes=result.notes,
     )
 
 

@@ -251,6 +251,10 @@ def test_feed_ending_early_loses_no_article() -> None:
         ends = Counter(e.path for e in replica.fault_log if e.fault == "feed_end")
     assert ends["/global/rss2?page=3"] == 2, "the global feed was cut short"
     assert sorted(a.id for a in result.new) == sorted(a.id for a in truth) and not result.failures
+    # Nothing was lost, but the short feed is said (the same crawl without the fault says nothing).
+    assert len(result.notes) == 1 and "rss2 feed ended after 40 articles, before the 60" in result.notes[0]
+    with ReplicaServer() as whole:
+        assert fetch_articles(ClientSettings.local(whole.base_url), target=60, known={}).notes == []
     by_id = {a.id: a for a in truth}
     for record in result.new:
         assert record.body_text == by_id[record.id].body_text
