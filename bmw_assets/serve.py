@@ -65,7 +65,7 @@ def serve_variant(
         progress(f"base URL: {endpoint.base_url}")
         progress(f"model id: {exported.model_dir}")
         progress(f"log: {endpoint.log_path}; Ctrl-C stops the server")
-        while is_healthy(endpoint.base_url, timeout_s=10):
+        while is_healthy(endpoint.base_url, timeout_s=3):  # short: Ctrl-C waits for the check in flight
             time.sleep(2)
         progress(f"the server stopped answering; log ends:\n{endpoint.log_tail()}")
         return 1

@@ -120,10 +120,12 @@ def test_a_trained_variant_answers_chat_completions_through_the_openai_client(st
         )  # fmt: skip
         assert reply.choices[0].message.role == "assistant" and reply.choices[0].message.content.strip()
         assert 1 <= reply.usage.completion_tokens <= 8 and reply.model == model_id
+        client.close()  # no keep-alive connection for the server to wait on when it stops
     finally:
         server.send_signal(signal.SIGINT)
         try:
-            output, _ = server.communicate(timeout=30)
+            # Stopping takes a health check in flight (3 s) plus the server's SIGTERM grace (10 s).
+            output, _ = server.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
             output, _ = server.communicate()
