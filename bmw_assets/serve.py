@@ -60,6 +60,9 @@ def serve_variant(
     if is_healthy(endpoint.base_url):
         raise RuntimeError(f"a server already answers on port {port}; stop it or pick another --port")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Ctrl-C stops the server even when the parent left SIGINT ignored (a test runner, a script's
+    # background job): Python installs no handler for a signal it inherits as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     endpoint.start()
     try:
         progress(f"base URL: {endpoint.base_url}")
