@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import threading
 import urllib.request
 from pathlib import Path
@@ -17,6 +18,10 @@ from bmw_assets.replica.server import (
     STATE_FILE_NAME,
     ReplicaServer,
 )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         with urllib.request.urlopen(request, timeout=10) as response:
             print(json.dumps(json.load(response)))
         return 0
+    # SIGTERM and Ctrl-C stop the server even when the starting process left them ignored
+    # (inherited dispositions: a test session, a script's background job).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     state_file = args.state_dir / STATE_FILE_NAME if args.state_dir else None
     server = ReplicaServer(port=args.port, published=args.published, state_file=state_file,
                            seed=args.seed, size=args.size).start()

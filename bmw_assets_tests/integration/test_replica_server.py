@@ -236,6 +236,31 @@ def test_ensure_replica_running_spawns_cli_and_publish_command(tmp_path):
         os.kill(pid, signal.SIGTERM)
 
 
+def test_the_replica_cli_stops_on_sigterm_even_when_started_with_it_ignored(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def ignore_stop_signals():  # as a parent that ignores them would hand them down
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    process = subprocess.Popen([sys.executable, "-m", "bmw_assets.replica", "serve", "--port", str(port),
+                                "--state-dir", str(tmp_path)], preexec_fn=ignore_stop_signals,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "replica.pid").is_file():
+            assert process.poll() is None and time.monotonic() < deadline, "the replica did not start"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_ensure_replica_running_names_the_problem(tmp_path):
     with socket.socket() as blocker:  # a port that accepts but never answers HTTP
         blocker.bind(("127.0.0.1", 0))
