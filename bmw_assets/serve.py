@@ -11,13 +11,13 @@ other hosts, serve the same exported folder with vLLM (docs/serving.md).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bmw_assets.stop_signals import interrupt_on_stop_signals
 from bmw_assets.training.artifacts import MANIFEST_NAME, read_manifest
 
 DEFAULT_PORT = 8000
@@ -35,10 +35,6 @@ def latest_run(models_dir: Path, variant: str) -> dict[str, Any]:
             f"{sorted(set(trained)) or 'none (materialize trained_model first)'}"
         )
     return max(manifests, key=lambda manifest: manifest["completed_at"])
-
-
-def _stop_on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def serve_variant(
@@ -59,10 +55,7 @@ def serve_variant(
     endpoint = LocalEndpoint(exported.model_dir, port, layout.root / "logs" / f"serve-{variant}.log", startup_timeout_s)
     if is_healthy(endpoint.base_url):
         raise RuntimeError(f"a server already answers on port {port}; stop it or pick another --port")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    # Ctrl-C stops the server even when the parent left SIGINT ignored (a test runner, a script's
-    # background job): Python installs no handler for a signal it inherits as ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_stop_signals()
     endpoint.start()
     try:
         progress(f"base URL: {endpoint.base_url}")

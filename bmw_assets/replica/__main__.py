@@ -6,22 +6,18 @@ import argparse
 import json
 import logging
 import os
-import signal
 import threading
 import urllib.request
 from pathlib import Path
 
 from bmw_assets.atomic import write_text_atomic
+from bmw_assets.stop_signals import interrupt_on_stop_signals
 from bmw_assets.replica.server import (
     DEFAULT_PORT,
     PID_FILE_NAME,
     STATE_FILE_NAME,
     ReplicaServer,
 )
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,10 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         with urllib.request.urlopen(request, timeout=10) as response:
             print(json.dumps(json.load(response)))
         return 0
-    # SIGTERM and Ctrl-C stop the server even when the starting process left them ignored
-    # (inherited dispositions: a test session, a script's background job).
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_stop_signals()
     state_file = args.state_dir / STATE_FILE_NAME if args.state_dir else None
     server = ReplicaServer(port=args.port, published=args.published, state_file=state_file,
                            seed=args.seed, size=args.size).start()
