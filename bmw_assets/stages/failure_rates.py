@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from bmw_assets.catalog import connect
+from bmw_assets.catalog import connect, rows_as_dicts
 
 EXAMPLES = 5  # failed items named in a check's metadata
 NO_PDF_REASON = "no PDF attachment"  # the regex stage's reason for an article without any stored PDF
@@ -47,7 +45,7 @@ def attachment_failure_rate(catalog_path: Path) -> FailureRate:
         failed, total = con.execute(
             "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FROM attachments"
         ).fetchall()[0]
-        examples = _dicts(con.execute(
+        examples = rows_as_dicts(con.execute(
             "SELECT article_id, url, status, error AS reason FROM attachments WHERE status = 'failed' "
             "ORDER BY fetched_at DESC, article_id LIMIT ?", [EXAMPLES]
         ))
@@ -61,13 +59,10 @@ def text_failure_rate(catalog_path: Path, stage: str = "regex") -> FailureRate:
         failed, total = con.execute(
             f"SELECT count(*) FILTER (WHERE {problem}), count(*) FROM texts WHERE stage = ?", [stage]
         ).fetchall()[0]
-        examples = _dicts(con.execute(
+        examples = rows_as_dicts(con.execute(
             f"SELECT article_id, status, reason FROM texts WHERE stage = ? AND ({problem}) "
             "ORDER BY updated_at DESC, article_id LIMIT ?", [stage, EXAMPLES]
         ))
     return FailureRate(failed, total, examples)
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog import connect, rows_as_dicts, transaction
 from bmw_assets.pressclub import AttachmentRecord, ClientSettings, download_attachments, fetch_articles
 from bmw_assets.pressclub.download import remove_stale_partials
 from bmw_assets.pressclub.urls import ARTICLE_ID
@@ -121,11 +121,9 @@ def _record_fetch_failures(con: Any, failures: list[Any], fetched_ids: list[str]
 def persistent_fetch_failures(catalog_path: Path, min_attempts: int = 3) -> list[dict[str, Any]]:
     """Items that failed in at least `min_attempts` runs since they last succeeded, most attempts first."""
     with connect(catalog_path) as con:
-        cursor = con.execute(
+        return rows_as_dicts(con.execute(
             "SELECT item, url, reason, attempts, first_failed_at::VARCHAR AS first_failed_at FROM fetch_failures "
-            "WHERE attempts >= ? ORDER BY attempts DESC, item", [min_attempts])
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+            "WHERE attempts >= ? ORDER BY attempts DESC, item", [min_attempts]))
 
 
 def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
