@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -99,6 +100,8 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
         overrides: dict[str, Any]) -> dict:
     method = "lora" if variant.endswith("_lora") else "full"
     spec_path = write_spec(variant, work, model_dir, steps, overrides)
+    # A run folder left by an earlier check would be resumed or returned as already complete.
+    shutil.rmtree(json.loads(spec_path.read_text(encoding="utf-8"))["output_dir"], ignore_errors=True)
     command = training_command(spec_path, num_gpus=gpus, fsdp=method == "full")
     started = time.perf_counter()
     done = subprocess.run(command, env=training_env(), capture_output=True, text=True, timeout=timeout)
@@ -119,9 +122,12 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
     weights = check_weights(output_dir, manifest, method, parameters)
     losses = [entry["loss"] for entry in metrics["history"]["train"]]
     result.update(processes=metrics.get("processes"), global_step=metrics["global_step"], losses=losses,
-                  best_eval_loss=metrics["best_eval_loss"], tokens_per_second=metrics["tokens_per_second"], **weights)
+                  best_eval_loss=metrics["best_eval_loss"], best_step=metrics["best_step"],
+                  final_eval_loss=metrics["final_eval_loss"], tokens_per_second=metrics["tokens_per_second"], **weights)
+    # Evaluation and a checkpoint every steps // 2: training goes on after both before it ends.
     result["passed"] = bool(result["processes"] == gpus and metrics["global_step"] == steps and weights["weights_ok"]
-                            and losses and all(math.isfinite(x) for x in losses))
+                            and losses and all(math.isfinite(x) for x in losses)
+                            and metrics["best_step"] is not None)
     return result
 
 

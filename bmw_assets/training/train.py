@@ -246,12 +246,6 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         dataloader_pin_memory=cuda,
         torch_compile=bool(training.get("torch_compile", False)) and backend.name == "trl",
     )
-    if fsdp_launch():
-        # On two H200s the first FSDP2 training step after a mid-run evaluation and checkpoint
-        # failed (the final norm's weight still sharded: "mixed torch.Tensor and DTensor"; with
-        # Liger an illegal memory access), while a run without them completed and evaluated at
-        # the end. Until that is fixed, FSDP runs evaluate once, at the end, and keep the last model.
-        settings.update(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
     if training.get("attn_implementation") == "flex_attention" and settings["packing"]:
         # One packed length for every batch: flex attention's kernels compile once, not per length.
         settings["pad_to_multiple_of"] = settings["max_length"]
@@ -340,6 +334,10 @@ def build_trainer(
         for module in trainer.model.modules():
             if hasattr(module, "cast_input_dtype_enabled"):
                 module.cast_input_dtype_enabled = False
+    if fsdp_launch():
+        from bmw_assets.training.fsdp_tracking import ClearFsdpGroupsAfterEvaluation
+
+        trainer.add_callback(ClearFsdpGroupsAfterEvaluation())
     trainer.remove_callback(PrinterCallback)  # LossStreamCallback reports instead of raw dicts on stdout
     return trainer, mode
 
@@ -403,9 +401,6 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     reporter.log(f"trainable parameters {trainable_params:,} of {total_params:,}")
     if resume_from:
         reporter.log(f"resuming from {resume_from}")
-    if fsdp_launch():
-        reporter.log("FSDP: no evaluation or checkpoint before the end of training; the last model is "
-                     "evaluated and kept, and an interrupted run starts over")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     history = loss_history(trainer.state.log_history)
     # The best checkpoint, reloaded at train end, was evaluated when it was saved: evaluate only
@@ -440,7 +435,6 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "backend": backend.name,
         "use_liger": backend.use_liger,
         "processes": trainer.accelerator.num_processes,  # GPUs of a multi-GPU launch
-        "mid_run_evaluation": not fsdp_launch(),
         "optimizer": optimizer_name(trainer),
     }
     write_json_atomic(output_dir / "metrics.json", metrics)

@@ -122,22 +122,17 @@ def test_training_command_single_process_ddp_and_fsdp():
         training_command("spec.json", num_gpus=-1, fsdp=False)
 
 
-def test_fsdp_runs_evaluate_only_at_the_end(tmp_path, monkeypatch):
-    from bmw_assets.models.config import load_variant_config
-    from bmw_assets.training.backend import BackendChoice
-    from bmw_assets.training.train import _sft_config, fsdp_launch
+def test_fsdp_launch_needs_fsdp_and_several_processes(monkeypatch):
+    from bmw_assets.training.train import fsdp_launch
 
-    config = load_variant_config("original", "production").model_dump(mode="json")
-    spec = RunSpec.from_dict({**_spec_dict(tmp_path), "config": config})
-    single = _sft_config(spec, LossMode.COMPLETION_ONLY, BackendChoice("trl", False), False, {})
-    assert not fsdp_launch() and single.eval_strategy == "steps" and single.load_best_model_at_end
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not fsdp_launch()  # DDP (LoRA)
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     monkeypatch.setenv("WORLD_SIZE", "1")  # one process: accelerate runs no FSDP
     assert not fsdp_launch()
     monkeypatch.setenv("WORLD_SIZE", "2")
-    fsdp = _sft_config(spec, LossMode.COMPLETION_ONLY, BackendChoice("trl", False), False, {})
     assert fsdp_launch()
-    assert (fsdp.eval_strategy, fsdp.save_strategy, fsdp.load_best_model_at_end) == ("no", "no", False)
 
 
 def test_training_env_is_offline_and_finds_the_package():
