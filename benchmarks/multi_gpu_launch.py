@@ -5,7 +5,9 @@ Qwen3 model (the given tokenizer's vocabulary) saved as safetensors, a synthetic
 spec as the training asset writes it, then `training_command(spec, N, fsdp)` with
 `training_env()` — the argv and environment the asset hands Dagster Pipes. A run passes when
 it trained in N processes, wrote its manifest, and its saved weights load back with the
-model's shapes and finite values. Prints a table and writes JSON.
+model's shapes and finite values, after evaluating and checkpointing mid-run (every steps // 2).
+With `--interrupt` every process of a run is killed at its first checkpoint and the run is
+started again: it passes only when it resumed there. Prints a table and writes JSON.
 
 Run on a host with N CUDA GPUs (no network needed):
   python benchmarks/multi_gpu_launch.py --tokenizer <folder with a chat-template tokenizer> --gpus 2
@@ -23,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
@@ -33,6 +37,7 @@ from train_throughput import _parse_overrides, synthetic_rows  # noqa: E402
 from bmw_assets.atomic import write_text_atomic  # noqa: E402
 from bmw_assets.training.artifacts import read_manifest  # noqa: E402
 from bmw_assets.training.launch import training_command, training_env  # noqa: E402
+from bmw_assets.training.train import last_complete_checkpoint  # noqa: E402
 
 RESULT_PATH = ROOT / "benchmarks" / "results" / "multi_gpu_launch.json"
 SMALL_QWEN3 = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
@@ -96,20 +101,44 @@ def check_weights(output_dir: Path, manifest: dict[str, Any], method: str, param
     return {"weight_tensors": tensors, "weight_parameters": numel, "weights_finite": finite, "weights_ok": ok}
 
 
+def kill_at_first_checkpoint(command: list[str], output_dir: Path, log: Path, timeout: int) -> int | None:
+    """Start the run and kill all its processes, as a lost machine would, once its first
+    checkpoint is complete; that checkpoint's step (None: the run ended or timed out first)."""
+    with log.open("w", encoding="utf-8") as out:
+        process = subprocess.Popen(command, env=training_env(), stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        try:
+            while process.poll() is None and time.monotonic() < deadline:
+                checkpoint = last_complete_checkpoint(output_dir)
+                if checkpoint is not None:
+                    return int(checkpoint.name.rsplit("-", 1)[1])
+                time.sleep(0.05)
+            return None
+        finally:
+            if process.poll() is None:
+                # torch's elastic agent starts the ranks in sessions of their own: kill them by pid.
+                for child in psutil.Process(process.pid).children(recursive=True):
+                    child.kill()
+                process.kill()
+                process.wait()
+
+
 def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, steps: int, timeout: int,
-        overrides: dict[str, Any]) -> dict:
+        overrides: dict[str, Any], interrupt: bool = False) -> dict:
     method = "lora" if variant.endswith("_lora") else "full"
     spec_path = write_spec(variant, work, model_dir, steps, overrides)
+    output_dir = Path(json.loads(spec_path.read_text(encoding="utf-8"))["output_dir"])
     # A run folder left by an earlier check would be resumed or returned as already complete.
-    shutil.rmtree(json.loads(spec_path.read_text(encoding="utf-8"))["output_dir"], ignore_errors=True)
+    shutil.rmtree(output_dir, ignore_errors=True)
     command = training_command(spec_path, num_gpus=gpus, fsdp=method == "full")
+    killed_at = kill_at_first_checkpoint(command, output_dir, work / f"{variant}.killed.log", timeout) if interrupt else None
     started = time.perf_counter()
     done = subprocess.run(command, env=training_env(), capture_output=True, text=True, timeout=timeout)
     result: dict[str, Any] = {"variant": variant, "method": method, "gpus": gpus, "training": overrides,
                               "command": command[:12],
                               "exit": done.returncode, "wall_s": round(time.perf_counter() - started, 1)}
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    output_dir = Path(spec["output_dir"])
+    if interrupt:
+        result["killed_at_step"] = killed_at
     manifest = read_manifest(output_dir)
     log = work / f"{variant}.log"
     log.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr, encoding="utf-8")
@@ -123,11 +152,14 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
     losses = [entry["loss"] for entry in metrics["history"]["train"]]
     result.update(processes=metrics.get("processes"), global_step=metrics["global_step"], losses=losses,
                   best_eval_loss=metrics["best_eval_loss"], best_step=metrics["best_step"],
-                  final_eval_loss=metrics["final_eval_loss"], tokens_per_second=metrics["tokens_per_second"], **weights)
-    # Evaluation and a checkpoint every steps // 2: training goes on after both before it ends.
+                  final_eval_loss=metrics["final_eval_loss"], resumed_from_step=metrics["resumed_from_step"],
+                  tokens_per_second=metrics["tokens_per_second"], **weights)
+    # Evaluation and a checkpoint every steps // 2: training goes on after both before it ends;
+    # a killed run goes on from its checkpoint.
     result["passed"] = bool(result["processes"] == gpus and metrics["global_step"] == steps and weights["weights_ok"]
                             and losses and all(math.isfinite(x) for x in losses)
-                            and metrics["best_step"] is not None)
+                            and metrics["best_step"] is not None
+                            and (not interrupt or (killed_at is not None and metrics["resumed_from_step"] == killed_at)))
     return result
 
 
@@ -140,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--training", default="", help="key=value,... laid over the training section")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/multi_gpu_launch"))
     parser.add_argument("--timeout", type=int, default=300, help="seconds one run may take")
+    parser.add_argument("--interrupt", action="store_true",
+                        help="kill each run at its first checkpoint, then run it again: it must resume there")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
     model_dir = args.work_dir / "small-qwen3"
@@ -148,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in filter(None, args.variants.split(",")):
         print(f"== {variant} on {args.gpus} GPU(s)", flush=True)
         result = run(variant, args.gpus, args.work_dir, model_dir, parameters, args.steps, args.timeout,
-                     _parse_overrides(args.training))
+                     _parse_overrides(args.training), args.interrupt)
         print(json.dumps(result)[:3000], flush=True)
         results.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
