@@ -32,7 +32,7 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from train_throughput import _parse_overrides, synthetic_rows  # noqa: E402
+from train_throughput import parse_overrides, synthetic_rows  # noqa: E402
 
 from bmw_assets.atomic import write_text_atomic  # noqa: E402
 from bmw_assets.training.artifacts import read_manifest  # noqa: E402
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in filter(None, args.variants.split(",")):
         print(f"== {variant} on {args.gpus} GPU(s)", flush=True)
         result = run(variant, args.gpus, args.work_dir, model_dir, parameters, args.steps, args.timeout,
-                     _parse_overrides(args.training), args.interrupt)
+                     parse_overrides(args.training), args.interrupt)
         print(json.dumps(result)[:3000], flush=True)
         results.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

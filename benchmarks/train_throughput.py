@@ -242,7 +242,8 @@ def run_plain(method: str, args: argparse.Namespace) -> dict:
         **_memory(torch)})
 
 
-def _parse_overrides(text: str) -> dict[str, Any]:
+def parse_overrides(text: str) -> dict[str, Any]:
+    """`key=value,...` as a dict, each value read as JSON where it parses (numbers, booleans)."""
     overrides = {}
     for item in filter(None, text.split(",")):
         key, _, value = item.partition("=")
@@ -388,7 +389,7 @@ def parse_case(name: str) -> tuple[str, str, str, dict[str, Any], str]:
         return "plain", "", "", {}, parts[1]
     if parts[0] == "project" and len(parts) in (3, 4):
         variant, layout = parts[1], parts[2]
-        overrides = _parse_overrides(parts[3] if len(parts) > 3 else "")
+        overrides = parse_overrides(parts[3] if len(parts) > 3 else "")
         method = overrides.get("method") or ("lora" if variant.endswith("_lora") else "full")
         return "project", variant, layout, overrides, method
     raise ValueError(f"case {name!r}: expected 'plain:<lora|full>' or 'project:<variant>:<fixed|packed>[:k=v,...]'")
