@@ -2,7 +2,8 @@
 
 `BMW_PROFILE` picks `local` (default, offline: replica, packaged model, CPU) or
 `production` (the real PressClub, Hub models, GPUs). `BMW_STORAGE` (default
-`./storage`) is the root of all runtime state.
+`./storage`) is the root of all runtime state. `BMW_EVALUATION_POOL` overrides the Dagster
+pool the evaluation assets run in (see `evaluation_pool`).
 """
 
 from __future__ import annotations
@@ -71,3 +72,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ValueError(f"BMW_PROFILE={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
     root = Path(env.get("BMW_STORAGE", "storage")).expanduser().resolve()
     return Settings(profile=profile, storage=StorageLayout(root))
+
+
+def evaluation_pool(environ: dict[str, str] | None = None) -> str:
+    """The Dagster pool of the evaluation assets: `BMW_EVALUATION_POOL`, else `gpu` under the
+    production profile and `evaluation` under `local`.
+
+    In the `gpu` pool an evaluation waits for the training in progress. Measured on one H200:
+    Qwen3-8B full fine-tuning peaks at 118 GiB of 140, an 8B evaluation at 22-26 GiB, so the two
+    do not fit side by side; on CPU (and beside LoRA's 54 GiB) they do, and the `evaluation`
+    pool evaluates one variant while the next one trains."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("BMW_EVALUATION_POOL")
+    if explicit:
+        return explicit
+    return "gpu" if env.get("BMW_PROFILE", "local") == "production" else "evaluation"

@@ -20,6 +20,7 @@ from bmw_assets.evaluation.comparison import (
 )
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
+from bmw_assets.settings import evaluation_pool
 from bmw_assets.stages.evaluation import (
     BASE_VARIANT,
     model_to_evaluate,
@@ -54,7 +55,7 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
 @dg.asset(
     group_name="evaluation",
     kinds={"pytorch"},
-    pool="evaluation",
+    pool=evaluation_pool(),
     description="The base model measured like every variant (held-out perplexity, forgetting probe, fact "
     "recall, semantic entropy, samples); it also generates the forgetting-probe text once for all.",
 )
@@ -78,7 +79,7 @@ def base_model_report(
     partitions_def=variants,
     group_name="evaluation",
     kinds={"pytorch"},
-    pool="evaluation",
+    pool=evaluation_pool(),
     deps=["base_model_report"],
     # Re-evaluate when this variant's model changes, not when the dataset alone is refreshed.
     automation_condition=dg.AutomationCondition.eager().allow(dg.AssetSelection.assets("trained_model")),

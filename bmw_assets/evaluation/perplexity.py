@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = -100
+SOFTMAX_CHUNK_TOKENS = 1024  # scored positions per fp32 softmax (151,936 x 1024 x 4 bytes = 0.6 GB for Qwen3)
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,17 @@ def _batch_nll(model: torch.nn.Module, documents: Sequence[Sequence[int]], batch
     device = next(model.parameters()).device
     logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
     # Position i predicts token i + 1: shift here rather than trusting the model's loss,
-    # so the scored-token count is exact. Only scored positions go through the softmax.
+    # so the scored-token count is exact. Only scored positions go through the softmax, a
+    # chunk at a time: fp32 log-probabilities of all 4 x 4096 positions of a Qwen3 batch
+    # take two 9 GiB copies (Qwen3-8B shape on an H200: 33.8 GiB peak with them, 22.3 without).
     shifted_labels = labels[:, 1:].to(device)
-    scored = shifted_labels != IGNORE_INDEX
-    nll = F.cross_entropy(logits[:, :-1, :][scored].float(), shifted_labels[scored], reduction="sum")
-    return float(nll.double()), int(scored.sum())
+    rows, positions = (shifted_labels != IGNORE_INDEX).nonzero(as_tuple=True)
+    nll = torch.zeros((), dtype=torch.float64, device=device)
+    for start in range(0, len(rows), SOFTMAX_CHUNK_TOKENS):
+        chunk = slice(start, start + SOFTMAX_CHUNK_TOKENS)
+        chunk_logits = logits[rows[chunk], positions[chunk]].float()
+        nll += F.cross_entropy(chunk_logits, shifted_labels[rows[chunk], positions[chunk]], reduction="sum").double()
+    return float(nll), len(rows)
 
 
 def token_perplexity(

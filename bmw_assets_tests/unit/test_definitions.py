@@ -7,13 +7,15 @@ intended change: `BMW_UPDATE_SNAPSHOT=1 make test`.
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from bmw_assets.definitions import build_definitions
-from bmw_assets.settings import load_settings
+from bmw_assets.settings import evaluation_pool, load_settings
 
 SNAPSHOT = Path(__file__).with_name("graph_snapshot.json")
 
@@ -57,3 +59,21 @@ def test_every_asset_has_group_kind_and_description() -> None:
         assert node["group"] not in (None, "default"), name
         assert node["kinds"], name
         assert node["has_description"], name
+
+
+def test_evaluation_pool_follows_the_profile_unless_set():
+    assert evaluation_pool({}) == "evaluation"
+    assert evaluation_pool({"BMW_PROFILE": "production"}) == "gpu"  # a full fine-tuning leaves no room on its GPU
+    assert evaluation_pool({"BMW_PROFILE": "production", "BMW_EVALUATION_POOL": "evaluation"}) == "evaluation"
+
+
+def test_production_code_location_queues_evaluation_behind_training(tmp_path):
+    script = ("import json; from bmw_assets.definitions import defs; g = defs.resolve_asset_graph(); "
+              "print(json.dumps({k: sorted(g.get(dg.AssetKey(k)).pools or []) for k in "
+              "('trained_model', 'eval_report', 'base_model_report')}))")
+    env = {**os.environ, "BMW_PROFILE": "production", "BMW_STORAGE": str(tmp_path)}
+    env.pop("BMW_EVALUATION_POOL", None)
+    done = subprocess.run([sys.executable, "-c", "import dagster as dg; " + script], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    pools = json.loads(done.stdout.strip().splitlines()[-1])
+    assert pools == {"trained_model": ["gpu"], "eval_report": ["gpu"], "base_model_report": ["gpu"]}

@@ -84,3 +84,13 @@ def test_batched_equals_unbatched(tiny_llama, documents):
 def test_rejects_impossible_windows(max_length, stride):
     with pytest.raises(ValueError, match="max_length|stride"):
         sliding_windows(10, max_length, stride)
+
+
+def test_softmax_chunks_change_nothing(tiny_llama, documents, monkeypatch):
+    import bmw_assets.evaluation.perplexity as perplexity
+
+    expected_nll, expected_count = brute_force(tiny_llama, documents, 8, 3)
+    monkeypatch.setattr(perplexity, "SOFTMAX_CHUNK_TOKENS", 7)  # each batch's scored tokens in several chunks
+    result = token_perplexity(tiny_llama, documents, max_length=8, stride=3, batch_size=5, pad_id=0)
+    assert result.tokens == expected_count
+    assert result.nll_sum == pytest.approx(expected_nll, rel=1e-5)
