@@ -25,7 +25,8 @@ def clear_pending_forward_groups(model: Any) -> int:
     cleared = 0
     for module in model.modules():
         if isinstance(module, FSDPModule):
-            pending = module._get_fsdp_state()._modules_to_run_forward
+            # A private field of torch 2.11-2.13; a torch without it needs no reset.
+            pending = getattr(module._get_fsdp_state(), "_modules_to_run_forward", None)
             if pending:
                 pending.clear()
                 cleared += 1
