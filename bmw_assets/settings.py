@@ -76,14 +76,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 def evaluation_pool(environ: dict[str, str] | None = None) -> str:
     """The Dagster pool of the evaluation assets: `BMW_EVALUATION_POOL`, else `gpu` under the
-    production profile and `evaluation` under `local`.
+    production profile on one box and `evaluation` otherwise.
 
     In the `gpu` pool an evaluation waits for the training in progress. Measured on one H200:
     Qwen3-8B full fine-tuning peaks at 118 GiB of 140, an 8B evaluation at 22-26 GiB, so the two
-    do not fit side by side; on CPU (and beside LoRA's 54 GiB) they do, and the `evaluation`
-    pool evaluates one variant while the next one trains."""
+    do not fit side by side; on CPU, beside LoRA's 54 GiB, or in pods with GPUs of their own
+    (`BMW_LAUNCHER=kubernetes`) they do, and the `evaluation` pool evaluates one variant while
+    the next one trains."""
     env = os.environ if environ is None else environ
     explicit = env.get("BMW_EVALUATION_POOL")
     if explicit:
         return explicit
-    return "gpu" if env.get("BMW_PROFILE", "local") == "production" else "evaluation"
+    one_box = env.get("BMW_LAUNCHER", "subprocess") != "kubernetes"
+    return "gpu" if env.get("BMW_PROFILE", "local") == "production" and one_box else "evaluation"

@@ -65,6 +65,8 @@ def test_evaluation_pool_follows_the_profile_unless_set():
     assert evaluation_pool({}) == "evaluation"
     assert evaluation_pool({"BMW_PROFILE": "production"}) == "gpu"  # a full fine-tuning leaves no room on its GPU
     assert evaluation_pool({"BMW_PROFILE": "production", "BMW_EVALUATION_POOL": "evaluation"}) == "evaluation"
+    # Kubernetes gives evaluation pods GPUs of their own.
+    assert evaluation_pool({"BMW_PROFILE": "production", "BMW_LAUNCHER": "kubernetes"}) == "evaluation"
 
 
 def test_production_code_location_queues_evaluation_behind_training(tmp_path):
@@ -72,7 +74,8 @@ def test_production_code_location_queues_evaluation_behind_training(tmp_path):
               "print(json.dumps({k: sorted(g.get(dg.AssetKey(k)).pools or []) for k in "
               "('trained_model', 'eval_report', 'base_model_report')}))")
     env = {**os.environ, "BMW_PROFILE": "production", "BMW_STORAGE": str(tmp_path)}
-    env.pop("BMW_EVALUATION_POOL", None)
+    for name in ("BMW_EVALUATION_POOL", "BMW_LAUNCHER"):
+        env.pop(name, None)
     done = subprocess.run([sys.executable, "-c", "import dagster as dg; " + script], env=env,
                           capture_output=True, text=True, timeout=120, check=True)
     pools = json.loads(done.stdout.strip().splitlines()[-1])
