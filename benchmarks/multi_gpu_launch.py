@@ -37,7 +37,7 @@ from train_throughput import parse_overrides, synthetic_rows  # noqa: E402
 from bmw_assets.atomic import write_text_atomic  # noqa: E402
 from bmw_assets.training.artifacts import read_manifest  # noqa: E402
 from bmw_assets.training.launch import training_command, training_env  # noqa: E402
-from bmw_assets.training.train import last_complete_checkpoint  # noqa: E402
+from bmw_assets.training.train import checkpoint_step, last_complete_checkpoint  # noqa: E402
 
 RESULT_PATH = ROOT / "benchmarks" / "results" / "multi_gpu_launch.json"
 SMALL_QWEN3 = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
@@ -111,7 +111,7 @@ def kill_at_first_checkpoint(command: list[str], output_dir: Path, log: Path, ti
             while process.poll() is None and time.monotonic() < deadline:
                 checkpoint = last_complete_checkpoint(output_dir)
                 if checkpoint is not None:
-                    return int(checkpoint.name.rsplit("-", 1)[1])
+                    return checkpoint_step(checkpoint)
                 time.sleep(0.05)
             return None
         finally:

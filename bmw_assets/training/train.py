@@ -94,11 +94,16 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
     return model, tokenizer
 
 
+def checkpoint_step(checkpoint: Path | str) -> int:
+    """The optimizer step of a Trainer `checkpoint-<step>` folder."""
+    return int(Path(checkpoint).name.rsplit("-", 1)[1])
+
+
 def last_complete_checkpoint(output_dir: Path) -> Path | None:
     """The highest-step checkpoint-* folder holding trainer_state.json, which the Trainer
     writes last: a run killed mid-save leaves a folder without it, and that one is skipped."""
     complete = [path for path in output_dir.glob("checkpoint-*") if (path / "trainer_state.json").is_file()]
-    return max(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]), default=None)
+    return max(complete, key=checkpoint_step, default=None)
 
 
 def _layer_count(model: Any) -> int:
@@ -423,10 +428,10 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "history": history,
         "final_train_loss": history["train"][-1]["loss"] if history["train"] else None,
         "best_eval_loss": trainer.state.best_metric,
-        "best_step": int(best_checkpoint.rsplit("-", 1)[1]) if best_checkpoint else None,
+        "best_step": checkpoint_step(best_checkpoint) if best_checkpoint else None,
         "final_eval_loss": final_eval_loss,
         "global_step": trainer.state.global_step,
-        "resumed_from_step": int(resume_from.name.rsplit("-", 1)[1]) if resume_from else None,
+        "resumed_from_step": checkpoint_step(resume_from) if resume_from else None,
         "tokens_per_second": callback.tokens_per_second,
         "trained_tokens": callback.trained_tokens,
         "trainable_params": trainable_params,
