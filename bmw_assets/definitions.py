@@ -23,6 +23,7 @@ from bmw_assets.defs.resources import (
     RetrainPolicyResource,
     StorageResource,
 )
+from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.settings import Settings, load_settings
 
 
@@ -30,6 +31,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
     layout = settings.storage
     profile = settings.profile
     launcher = os.environ.get("BMW_LAUNCHER", "subprocess")
+    # The local replica's corpus size (articles); the facts resource must know the same corpus.
+    replica_size = int(os.environ.get("BMW_REPLICA_SIZE", str(REPLICA_SIZE)))
     return {
         "storage": StorageResource(root=str(layout.root)),
         "pressclub": PressClubResource(
@@ -38,6 +41,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             base_url=os.environ.get("BMW_PRESSCLUB_URL") or None,
             default_target=60 if profile == "local" else 500,
             replica_state_dir=str(layout.root / "replica"),
+            replica_size=replica_size,
         ),
         "llm": LLMEndpointResource(
             profile=profile,
@@ -48,7 +52,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             max_judged_chars=300 if profile == "local" else None,
         ),
         "model_configs": ModelConfigsResource(profile=profile, configs_dir=os.environ.get("BMW_CONFIGS_DIR") or None),
-        "facts": FactsResource(profile=profile),
+        "facts": FactsResource(profile=profile, replica_size=replica_size),
         "compute": ComputeResource(
             num_gpus=0 if profile == "local" else int(os.environ.get("BMW_NUM_GPUS", "1")),
             hub_offline=profile == "local",

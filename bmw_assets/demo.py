@@ -86,7 +86,7 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
                             name="demo-training")  # fmt: skip
     trainer.start()
     try:
-        materialize(["base_model_report"])
+        materialize(["base_model_report", "rag_baseline_report"])
         while (done := trained.get())[0] is not None:
             variant, train_timings = done
             timings.update(train_timings)

@@ -51,7 +51,8 @@ TINY_PROFILE = {
     "training": {"max_length": 128, "max_steps": 2, "per_device_batch_size": 1, "eval_steps": 2, "save_steps": 2,
                  "logging_steps": 1, "styles": ["instruct", "qa"]},
     "evaluation": {"perplexity_max_length": 64, "perplexity_stride": 32, "entropy_samples": 2, "max_new_tokens": 6,
-                   "fact_questions": 2, "heldout_max_tokens": 150, "generation_prompts": ["Which new models did BMW present?"]},
+                   "fact_questions": 2, "heldout_max_tokens": 150, "generation_prompts": ["Which new models did BMW present?"],
+                   "entropy_questions": 2, "general_text_chars": 1500},
 }  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from bmw_assets.evaluation.comparison import (
 )
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
+from bmw_assets.evaluation.retrieval import RAG_VARIANT
 from bmw_assets.settings import evaluation_pool
 from bmw_assets.stages.evaluation import (
     BASE_VARIANT,
@@ -31,7 +32,7 @@ from bmw_assets.stages.evaluation import (
 )
 
 
-def _evaluate(context, compute, storage, facts, dataset, evaluation_config, variant, run_id, model, base_path):
+def _evaluate(context, compute, storage, facts, dataset, evaluation_config, variant, run_id, model, retrieval_corpus=None):
     layout = storage.layout
     per_split = evaluation_config["fact_questions"]
     facts_path = layout.reports_dir / "facts" / f"{dataset['version'][:16]}-{per_split}.jsonl"
@@ -39,7 +40,7 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
     max_tokens = evaluation_config["heldout_max_tokens"]
     heldout_path = layout.reports_dir / "heldout" / f"{dataset['version'][:16]}-{max_tokens}.jsonl"
     write_heldout_texts(Path(dataset["path"]), heldout_path, max_tokens)
-    plan = plan_eval_run(variant, run_id, evaluation_config, model, facts_path, heldout_path, layout, base_path)
+    plan = plan_eval_run(variant, run_id, evaluation_config, model, facts_path, heldout_path, layout, retrieval_corpus)
     reported = {}
     if plan.completed:
         context.log.info(f"{plan.output_dir} already holds this evaluation")
@@ -56,8 +57,8 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
     group_name="evaluation",
     kinds={"pytorch"},
     pool=evaluation_pool(),
-    description="The base model measured like every variant (held-out perplexity, forgetting probe, fact "
-    "recall, semantic entropy, samples); it also generates the forgetting-probe text once for all.",
+    description="The base model measured like every variant (held-out perplexity, general-English perplexity, "
+    "fact recall, semantic entropy, samples): the reference every variant is compared with.",
 )
 def base_model_report(
     context: dg.AssetExecutionContext,
@@ -71,8 +72,31 @@ def base_model_report(
     evaluation = model_configs.load(model_configs.variants()[0]).evaluation.model_dump(mode="json")
     run_id = chatml_dataset["version"][:10]
     model = {"model_path": base_model["path"], "adapter_path": None}
-    return _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, BASE_VARIANT, run_id, model,
-                     base_model["path"])  # fmt: skip
+    return _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, BASE_VARIANT, run_id, model)
+
+
+@dg.asset(
+    group_name="evaluation",
+    kinds={"pytorch"},
+    pool=evaluation_pool(),
+    description="The retrieval baseline (`base+rag`): the base model answering the same fact questions with the "
+    "top passages of the training articles in its prompt (MiniLM embeddings). Answers whether fine-tuning "
+    "is worth it against retrieval; no perplexity (the model is the base).",
+)
+def rag_baseline_report(
+    context: dg.AssetExecutionContext,
+    base_model: dict,
+    chatml_dataset: dict,
+    storage: StorageResource,
+    model_configs: ModelConfigsResource,
+    facts: FactsResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
+    evaluation = model_configs.load(model_configs.variants()[0]).evaluation.model_dump(mode="json")
+    run_id = chatml_dataset["version"][:10]
+    model = {"model_path": base_model["path"], "adapter_path": None}
+    return _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, RAG_VARIANT, run_id, model,
+                     retrieval_corpus=Path(chatml_dataset["path"]) / "train.jsonl")  # fmt: skip
 
 
 @dg.asset(
@@ -100,7 +124,7 @@ def eval_report(
     cfg = model_configs.load(context.partition_key)
     model = model_to_evaluate(trained_model, base_model["path"])
     return _evaluate(context, compute, storage, facts, chatml_dataset, cfg.evaluation.model_dump(mode="json"),
-                     context.partition_key, trained_model["run_id"], model, base_model["path"])  # fmt: skip
+                     context.partition_key, trained_model["run_id"], model)  # fmt: skip
 
 
 @dg.asset(
@@ -117,12 +141,14 @@ def variant_comparison(
     eval_report: dict,
     trained_model: dict,
     base_model_report: dict,
+    rag_baseline_report: dict,
     storage: StorageResource,
     model_configs: ModelConfigsResource,
 ) -> dg.MaterializeResult:
     reports = {v: EvalReport.from_dict(eval_report[v]) if v in eval_report else None for v in model_configs.variants()}
     stats = {v: load_training_stats(Path(m["output_dir"])) for v, m in trained_model.items()}
-    table = compare_variants(reports, EvalReport.from_dict(base_model_report), stats)
+    table = compare_variants(reports, EvalReport.from_dict(base_model_report), stats,
+                             retrieval=EvalReport.from_dict(rag_baseline_report))  # fmt: skip
     out = storage.layout.reports_dir / "comparison"
     markdown = comparison_markdown(table)
     write_text_atomic(out / "comparison.md", markdown)

@@ -14,6 +14,7 @@ from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import VariantConfig, list_variants, load_variant_config
 from bmw_assets.pressclub import ClientSettings
+from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.settings import StorageLayout
 from bmw_assets.training.launch import training_command, training_env
 
@@ -41,6 +42,7 @@ class PressClubResource(dg.ConfigurableResource):
     base_url: str | None = None
     replica_port: int = 8765
     replica_state_dir: str | None = None
+    replica_size: int = REPLICA_SIZE
 
     def client_settings(self) -> ClientSettings:
         if self.profile == "production":
@@ -49,7 +51,7 @@ class PressClubResource(dg.ConfigurableResource):
         if base_url is None:
             from bmw_assets.replica.server import ensure_replica_running
 
-            base_url = ensure_replica_running(self.replica_port, self.replica_state_dir)
+            base_url = ensure_replica_running(self.replica_port, self.replica_state_dir, size=self.replica_size)
         return ClientSettings.local(base_url)
 
 
@@ -114,13 +116,14 @@ class FactsResource(dg.ConfigurableResource):
     """
 
     profile: str = "local"
+    replica_size: int = REPLICA_SIZE  # the replica's corpus, as PressClubResource serves it
 
     def facts(self) -> dict[str, list[tuple[str, str]]]:
         if self.profile != "local":
             return {}
         from bmw_assets.replica.corpus import build_corpus
 
-        return {a.id: [(f.question, f.answer) for f in a.facts] for a in build_corpus()}
+        return {a.id: [(f.question, f.answer) for f in a.facts] for a in build_corpus(size=self.replica_size)}
 
 
 class RetrainPolicyResource(dg.ConfigurableResource):

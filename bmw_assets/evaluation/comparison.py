@@ -17,8 +17,8 @@ BASE_ROW = "base"
 # Column -> (header, unit) for the Markdown table; the order is the table's.
 COLUMNS: dict[str, tuple[str, str]] = {
     "heldout_perplexity": ("held-out perplexity", ""),
-    "probe_perplexity": ("probe perplexity", ""),
-    "forgetting_change_pct": ("forgetting (probe ppl vs base)", "%"),
+    "general_perplexity": ("general-English perplexity", ""),
+    "forgetting_change_pct": ("forgetting (general-English ppl vs base)", "%"),
     "fact_recall_train": ("fact recall, train articles", ""),
     "fact_recall_test": ("fact recall, test articles", ""),
     "semantic_entropy": ("semantic entropy", "nats"),
@@ -55,13 +55,13 @@ def _row(variant: str, report: EvalReport | None, base: EvalReport, stats: Mappi
     row: dict[str, Any] = {"variant": variant} | {column: None for column in COLUMNS}
     if report is not None:
         metrics = {name: _nan_to_none(value) for name, (value, _) in report.metrics().items()}
-        base_probe = _nan_to_none(base.probe["perplexity"])
+        base_general = _nan_to_none(base.general_text["perplexity"])
         row |= {
             "heldout_perplexity": metrics["heldout_perplexity"],
-            "probe_perplexity": metrics["probe_perplexity"],
+            "general_perplexity": metrics["general_perplexity"],
             "forgetting_change_pct": (
-                100.0 * (metrics["probe_perplexity"] / base_probe - 1.0)
-                if metrics["probe_perplexity"] is not None and base_probe else None
+                100.0 * (metrics["general_perplexity"] / base_general - 1.0)
+                if metrics["general_perplexity"] is not None and base_general else None
             ),
             "fact_recall_train": metrics["fact_recall_train"],
             "fact_recall_test": metrics["fact_recall_test"],
@@ -83,13 +83,17 @@ def compare_variants(
     reports: Mapping[str, EvalReport | None],
     base: EvalReport,
     training_stats: Mapping[str, Mapping[str, Any] | None] | None = None,
+    retrieval: EvalReport | None = None,
 ) -> pl.DataFrame:
-    """One row for the base model, then one per variant in `reports` order, with the
-    columns of `COLUMNS`. A variant whose report is None (not evaluated) has null
-    metrics, never zeros; `training_stats[variant]` (see `load_training_stats`) fills
-    the training columns. forgetting_change_pct = 100 * (probe ppl / base probe ppl - 1)."""
+    """One row for the base model, one for the retrieval baseline (`retrieval`, when given), then
+    one per variant in `reports` order, with the columns of `COLUMNS`. A variant whose report is
+    None (not evaluated) has null metrics, never zeros; `training_stats[variant]` (see
+    `load_training_stats`) fills the training columns.
+    forgetting_change_pct = 100 * (general-English ppl / base general-English ppl - 1)."""
     training_stats = training_stats or {}
     rows = [_row(BASE_ROW, base, base, None)]
+    if retrieval is not None:
+        rows.append(_row(retrieval.variant, retrieval, base, None))
     rows += [_row(variant, report, base, training_stats.get(variant)) for variant, report in reports.items()]
     schema = {"variant": pl.String} | {
         column: pl.Int64 if column in _INTEGER_COLUMNS else pl.Float64 for column in COLUMNS

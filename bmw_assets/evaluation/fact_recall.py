@@ -5,6 +5,7 @@ plus number normalisation)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import string
 from collections.abc import Sequence
@@ -50,8 +51,19 @@ class FactRecallResult:
     def n(self) -> int:
         return len(self.answers)
 
+    @property
+    def standard_error(self) -> float | None:
+        """Standard error of the rate, Agresti-Coull (two successes and two failures added), so
+        that 0 of 24 reads as "0 ± 0.04", not as a certain 0; None with no questions."""
+        if not self.answers:
+            return None
+        correct = sum(a.correct for a in self.answers)
+        adjusted = (correct + 2) / (self.n + 4)
+        return math.sqrt(adjusted * (1 - adjusted) / (self.n + 4))
+
     def to_dict(self) -> dict:
-        return {"rate": self.rate, "n": self.n, "answers": [asdict(a) for a in self.answers]}
+        return {"rate": self.rate, "n": self.n, "standard_error": self.standard_error,
+                "answers": [asdict(a) for a in self.answers]}  # fmt: skip
 
 
 def load_facts(path: Path) -> list[FactQuestion]:
@@ -98,9 +110,17 @@ def score_fact_recall(questions: Sequence[FactQuestion], predictions: Sequence[s
 
 
 def fact_recall(
-    model, tokenizer, questions: Sequence[FactQuestion], *, max_new_tokens: int, batch_size: int = 8
+    model,
+    tokenizer,
+    questions: Sequence[FactQuestion],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 8,
+    prompts: Sequence[str] | None = None,
 ) -> FactRecallResult:
-    """Answer `questions` greedily (thinking off where the template supports it) and score them."""
-    prompts = [chat_prompt_ids(tokenizer, q.question, enable_thinking=False) for q in questions]
-    predictions = generate_greedy(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    """Answer `questions` greedily (thinking off where the template supports it) and score them;
+    `prompts[i]`, when given, is the user turn asking question i (e.g. with retrieved passages)."""
+    turns = [q.question for q in questions] if prompts is None else list(prompts)
+    prompt_ids = [chat_prompt_ids(tokenizer, turn, enable_thinking=False) for turn in turns]
+    predictions = generate_greedy(model, tokenizer, prompt_ids, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return score_fact_recall(questions, predictions)

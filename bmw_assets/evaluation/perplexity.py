@@ -19,8 +19,9 @@ that no earlier window scored; the tokens before those are context only (label
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -40,17 +41,39 @@ class Window:
     target_begin: int
 
 
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 2026
+
+
 @dataclass(frozen=True)
 class PerplexityResult:
     """Sum of negative log-likelihoods (nats) over `tokens` scored tokens, and
-    exp(nll_sum / tokens) (NaN when nothing was scored)."""
+    exp(nll_sum / tokens) (NaN when nothing was scored). `documents` holds each
+    document's (nll_sum, tokens), the unit the standard error resamples."""
 
     nll_sum: float
     tokens: int
     perplexity: float
+    documents: list[tuple[float, int]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, float | int]:
-        return {"nll_sum": self.nll_sum, "tokens": self.tokens, "perplexity": self.perplexity}
+    @property
+    def standard_error(self) -> float | None:
+        """Bootstrap standard error of the perplexity over documents (texts are the independent
+        units: tokens of one text are not); None with fewer than two scored documents."""
+        scored = [(nll, n) for nll, n in self.documents if n]
+        if len(scored) < 2:
+            return None
+        rng = random.Random(BOOTSTRAP_SEED)
+        draws = []
+        for _ in range(BOOTSTRAP_RESAMPLES):
+            sample = rng.choices(scored, k=len(scored))
+            draws.append(math.exp(sum(nll for nll, _ in sample) / sum(n for _, n in sample)))
+        mean = sum(draws) / len(draws)
+        return math.sqrt(sum((d - mean) ** 2 for d in draws) / (len(draws) - 1))
+
+    def to_dict(self) -> dict[str, float | int | None | list]:
+        return {"nll_sum": self.nll_sum, "tokens": self.tokens, "perplexity": self.perplexity,
+                "standard_error": self.standard_error, "documents": [list(d) for d in self.documents]}
 
 
 def sliding_windows(n_tokens: int, max_length: int, stride: int, document: int = 0) -> list[Window]:
@@ -79,7 +102,10 @@ def _window_batches(windows: list[Window], batch_size: int) -> list[list[Window]
 
 
 @torch.no_grad()
-def _batch_nll(model: torch.nn.Module, documents: Sequence[Sequence[int]], batch: list[Window], pad_id: int) -> tuple[float, int]:
+def _batch_nll(
+    model: torch.nn.Module, documents: Sequence[Sequence[int]], batch: list[Window], pad_id: int
+) -> list[tuple[float, int]]:
+    """(NLL sum in nats, scored tokens) of each window of `batch`, in batch order."""
     width = max(w.end - w.begin for w in batch)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -99,12 +125,14 @@ def _batch_nll(model: torch.nn.Module, documents: Sequence[Sequence[int]], batch
     # take two 9 GiB copies (Qwen3-8B shape on an H200: 33.8 GiB peak with them, 22.3 without).
     shifted_labels = labels[:, 1:].to(device)
     rows, positions = (shifted_labels != IGNORE_INDEX).nonzero(as_tuple=True)
-    nll = torch.zeros((), dtype=torch.float64, device=device)
+    nll = torch.zeros(len(batch), dtype=torch.float64, device=device)
     for start in range(0, len(rows), SOFTMAX_CHUNK_TOKENS):
         chunk = slice(start, start + SOFTMAX_CHUNK_TOKENS)
         chunk_logits = logits[rows[chunk], positions[chunk]].float()
-        nll += F.cross_entropy(chunk_logits, shifted_labels[rows[chunk], positions[chunk]], reduction="sum").double()
-    return float(nll), len(rows)
+        token_nll = F.cross_entropy(chunk_logits, shifted_labels[rows[chunk], positions[chunk]], reduction="none")
+        nll.index_add_(0, rows[chunk], token_nll.double())
+    counts = torch.bincount(rows, minlength=len(batch)).tolist()
+    return list(zip(nll.tolist(), counts))
 
 
 def token_perplexity(
@@ -122,7 +150,7 @@ def token_perplexity(
     Windows of at most `max_length` tokens advance by `stride` tokens; windows from
     all documents are run `batch_size` at a time (right-padded, padded positions
     masked). Returns the NLL sum (nats), the number of scored tokens and
-    exp(sum NLL / scored tokens) over all documents together.
+    exp(sum NLL / scored tokens) over all documents together, and each document's share.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -132,20 +160,24 @@ def token_perplexity(
         for window in sliding_windows(len(document), max_length, stride, document=index)
     ]
     batches = _window_batches(windows, batch_size)
-    nll_sum, tokens = 0.0, 0
+    per_document = [[0.0, 0] for _ in documents]
+    tokens = 0
     was_training = model.training
     model.eval()
     try:
         for number, batch in enumerate(batches, start=1):
-            batch_nll, batch_tokens = _batch_nll(model, documents, batch, pad_id)
-            nll_sum += batch_nll
-            tokens += batch_tokens
+            for window, (window_nll, window_tokens) in zip(batch, _batch_nll(model, documents, batch, pad_id)):
+                per_document[window.document][0] += window_nll
+                per_document[window.document][1] += window_tokens
+                tokens += window_tokens
             if progress is not None and (number % 10 == 0 or number == len(batches)):
                 progress(f"perplexity: {number}/{len(batches)} batches, {tokens} tokens scored")
     finally:
         model.train(was_training)
+    nll_sum = sum(nll for nll, _ in per_document)
     perplexity = math.exp(nll_sum / tokens) if tokens else float("nan")
-    return PerplexityResult(nll_sum=nll_sum, tokens=tokens, perplexity=perplexity)
+    return PerplexityResult(nll_sum=nll_sum, tokens=tokens, perplexity=perplexity,
+                            documents=[(nll, n) for nll, n in per_document])  # fmt: skip
 
 
 def text_perplexity(

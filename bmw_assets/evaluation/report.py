@@ -33,7 +33,7 @@ class EvalReport:
     adapter_path: str | None
     config: dict[str, Any]
     perplexity: dict[str, Any]
-    probe: dict[str, Any]
+    general_text: dict[str, Any]  # perplexity on general English (the forgetting measure), or {"unavailable": why}
     fact_recall: dict[str, dict[str, Any]]  # "train" / "test" -> FactRecallResult.to_dict()
     semantic_entropy: dict[str, Any]
     samples: list[dict[str, Any]]
@@ -52,7 +52,7 @@ class EvalReport:
         entropy = self.semantic_entropy
         return {
             "heldout_perplexity": (self.perplexity["perplexity"], self.perplexity["tokens"]),
-            "probe_perplexity": (self.probe["perplexity"], self.probe["tokens"]),
+            "general_perplexity": (self.general_text.get("perplexity"), self.general_text.get("tokens")),
             "fact_recall_train": (self.fact_recall["train"]["rate"], self.fact_recall["train"]["n"]),
             "fact_recall_test": (self.fact_recall["test"]["rate"], self.fact_recall["test"]["n"]),
             "semantic_entropy": (entropy["mean_weighted_entropy"], entropy["n"]),
@@ -62,6 +62,28 @@ class EvalReport:
             "parameters": (self.parameters, None),
             "eval_wall_seconds": (self.wall_seconds, None),
         }
+
+    def standard_errors(self) -> dict[str, float | None]:
+        """Standard errors of the headline metrics that have one (None where too little was
+        measured): perplexities by bootstrap over documents, fact recall as a binomial
+        proportion (Agresti-Coull, so that 0 of n still has an error)."""
+        return {
+            "heldout_perplexity": self.perplexity.get("standard_error"),
+            "general_perplexity": self.general_text.get("standard_error"),
+            "fact_recall_train": self.fact_recall["train"].get("standard_error"),
+            "fact_recall_test": self.fact_recall["test"].get("standard_error"),
+        }
+
+    def unavailable(self) -> dict[str, str]:
+        """Why a metric could not be computed, by metric name (missing, not zero)."""
+        reasons = {}
+        if self.perplexity.get("unavailable"):
+            reasons["heldout_perplexity"] = self.perplexity["unavailable"]
+        if self.general_text.get("unavailable"):
+            reasons["general_perplexity"] = self.general_text["unavailable"]
+        if self.semantic_entropy.get("auroc_unavailable"):
+            reasons["semantic_entropy_auroc"] = self.semantic_entropy["auroc_unavailable"]
+        return reasons
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,11 +113,12 @@ def eval_result_rows(report: EvalReport) -> list[dict[str, Any]]:
     ]
 
 
-def _shown(value: float | None) -> str:
+def _shown(value: float | None, error: float | None = None) -> str:
     value = _finite(value)
     if value is None:
         return "—"
-    return f"{value:,.0f}" if value.is_integer() and abs(value) >= 100 else f"{value:.4g}"
+    shown = f"{value:,.0f}" if value.is_integer() and abs(value) >= 100 else f"{value:.4g}"
+    return shown if _finite(error) is None else f"{shown} ± {error:.2g}"
 
 
 def _cell(text: str) -> str:
@@ -110,10 +133,14 @@ def render_markdown(report: EvalReport) -> str:
         f"Model `{report.model_path}`" + (f", adapter `{report.adapter_path}`" if report.adapter_path else ""),
         f"; config sha256 `{report.config_sha256[:12]}`; {report.wall_seconds:.0f} s.",
         "",
-        "| metric | value | n |",
+        "| metric | value ± standard error | n |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| {metric} | {_shown(value)} | {'' if n is None else n} |" for metric, (value, n) in report.metrics().items()]
+    errors, reasons = report.standard_errors(), report.unavailable()
+    lines += [
+        f"| {metric} | {reasons.get(metric) or _shown(value, errors.get(metric))} | {'' if n is None else n} |"
+        for metric, (value, n) in report.metrics().items()
+    ]
     for split in ("train", "test"):
         lines += ["", f"## Fact recall ({split} articles)", "", "| question | reference | answer | correct |", "| --- | --- | --- | --- |"]
         lines += [

@@ -8,10 +8,12 @@ hand it prints plain lines. The spec is JSON:
 {"variant", "run_id", "model_path", "adapter_path" (LoRA adapter folder or null),
  "config" (the resolved config's `evaluation` section), "test_texts_path" (JSONL with a
  "text" field per row, e.g. the dataset's test.jsonl), "facts_path" (JSONL: article_id,
- split train|test, question, answer), "probe_path" (forgetting-probe JSON),
+ split train|test, question, answer), "general_text_path" (JSONL texts of general English
+ for the forgetting measure, or null with "general_text_unavailable" saying why),
  "output_dir", optional "removed_layers" (layers to take out of model_path before the
- adapter goes on), optional "base_model_path" (to build a missing probe from the base
- model), optional "probe_max_new_tokens" (tokens per probe generation, default 128),
+ adapter goes on), optional "retrieval" ({"corpus_path": a split JSONL whose articles are
+ retrieved from}: the retrieval baseline, which asks the fact questions with the top
+ `retrieval_top_k` passages in the prompt and scores no perplexity, the model being the base),
  optional "cpu_threads" (torch threads on CPU, default 1: on a shared 2-core machine
  two threads contend so badly that greedy decoding ran 7x slower than with one)
  and optional "judge_base_url" (for judge "llm"; else $OPENAI_BASE_URL)}.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -35,16 +38,16 @@ import torch
 from bmw_assets.evaluation.fact_recall import fact_recall, load_facts, score_fact_recall
 from bmw_assets.evaluation.judges import build_judge
 from bmw_assets.evaluation.perplexity import text_perplexity
-from bmw_assets.evaluation.probe import build_probe, general_text_probe
 from bmw_assets.evaluation.report import EvalReport, write_report
+from bmw_assets.evaluation.retrieval import PassageIndex, article_texts, passages, rag_questions
 from bmw_assets.evaluation.samples import generate_samples
 from bmw_assets.evaluation.semantic_entropy import semantic_entropy_for_questions
 from bmw_assets.models.loading import load_model
 from bmw_assets.training.reporting import metadata_path, open_reporter
 
-REQUIRED_KEYS = ("variant", "run_id", "model_path", "config", "test_texts_path", "facts_path", "probe_path", "output_dir")
+REQUIRED_KEYS = ("variant", "run_id", "model_path", "config", "test_texts_path", "facts_path", "output_dir")
 BASE_VARIANT = "base"
-PROBE_MAX_NEW_TOKENS = 128
+RETRIEVAL_NO_PERPLEXITY = "not scored: the retrieval baseline is the base model (its perplexity is the base row's)"
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -62,23 +65,32 @@ def _read_texts(path: Path) -> list[str]:
     return [row["text"] for row in map(json.loads, filter(str.strip, lines)) if row.get("text")]
 
 
-def _ensure_probe(spec: dict[str, Any], model, tokenizer, log: Callable[[str], None]) -> None:
-    probe_path = Path(spec["probe_path"])
-    if probe_path.is_file():
-        return
-    probe_tokens = int(spec.get("probe_max_new_tokens", PROBE_MAX_NEW_TOKENS))
-    if spec.get("base_model_path"):
-        log(f"building the forgetting probe from the base model {spec['base_model_path']}")
-        base_model, base_tokenizer = load_model(spec["base_model_path"], None)
-        build_probe(base_model, base_tokenizer, probe_path, max_new_tokens=probe_tokens)
-    elif spec["variant"] == BASE_VARIANT and not spec["adapter_path"]:
-        log("building the forgetting probe from this (base) model")
-        build_probe(model, tokenizer, probe_path, max_new_tokens=probe_tokens)
-    else:
-        raise FileNotFoundError(
-            f"probe {probe_path} is missing and variant {spec['variant']!r} is not the base model: "
-            "evaluate the base first or give base_model_path in the spec"
-        )
+def _perplexity(model, tokenizer, path: str | None, unavailable: str | None, windows: dict, log) -> dict[str, Any]:
+    """The perplexity section of the report for the texts at `path`, or {"unavailable": why}."""
+    if path is None:
+        return {"perplexity": float("nan"), "tokens": 0, "unavailable": unavailable or "no texts given"}
+    result = text_perplexity(model, tokenizer, _read_texts(Path(path)), progress=log, **windows)
+    return result.to_dict()
+
+
+def _fact_prompts(spec: dict[str, Any], facts, log: Callable[[str], None]) -> list[str]:
+    """The user turns the fact questions are asked in: the questions themselves, or for the
+    retrieval baseline each question with its top passages of the training articles."""
+    questions = [f.question for f in facts]
+    if not spec.get("retrieval"):
+        return questions
+    from sentence_transformers import SentenceTransformer
+
+    from bmw_assets.evaluation.judges import packaged_minilm_path
+
+    cfg = spec["config"]
+    encoder_path = spec["retrieval"].get("encoder_path") or str(packaged_minilm_path())
+    encoder = SentenceTransformer(encoder_path, device="cuda" if torch.cuda.is_available() else "cpu",
+                                  model_kwargs={"use_safetensors": True})  # fmt: skip
+    index = PassageIndex.build(passages(article_texts(Path(spec["retrieval"]["corpus_path"])),
+                                        cfg["retrieval_passage_words"]), encoder)  # fmt: skip
+    log(f"retrieval: {len(index.passages)} passages of the training articles, top {cfg['retrieval_top_k']} per question")
+    return rag_questions(questions, index.top_k(questions, cfg["retrieval_top_k"]))
 
 
 def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
@@ -89,16 +101,18 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
         torch.set_num_threads(int(spec.get("cpu_threads", 1)))
     model, tokenizer = load_model(spec["model_path"], spec["adapter_path"], spec.get("removed_layers"))
     log(f"loaded {spec['model_path']}" + (f" + adapter {spec['adapter_path']}" if spec["adapter_path"] else ""))
-    _ensure_probe(spec, model, tokenizer, log)
     windows = {"max_length": cfg["perplexity_max_length"], "stride": cfg["perplexity_stride"], "batch_size": cfg["batch_size"]}
-
-    heldout = text_perplexity(model, tokenizer, _read_texts(Path(spec["test_texts_path"])), progress=log, **windows)
-    log(f"held-out perplexity {heldout.perplexity:.3f} over {heldout.tokens} tokens")
-    probe = general_text_probe(model, tokenizer, Path(spec["probe_path"]), progress=log, **windows)
-    log(f"probe perplexity {probe.perplexity:.3f} over {probe.tokens} tokens")
+    retrieval = bool(spec.get("retrieval"))
+    heldout = _perplexity(model, tokenizer, None if retrieval else spec["test_texts_path"], RETRIEVAL_NO_PERPLEXITY, windows, log)
+    log(f"held-out perplexity {heldout['perplexity']:.3f} over {heldout['tokens']} tokens")
+    general = _perplexity(model, tokenizer, None if retrieval else spec.get("general_text_path"),
+                          RETRIEVAL_NO_PERPLEXITY if retrieval else spec.get("general_text_unavailable"), windows, log)  # fmt: skip
+    log(f"general-English perplexity {general['perplexity']:.3f} over {general['tokens']} tokens")
 
     facts = load_facts(Path(spec["facts_path"]))
-    recall = fact_recall(model, tokenizer, facts, max_new_tokens=cfg["max_new_tokens"], batch_size=cfg["batch_size"])
+    prompts = _fact_prompts(spec, facts, log)
+    recall = fact_recall(model, tokenizer, facts, max_new_tokens=cfg["max_new_tokens"], batch_size=cfg["batch_size"],
+                         prompts=prompts)  # fmt: skip
     by_split = {
         split: score_fact_recall(
             [f for f in facts if f.split == split],
@@ -112,8 +126,12 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
         cfg["judge"], model=cfg.get("judge_model"), threshold=cfg.get("embedding_threshold", 0.85),
         base_url=spec.get("judge_base_url") or os.environ.get("OPENAI_BASE_URL"),
     )
+    # The first entropy_questions facts, alternating train and test articles so both kinds are asked.
+    per_split = [[i for i, f in enumerate(facts) if f.split == split] for split in ("train", "test")]
+    order = [i for pair in itertools.zip_longest(*per_split) for i in pair if i is not None]
+    asked = order[: cfg.get("entropy_questions") or len(facts)]
     entropy = semantic_entropy_for_questions(
-        model, tokenizer, [f.question for f in facts], [a.correct for a in recall.answers], judge,
+        model, tokenizer, [prompts[i] for i in asked], [recall.answers[i].correct for i in asked], judge,
         samples=cfg["entropy_samples"], temperature=cfg["entropy_temperature"],
         max_new_tokens=cfg["max_new_tokens"], seed=cfg.get("seed"), progress=log,
     )
@@ -125,8 +143,8 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
         model_path=spec["model_path"],
         adapter_path=spec["adapter_path"],
         config=cfg,
-        perplexity=heldout.to_dict(),
-        probe=probe.to_dict(),
+        perplexity=heldout,
+        general_text=general,
         fact_recall={split: result.to_dict() for split, result in by_split.items()},
         semantic_entropy=entropy.to_dict(),
         samples=[asdict(s) for s in samples],

@@ -59,16 +59,24 @@ def likelihood_weighted_entropy(cluster_ids: Sequence[int], log_likelihoods: Seq
     return -sum(m / total * math.log(m / total) for m in mass.values() if m > 0)
 
 
+def auroc_unavailable(correct: Sequence[bool]) -> str | None:
+    """Why the entropy AUROC cannot be computed for these greedy answers, or None when it can."""
+    right = sum(bool(c) for c in correct)
+    if min(right, len(correct) - right) < MIN_AUROC_PER_CLASS:
+        return (f"needs at least {MIN_AUROC_PER_CLASS} right and {MIN_AUROC_PER_CLASS} wrong greedy answers; "
+                f"got {right} right and {len(correct) - right} wrong")  # fmt: skip
+    return None
+
+
 def entropy_auroc(entropies: Sequence[float], correct: Sequence[bool]) -> float | None:
     """AUROC of the entropy as a score for "the answer is wrong" (1.0: every wrong answer
     has a higher entropy than every right one; 0.5: chance). None when there are fewer than
     `MIN_AUROC_PER_CLASS` right or wrong answers. Ties count half (scikit-learn's rule)."""
     from sklearn.metrics import roc_auc_score
 
-    wrong = [not c for c in correct]
-    if min(sum(wrong), len(wrong) - sum(wrong)) < MIN_AUROC_PER_CLASS:
+    if auroc_unavailable(correct):
         return None
-    return float(roc_auc_score(wrong, entropies))
+    return float(roc_auc_score([not c for c in correct], entropies))
 
 
 @dataclass(frozen=True)
@@ -90,12 +98,14 @@ class SemanticEntropyResult:
     mean_discrete_entropy: float
     mean_weighted_entropy: float
     auroc: float | None
+    auroc_unavailable: str | None = None  # why auroc is None
 
     def to_dict(self) -> dict:
         return {
             "mean_discrete_entropy": self.mean_discrete_entropy,
             "mean_weighted_entropy": self.mean_weighted_entropy,
             "auroc": self.auroc,
+            "auroc_unavailable": self.auroc_unavailable,
             "n": len(self.questions),
             "questions": [asdict(q) for q in self.questions],
         }
@@ -153,4 +163,5 @@ def semantic_entropy_for_questions(
         mean_discrete_entropy=_mean([q.discrete_entropy for q in results]),
         mean_weighted_entropy=_mean([q.weighted_entropy for q in results]),
         auroc=entropy_auroc([q.weighted_entropy for q in results], correct),
+        auroc_unavailable=auroc_unavailable(correct),
     )

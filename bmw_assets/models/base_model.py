@@ -41,12 +41,16 @@ def ensure_base_model(model: str, cache_dir: Path) -> str:
     """
     if model != PACKAGED_MODEL:
         return model
-    target = Path(cache_dir) / "smollm2-135m-instruct"
+    return dequantize_gguf(packaged_gguf_path(), Path(cache_dir) / "smollm2-135m-instruct")
+
+
+def dequantize_gguf(gguf: Path, target: Path) -> str:
+    """Dequantize the GGUF file `gguf` once into the safetensors folder `target` (weights and
+    tokenizer, written under a temp name and renamed into place); return `target`'s path."""
     if (target / "model.safetensors").is_file() and (target / "tokenizer_config.json").is_file():
         return str(target)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = packaged_gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # A dequantized GGUF model still carries its quantizer; saving and training refuse it.

@@ -120,6 +120,10 @@ class EvaluationSection(_Section):
     generation_prompts: list[str] = Field(min_length=1)
     fact_questions: int = Field(ge=1)  # per split (train, test), taken in article order
     heldout_max_tokens: int | None = Field(default=None, ge=1)  # cap on held-out text scored; None: all of it
+    entropy_questions: int | None = Field(default=None, ge=1)  # fact questions sampled for entropy; None: all
+    general_text_chars: int = Field(ge=1000)  # general English (WordNet) scored for forgetting, in characters
+    retrieval_top_k: int = Field(ge=1)  # passages in the retrieval baseline's prompt
+    retrieval_passage_words: int = Field(ge=10)  # words per retrieved passage (whole sentences)
 
     @model_validator(mode="after")
     def _stride_fits(self) -> EvaluationSection:

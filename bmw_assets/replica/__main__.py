@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.stop_signals import interrupt_on_stop_signals
+from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.replica.server import (
     DEFAULT_PORT,
     PID_FILE_NAME,
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--state-dir", type=Path, default=None, help="keeps the published count across restarts")
     serve.add_argument("--published", type=int, default=None, help="how many of the oldest articles are visible")
     serve.add_argument("--seed", type=int, default=2026)
-    serve.add_argument("--size", type=int, default=400)
+    serve.add_argument("--size", type=int, default=REPLICA_SIZE)
     publish = commands.add_parser("publish", help="reveal the next N articles on a running replica")
     publish.add_argument("n", type=int)
     publish.add_argument("--port", type=int, default=DEFAULT_PORT)

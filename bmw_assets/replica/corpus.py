@@ -555,7 +555,10 @@ def _attachments(rng: random.Random, next_id: int, title: str, long: bool) -> tu
     return (ReplicaAttachment(next_id, name, "pdf"),)
 
 
-def build_corpus(seed: int = 2026, size: int = 400) -> list[ReplicaArticle]:
+REPLICA_SIZE = 400  # articles in the default replica corpus
+
+
+def build_corpus(seed: int = 2026, size: int = REPLICA_SIZE) -> list[ReplicaArticle]:
     """Build `size` articles, oldest first, from `seed` (same inputs, same corpus).
 
     Dates run from 2023-01 to 2026-06; ids `T0xxxxxxEN` grow with the date.

@@ -40,7 +40,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bmw_assets.atomic import write_json_atomic
-from bmw_assets.replica.corpus import TOPICS, ReplicaArticle, build_corpus, revise
+from bmw_assets.replica.corpus import REPLICA_SIZE, TOPICS, ReplicaArticle, build_corpus, revise
 from bmw_assets.replica.faults import (
     FaultEvent,
     Faults,
@@ -432,7 +432,7 @@ class ReplicaServer:
     """
 
     def __init__(self, port: int = 0, published: int | None = None, faults: Faults | None = None,
-                 state_file: Path | None = None, seed: int = 2026, size: int = 400, host: str = "127.0.0.1"):
+                 state_file: Path | None = None, seed: int = 2026, size: int = REPLICA_SIZE, host: str = "127.0.0.1"):
         self.host, self._requested_port = host, port
         self.state = ReplicaState(build_corpus(seed, size), published, faults, state_file)
         self.port: int | None = None
@@ -535,9 +535,12 @@ def _answers(port: int) -> bool:
         return False
 
 
-def ensure_replica_running(port: int = DEFAULT_PORT, state_dir: Path | None = None, timeout_s: float = 10.0) -> str:
+def ensure_replica_running(
+    port: int = DEFAULT_PORT, state_dir: Path | None = None, timeout_s: float = 10.0, size: int = REPLICA_SIZE
+) -> str:
     """Return the replica's base_url on `port`, starting a detached
-    `python -m bmw_assets.replica serve` (state kept in `state_dir`) if nothing answers."""
+    `python -m bmw_assets.replica serve` of a `size`-article corpus (state kept in `state_dir`)
+    if nothing answers."""
     base_url = f"http://127.0.0.1:{port}/global"
     if _answers(port):
         return base_url
@@ -546,7 +549,8 @@ def ensure_replica_running(port: int = DEFAULT_PORT, state_dir: Path | None = No
     log_path = state_dir / "replica.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bmw_assets.replica", "serve", "--port", str(port), "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "bmw_assets.replica", "serve", "--port", str(port), "--state-dir", str(state_dir),
+             "--size", str(size)],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

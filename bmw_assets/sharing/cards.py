@@ -278,7 +278,7 @@ def _evaluation_rows(
 ) -> tuple[list[str], list[list[Any]]]:
     """(header, rows) of the evaluation table: the base model and this variant from the comparison
     when it exists (with forgetting), else this variant's report alone."""
-    columns = [("heldout_perplexity", "held-out perplexity"), ("probe_perplexity", "general-text perplexity"),
+    columns = [("heldout_perplexity", "held-out perplexity"), ("general_perplexity", "general-text perplexity"),
                ("forgetting_change_pct", "forgetting (%)"), ("fact_recall_train", "fact recall (train articles)"),
                ("fact_recall_test", "fact recall (test articles)"), ("semantic_entropy", "semantic entropy (nats)")]  # fmt: skip
     wanted = {row["variant"]: row for row in comparison or [] if row["variant"] in ("base", variant)}
@@ -352,8 +352,8 @@ def model_card(
         "",
         "## Evaluation",
         "",
-        "On the held-out test articles: sliding-window perplexity; general-text perplexity on a fixed probe "
-        "written by the base model (forgetting = its change against the base, in %); fact recall = share of "
+        "On the held-out test articles: sliding-window perplexity; general-text perplexity on general English "
+        "(WordNet's glosses; forgetting = its change against the base, in %); fact recall = share of "
         "questions about train or test articles answered correctly; semantic entropy over sampled answers.",
         "",
         *(_table(header, rows) if rows else ["_Not evaluated yet: materialize `eval_report` for this variant._"]),

@@ -11,6 +11,7 @@ from typing import Any
 
 from bmw_assets.atomic import write_json_atomic, write_text_atomic
 from bmw_assets.catalog import connect, transaction
+from bmw_assets.evaluation.general_text import GeneralTextUnavailable, write_general_text
 from bmw_assets.evaluation.report import (
     REPORT_JSON,
     REPORT_MARKDOWN,
@@ -96,6 +97,18 @@ def model_to_evaluate(trained: dict[str, Any], base_model: str) -> dict[str, Any
     return {"model_path": str(output_dir), "adapter_path": None}
 
 
+def general_text_spec(layout: StorageLayout, max_chars: int) -> dict[str, str | None]:
+    """Spec keys for the general-English text (the forgetting measure): the JSONL file written once
+    under reports/general_text/, or no path and the reason (WordNet not installed)."""
+    path = layout.reports_dir / "general_text" / f"wordnet-{max_chars}.jsonl"
+    if not path.is_file():
+        try:
+            write_general_text(path, max_chars)
+        except GeneralTextUnavailable as missing:
+            return {"general_text_path": None, "general_text_unavailable": str(missing)}
+    return {"general_text_path": str(path), "general_text_unavailable": None}
+
+
 def plan_eval_run(
     variant: str,
     run_id: str,
@@ -104,9 +117,10 @@ def plan_eval_run(
     facts_path: Path,
     heldout_path: Path,
     layout: StorageLayout,
-    base_model: str,
+    retrieval_corpus: Path | None = None,
 ) -> EvalPlan:
-    """Write the eval spec for one model under reports/<variant>/<run_id>/."""
+    """Write the eval spec for one model under reports/<variant>/<run_id>/; with `retrieval_corpus`
+    (a split JSONL) the spec asks for the retrieval baseline over that split's articles."""
     output_dir = layout.reports_dir / variant / run_id
     spec = {
         "variant": variant,
@@ -115,9 +129,8 @@ def plan_eval_run(
         "config": evaluation_config,
         "test_texts_path": str(heldout_path),
         "facts_path": str(facts_path),
-        # One probe for every model: generated once by the base model.
-        "probe_path": str(layout.reports_dir / "forgetting_probe.json"),
-        "base_model_path": base_model,
+        **general_text_spec(layout, evaluation_config["general_text_chars"]),
+        "retrieval": {"corpus_path": str(retrieval_corpus)} if retrieval_corpus else None,
         "output_dir": str(output_dir),
     }
     spec_path = output_dir / "eval_spec.json"

@@ -27,8 +27,8 @@ CHROMIUM_ARGS = [
 # the sensor finds nothing new until the test publishes more.
 PUBLISHED = 6
 # On top of the suite's tiny profile: only `qa` rows (a few dozen short conversations, so a
-# validation pass takes a second, not a minute), perplexity in whole windows (the forgetting
-# probe's ~3,000 tokens are scored once, not twice over overlapping windows), one fact question.
+# validation pass takes a second, not a minute), perplexity in whole windows (each token
+# scored once, not twice over overlapping windows), one fact question.
 E2E_PROFILE = {
     "training": {"styles": ["qa"]},
     "evaluation": {"perplexity_max_length": 256, "perplexity_stride": 256, "batch_size": 4, "max_new_tokens": 4,

@@ -24,9 +24,9 @@ pytestmark = pytest.mark.slow
 CONFIG = {
     "perplexity_max_length": 32, "perplexity_stride": 16, "batch_size": 4, "entropy_samples": 2,
     "entropy_temperature": 1.0, "max_new_tokens": 4, "judge": "embedding", "judge_model": "packaged:all-minilm-l6-v2",
-    "embedding_threshold": 0.85, "generation_prompts": ["Which new models did BMW present?"],
+    "embedding_threshold": 0.85, "generation_prompts": ["Which new models did BMW present?"], "general_text_chars": 1500,
 }  # fmt: skip
-MIDWAY = "held-out perplexity"  # logged after the probe is built and before probe perplexity, fact recall, entropy
+MIDWAY = "held-out perplexity"  # logged before general-English perplexity, fact recall and entropy
 
 
 def eval_env() -> dict[str, str]:
@@ -47,17 +47,13 @@ def plan(tmp_path: Path, model_dir: Path):
         )  # fmt: skip
         heldout.write_text(json.dumps({"text": "Munich. The BMW Group delivered more electric cars than ever."}) + "\n")
     model = {"model_path": str(model_dir), "adapter_path": None}
-    # probe_max_new_tokens is not part of plan_eval_run's spec; a short probe keeps the test fast.
-    evaluation = plan_eval_run("base", "run-1", CONFIG, model, facts, heldout, StorageLayout(tmp_path), str(model_dir))
-    spec = json.loads(evaluation.spec_path.read_text()) | {"probe_max_new_tokens": 4}
-    evaluation.spec_path.write_text(json.dumps(spec))
-    return evaluation
+    return plan_eval_run("base", "run-1", CONFIG, model, facts, heldout, StorageLayout(tmp_path))
 
 
 @pytest.mark.timeout(300)
 def test_a_killed_evaluation_leaves_no_report_and_the_next_run_completes(tmp_path, base_model_dir):
     evaluation = plan(tmp_path, base_model_dir)
-    probe = tmp_path / "reports" / "forgetting_probe.json"
+    general_text = Path(json.loads(evaluation.spec_path.read_text())["general_text_path"])
     process = subprocess.Popen(eval_command(evaluation.spec_path), env=eval_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
     lines = []
@@ -69,15 +65,15 @@ def test_a_killed_evaluation_leaves_no_report_and_the_next_run_completes(tmp_pat
     process.wait(timeout=30)
     process.stdout.close()
     assert process.returncode == -signal.SIGKILL, "".join(lines[-20:])
-    assert json.loads(probe.read_text())["generated"]  # written (atomically) before the kill, whole
+    assert general_text.read_text().strip()  # written by the plan, before the evaluation process
     assert not (evaluation.output_dir / REPORT_JSON).exists()
     assert not plan(tmp_path, base_model_dir).completed  # the asset would evaluate again, not read a report
-    probe_written = probe.stat().st_mtime_ns
+    general_written = general_text.stat().st_mtime_ns
 
     started = time.monotonic()
     done = subprocess.run(eval_command(evaluation.spec_path), env=eval_env(), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "building the forgetting probe" not in done.stdout and probe.stat().st_mtime_ns == probe_written
+    assert general_text.stat().st_mtime_ns == general_written  # written once, read by every evaluation
     again = plan(tmp_path, base_model_dir)
     assert again.completed
     report = read_report(again.output_dir)

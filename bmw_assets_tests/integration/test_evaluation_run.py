@@ -9,7 +9,25 @@ import sys
 
 import pytest
 
+from bmw_assets.evaluation.general_text import write_general_text
 from bmw_assets.evaluation.report import eval_result_rows, read_report
+
+CONFIG = {
+    "perplexity_max_length": 32, "perplexity_stride": 16, "batch_size": 4, "entropy_samples": 3,
+    "entropy_temperature": 1.0, "max_new_tokens": 16, "judge": "embedding",
+    "judge_model": "packaged:all-minilm-l6-v2", "embedding_threshold": 0.85,
+    "generation_prompts": ["Which new models did BMW present?"], "retrieval_top_k": 2, "retrieval_passage_words": 40,
+}  # fmt: skip
+
+
+def run_evaluation(spec: dict, tmp_path) -> subprocess.CompletedProcess:
+    spec_path = tmp_path / "eval_spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES")} | {"HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
 
 
 @pytest.mark.slow
@@ -21,24 +39,14 @@ def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
     )
     texts = tmp_path / "test.jsonl"
     texts.write_text(json.dumps({"text": "Munich. The BMW Group delivered more electric cars than ever in the first quarter."}) + "\n")
+    general = tmp_path / "general.jsonl"
+    assert write_general_text(general, 3000)["documents"] >= 2
     spec = {
         "variant": "base", "run_id": "run-1", "model_path": str(base_model_dir), "adapter_path": None,
-        "config": {
-            "perplexity_max_length": 32, "perplexity_stride": 16, "batch_size": 4, "entropy_samples": 3,
-            "entropy_temperature": 1.0, "max_new_tokens": 16, "judge": "embedding",
-            "judge_model": "packaged:all-minilm-l6-v2", "embedding_threshold": 0.85,
-            "generation_prompts": ["Which new models did BMW present?"],
-        },
-        "test_texts_path": str(texts), "facts_path": str(facts), "probe_path": str(tmp_path / "probe.json"),
-        "probe_max_new_tokens": 8, "output_dir": str(tmp_path / "report"),
+        "config": CONFIG, "test_texts_path": str(texts), "facts_path": str(facts),
+        "general_text_path": str(general), "output_dir": str(tmp_path / "report"),
     }
-    spec_path = tmp_path / "eval_spec.json"
-    spec_path.write_text(json.dumps(spec))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES")} | {"HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)],
-        capture_output=True, text=True, timeout=600, env=env,
-    )
+    done = run_evaluation(spec, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "held-out perplexity" in done.stdout  # plain logs outside Pipes
 
@@ -46,15 +54,44 @@ def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
     assert (tmp_path / "report" / "eval_report.md").read_text().startswith("# Evaluation: base (run-1)")
     assert report.layers == 30 and report.parameters > 100_000_000
     assert report.perplexity["tokens"] > 10 and 1 < report.perplexity["perplexity"] < 1000
-    probe = json.loads((tmp_path / "probe.json").read_text())
-    assert len(probe["generated"]) == 6 and "Apache License" in probe["packaged_text"]
-    assert report.probe["tokens"] > 1000  # the license text alone is ~2,500 tokens
+    assert report.general_text["tokens"] > 500 and 1 < report.general_text["perplexity"] < 1000
+    errors = report.standard_errors()
+    assert errors["general_perplexity"] > 0  # bootstrap over its documents
+    assert errors["heldout_perplexity"] is None  # one held-out text: nothing to resample
+    assert 0 < errors["fact_recall_train"] < 0.5  # 1 of 1 still has an error
     assert report.fact_recall["train"]["n"] == 1 and report.fact_recall["test"]["n"] == 1
     assert report.fact_recall["train"]["answers"][0]["correct"]  # SmolLM2 knows Paris
     entropy = report.semantic_entropy
     assert entropy["n"] == 2 and all(len(q["samples"]) == 3 for q in entropy["questions"])
     assert all(0 <= q["weighted_entropy"] <= 1.0987 for q in entropy["questions"])  # at most ln 3
-    assert entropy["auroc"] is None  # two questions are too few
+    assert entropy["auroc"] is None and "right" in report.unavailable()["semantic_entropy_auroc"]  # too few questions
     assert [s["enable_thinking"] for s in report.samples] == [None]  # SmolLM2's template has no switch
     rows = eval_result_rows(report)
-    assert {r["metric"] for r in rows} >= {"heldout_perplexity", "probe_perplexity", "fact_recall_train", "semantic_entropy"}
+    assert {r["metric"] for r in rows} >= {"heldout_perplexity", "general_perplexity", "fact_recall_train", "semantic_entropy"}
+
+
+@pytest.mark.slow
+def test_the_retrieval_baseline_answers_from_the_training_articles(base_model_dir, tmp_path):
+    """The base model cannot know a replica-only fact; with the passage that states it in the
+    prompt it answers it. Perplexity is not scored (the model is the base) and says so."""
+    facts = tmp_path / "facts.jsonl"
+    facts.write_text(json.dumps({"article_id": "T0000003EN", "split": "train",
+                                 "question": "Who leads the BMW Group plant in Wackersdorf?", "answer": "Ilse Kranichfeld"}) + "\n")
+    article = ("Munich. The BMW Group plant in Wackersdorf is led by Ilse Kranichfeld. The plant builds battery "
+               "housings for electric cars. It employs 850 people.")
+    unrelated = "Munich. The MINI Cooper SE reaches a range of 402 kilometres. The car is built in Oxford."
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"style": "article", "article_id": a, "chunk": 0, "messages": [
+        {"role": "assistant", "content": text}]}) + "\n" for a, text in (("T0000003EN", article), ("T0000004EN", unrelated))))
+    spec = {
+        "variant": "base+rag", "run_id": "run-1", "model_path": str(base_model_dir), "adapter_path": None,
+        "config": CONFIG | {"retrieval_top_k": 1, "max_new_tokens": 24}, "test_texts_path": str(train),
+        "facts_path": str(facts), "general_text_path": None, "retrieval": {"corpus_path": str(train)},
+        "output_dir": str(tmp_path / "report"),
+    }  # fmt: skip
+    done = run_evaluation(spec, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = read_report(tmp_path / "report")
+    answer = report.fact_recall["train"]["answers"][0]
+    assert answer["correct"], answer["prediction"]
+    assert report.perplexity["tokens"] == 0 and "retrieval baseline" in report.unavailable()["heldout_perplexity"]

@@ -32,11 +32,11 @@ UPSTREAM = [dg.AssetSpec("chatml_dataset"), dg.AssetSpec("trained_model", partit
 EVERY_ASSET = [*UPSTREAM, *dg.load_assets_from_modules([sharing])]
 
 
-def report(variant: str, run_id: str, heldout: float, probe: float, layers: int) -> EvalReport:
+def report(variant: str, run_id: str, heldout: float, general: float, layers: int) -> EvalReport:
     recall = {"rate": 0.5, "n": 2, "answers": []}
     return EvalReport(
         variant=variant, run_id=run_id, model_path="m", adapter_path=None, config={"judge": "embedding"},
-        perplexity={"perplexity": heldout, "tokens": 150, "nll_sum": 1.0}, probe={"perplexity": probe, "tokens": 300, "nll_sum": 1.0},
+        perplexity={"perplexity": heldout, "tokens": 150, "nll_sum": 1.0}, general_text={"perplexity": general, "tokens": 300, "nll_sum": 1.0},
         fact_recall={"train": recall, "test": recall},
         semantic_entropy={"mean_weighted_entropy": 0.25, "mean_discrete_entropy": 0.5, "auroc": None, "n": 4},
         samples=[], layers=layers, parameters=1, wall_seconds=1.0, created_at="2026-01-01T00:00:00+00:00",
@@ -47,8 +47,8 @@ def report(variant: str, run_id: str, heldout: float, probe: float, layers: int)
 def workspace(tmp_path_factory, base_model_dir):
     storage = tiny_storage(tmp_path_factory.getbasetemp() / "sharing-storage", base_model_dir)
     layout, trained = storage.layout, storage.trained
-    variant_report = report(VARIANT, trained["run_id"], heldout=31.4159, probe=12.5, layers=trained["layers"])
-    base_report = report("base", "b", heldout=40.0, probe=10.0, layers=30)
+    variant_report = report(VARIANT, trained["run_id"], heldout=31.4159, general=12.5, layers=trained["layers"])
+    base_report = report("base", "b", heldout=40.0, general=10.0, layers=30)
     write_report(variant_report, layout.reports_dir / VARIANT / trained["run_id"])
     table = compare_variants(
         {VARIANT: variant_report}, base_report, {VARIANT: load_training_stats(Path(trained["output_dir"]))}

@@ -13,13 +13,13 @@ from bmw_assets.evaluation.report import REPORT_JSON, REPORT_MARKDOWN, EvalRepor
 from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.evaluation import plan_eval_run
 
-CONFIG = {"perplexity_max_length": 32, "perplexity_stride": 16, "max_new_tokens": 4}
+CONFIG = {"perplexity_max_length": 32, "perplexity_stride": 16, "max_new_tokens": 4, "general_text_chars": 2000}
 
 
 def make_report(config: dict) -> EvalReport:
     return EvalReport(
         variant="base", run_id="run-1", model_path="/models/base", adapter_path=None, config=config,
-        perplexity={"nll_sum": 10.0, "tokens": 5, "perplexity": 7.4}, probe={"nll_sum": 8.0, "tokens": 4, "perplexity": 7.4},
+        perplexity={"nll_sum": 10.0, "tokens": 5, "perplexity": 7.4}, general_text={"nll_sum": 8.0, "tokens": 4, "perplexity": 7.4},
         fact_recall={split: {"rate": 1.0, "n": 1, "answers": []} for split in ("train", "test")},
         semantic_entropy={"mean_weighted_entropy": 0.1, "mean_discrete_entropy": 0.1, "auroc": None, "n": 1, "questions": []},
         samples=[], layers=30, parameters=1, wall_seconds=1.0, created_at="2026-01-01T00:00:00+00:00",
@@ -28,7 +28,7 @@ def make_report(config: dict) -> EvalReport:
 
 def plan(tmp_path: Path, config: dict = CONFIG):
     return plan_eval_run("base", "run-1", config, {"model_path": "/models/base", "adapter_path": None},
-                         tmp_path / "facts.jsonl", tmp_path / "heldout.jsonl", StorageLayout(tmp_path), "/models/base")  # fmt: skip
+                         tmp_path / "facts.jsonl", tmp_path / "heldout.jsonl", StorageLayout(tmp_path))  # fmt: skip
 
 
 def test_the_report_json_is_renamed_into_place_last(tmp_path, monkeypatch):

@@ -21,13 +21,13 @@ from bmw_assets.evaluation.report import (
 )
 
 
-def make_report(variant: str, heldout: float, probe: float, recall_train: float, layers: int = 30) -> EvalReport:
+def make_report(variant: str, heldout: float, general: float, recall_train: float, layers: int = 30) -> EvalReport:
     answers = [{"question": "Where? |", "reference": "Munich", "prediction": "In Munich", "correct": True}]
     return EvalReport(
         variant=variant, run_id="run-1", model_path=f"/models/{variant}", adapter_path=None,
         config={"perplexity_stride": 128, "perplexity_max_length": 256},
         perplexity={"nll_sum": 100.0, "tokens": 50, "perplexity": heldout},
-        probe={"nll_sum": 80.0, "tokens": 40, "perplexity": probe},
+        general_text={"nll_sum": 80.0, "tokens": 40, "perplexity": general},
         fact_recall={"train": {"rate": recall_train, "n": 4, "answers": answers}, "test": {"rate": float("nan"), "n": 0, "answers": []}},
         semantic_entropy={"mean_weighted_entropy": 0.7, "mean_discrete_entropy": 0.8, "auroc": None, "n": 4, "questions": []},
         samples=[{"prompt": "Hi", "enable_thinking": None, "thinking": "", "answer": "Hello"}],
@@ -80,7 +80,7 @@ def test_comparison_shows_a_missing_variant_as_null_never_zero():
     assert rows["base"]["forgetting_change_pct"] == 0.0
     assert rows["base"]["trainable_parameters"] is None
     dropped = rows["dropped"]
-    for column in ("heldout_perplexity", "probe_perplexity", "forgetting_change_pct", "fact_recall_train", "semantic_entropy"):
+    for column in ("heldout_perplexity", "general_perplexity", "forgetting_change_pct", "fact_recall_train", "semantic_entropy"):
         assert dropped[column] is None, column
     assert dropped["layers"] == 29 and dropped["train_tokens_per_s"] == 900.0  # training facts still shown
     assert rows["original"]["fact_recall_test"] is None  # NaN (no questions) becomes null
@@ -103,4 +103,4 @@ def test_training_stats_and_plots(tmp_path):
     curves = plot_loss_curves({"original": stats, "pruned": None}, tmp_path / "loss.png")
     for path in (bars, curves):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert math.isfinite(table.filter(table["variant"] == "original")["probe_perplexity"].item())
+    assert math.isfinite(table.filter(table["variant"] == "original")["general_perplexity"].item())

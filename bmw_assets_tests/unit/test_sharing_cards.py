@@ -159,15 +159,15 @@ def test_the_model_card_puts_the_variant_next_to_the_base_model(tmp_path):
     recall = {"rate": 0.25, "n": 8, "answers": []}
     report = EvalReport(
         variant="original_full", run_id="r1", model_path="m", adapter_path=None, config={},
-        perplexity={"perplexity": 7.5, "tokens": 9000}, probe={"perplexity": 11.0, "tokens": 3000},
+        perplexity={"perplexity": 7.5, "tokens": 9000}, general_text={"perplexity": 11.0, "tokens": 3000},
         fact_recall={"train": recall, "test": recall},
         semantic_entropy={"mean_weighted_entropy": 0.5, "mean_discrete_entropy": 0.7, "auroc": 0.6, "n": 16},
         samples=[], layers=30, parameters=1000, wall_seconds=10.0, created_at="2026-01-01",
     )  # fmt: skip
     comparison = [
-        {"variant": "base", "heldout_perplexity": 9.0, "probe_perplexity": 10.0, "forgetting_change_pct": 0.0,
+        {"variant": "base", "heldout_perplexity": 9.0, "general_perplexity": 10.0, "forgetting_change_pct": 0.0,
          "fact_recall_train": 0.0, "fact_recall_test": 0.125, "semantic_entropy": 0.4},
-        {"variant": "original_full", "heldout_perplexity": 7.5, "probe_perplexity": 11.0, "forgetting_change_pct": 10.0,
+        {"variant": "original_full", "heldout_perplexity": 7.5, "general_perplexity": 11.0, "forgetting_change_pct": 10.0,
          "fact_recall_train": 0.25, "fact_recall_test": 0.25, "semantic_entropy": 0.5},
         {"variant": "pruned", "heldout_perplexity": 99.0},
     ]  # fmt: skip
