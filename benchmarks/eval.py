@@ -29,7 +29,7 @@ from bmw_assets.evaluation.generation import (  # noqa: E402
     sample_answers,
 )
 from bmw_assets.evaluation.perplexity import token_perplexity  # noqa: E402
-from bmw_assets.evaluation.probe import packaged_license_text  # noqa: E402
+from bmw_assets.evaluation.general_text import general_documents  # noqa: E402
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "eval.json"
@@ -42,7 +42,7 @@ def _timed(function):
 
 
 def bench_perplexity(model, tokenizer, max_length: int, stride: int, batch_size: int, tokens: int) -> dict:
-    documents = [tokenizer(packaged_license_text())["input_ids"][:tokens]]
+    documents = [tokenizer("\n".join(general_documents(tokens * 8)))["input_ids"][:tokens]]
     runs = {}
     for name, size in (("one window per forward", 1), (f"batched ({batch_size} windows)", batch_size)):
         result, seconds = _timed(lambda: token_perplexity(model, documents, max_length=max_length, stride=stride, batch_size=size))

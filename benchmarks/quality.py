@@ -43,13 +43,18 @@ GGUF_PART_BYTES = 48 * 1024 * 1024  # one part per device carry (64 MiB with the
 # ---------------------------------------------------------------- prepare (CPU)
 
 
-def prepare(storage: Path, articles: int, bundle: Path, fact_questions: int) -> dict[str, Any]:
-    """Build the dataset of an `articles`-article replica through the data assets and write the bundle."""
+def prepare(storage: Path, articles: int, root: Path, fact_questions: int, local_storage: Path | None) -> dict[str, Any]:
+    """Build the dataset of an `articles`-article replica through the data assets and write what the
+    GPU host needs under `root`: data.tar.xz (dataset, facts, held-out and general text), gguf/ (the
+    base model in parts) and minilm/ (the judge and retrieval encoder in fp16). With `local_storage`
+    (a `make demo` storage root), its dataset and facts go along for the local-profile sweep."""
     os.environ.update({"BMW_STORAGE": str(storage), "BMW_PROFILE": "local", "BMW_REPLICA_SIZE": str(articles)})
     import dagster as dg
 
     from bmw_assets.definitions import build_definitions
+    from bmw_assets.defs.resources import ModelConfigsResource
     from bmw_assets.evaluation.general_text import write_general_text
+    from bmw_assets.evaluation.judges import packaged_minilm_path
     from bmw_assets.models.base_model import packaged_gguf_path
     from bmw_assets.replica.server import ReplicaServer
     from bmw_assets.settings import load_settings
@@ -60,18 +65,22 @@ def prepare(storage: Path, articles: int, bundle: Path, fact_questions: int) -> 
         os.environ["BMW_PRESSCLUB_URL"] = replica.base_url
         settings = load_settings()
         defs = build_definitions(settings)
+        # The replica, the filter endpoint and the facts of the local profile; rows sized and styled
+        # for the gpu-quality configs (2048 tokens) instead of the CPU demo's.
+        resources = dict(defs.resources or {}) | {"model_configs": ModelConfigsResource(profile=PROFILE)}
         with dg.instance_for_test() as instance:
             result = dg.materialize(
                 list(defs.assets or []),
                 selection=["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset"],
-                resources=dict(defs.resources or {}), instance=instance,
+                resources=resources, instance=instance,
                 run_config={"ops": {"article_index": {"config": {"target": articles}}}},
             )
             dataset = result.output_for_node("chatml_dataset")
     layout = settings.storage
     dataset_dir = Path(dataset["path"])
-    if bundle.exists():
-        shutil.rmtree(bundle)
+    if root.exists():
+        shutil.rmtree(root)
+    bundle = root / "bundle"
     (bundle / "dataset").mkdir(parents=True)
     for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "manifest.json"):
         shutil.copy(dataset_dir / name, bundle / "dataset" / name)
@@ -79,8 +88,11 @@ def prepare(storage: Path, articles: int, bundle: Path, fact_questions: int) -> 
     questions = write_facts_file(layout.catalog_path, dataset["version"], facts, bundle / "facts.jsonl", fact_questions)
     heldout_tokens = write_heldout_texts(dataset_dir, bundle / "heldout.jsonl", None)
     general = write_general_text(bundle / "general_text.jsonl")
+    if local_storage is not None:
+        _local_bundle(local_storage, bundle / "local")
     gguf = packaged_gguf_path()
-    parts = _split_file(gguf, bundle / "gguf", GGUF_PART_BYTES)
+    parts = _split_file(gguf, root / "gguf", GGUF_PART_BYTES)
+    _fp16_copy(packaged_minilm_path(), root / "minilm")
     info = {
         "articles": articles,
         "dataset_version": dataset["version"],
@@ -92,7 +104,32 @@ def prepare(storage: Path, articles: int, bundle: Path, fact_questions: int) -> 
         "prepare_seconds": round(time.monotonic() - started, 1),
     }
     (bundle / "bundle.json").write_text(json.dumps(info, indent=2) + "\n")
+    subprocess.run(["tar", "cJf", str(root / "data.tar.xz"), "-C", str(bundle), "."], check=True)
     return info
+
+
+def _local_bundle(local_storage: Path, target: Path) -> None:
+    """The newest dataset of a local-profile storage root and its facts (24 per split, as the demo asks)."""
+    import duckdb
+
+    from bmw_assets.defs.resources import FactsResource
+    from bmw_assets.stages.evaluation import write_facts_file, write_heldout_texts
+
+    with duckdb.connect(str(local_storage / "catalog.duckdb"), read_only=True) as con:
+        version, path = con.execute("SELECT version, path FROM dataset_versions ORDER BY created_at DESC LIMIT 1").fetchone()
+    shutil.copytree(path, target / "dataset")
+    write_facts_file(local_storage / "catalog.duckdb", version, FactsResource().facts(), target / "facts.jsonl", 24)
+    write_heldout_texts(target / "dataset", target / "heldout.jsonl", 3000)
+
+
+def _fp16_copy(model_dir: Path, target: Path) -> None:
+    """A sentence-transformers folder with its weights in fp16 (half the bytes to carry)."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(model_dir, target, ignore=shutil.ignore_patterns("*.safetensors", "onnx", "openvino", "*.bin"))
+    for weights in Path(model_dir).rglob("*.safetensors"):
+        tensors = {name: t.half() if t.is_floating_point() else t for name, t in load_file(weights).items()}
+        save_file(tensors, str(target / weights.relative_to(model_dir)))
 
 
 def _sha256(path: Path) -> str:
@@ -114,17 +151,354 @@ def _split_file(path: Path, folder: Path, part_bytes: int) -> list[str]:
     return names
 
 
+# ---------------------------------------------------------------- run (GPU host)
+
+# The sweep, on the validation split: (name, variant, training overrides). Its winners are the
+# final `original` and `original_lora`; the other variants train with their method's winner.
+SWEEP = (
+    ("original@lr2e-5", "original", {"learning_rate": 2.0e-5}),
+    ("original@lr5e-5", "original", {"learning_rate": 5.0e-5}),
+    ("original@lr1e-4", "original", {"learning_rate": 1.0e-4}),
+    ("original_lora@r16,lr5e-4", "original_lora", {"learning_rate": 5.0e-4, "lora": {"r": 16, "alpha": 16}}),
+    ("original_lora@r16,lr1e-3", "original_lora", {"learning_rate": 1.0e-3, "lora": {"r": 16, "alpha": 16}}),
+    ("original_lora@r64,lr5e-4", "original_lora", {"learning_rate": 5.0e-4, "lora": {"r": 64, "alpha": 64}}),
+)
+
+# How much must the CPU demo train for `original_lora` to learn facts? The local profile on the
+# demo's 60-article dataset, loss on the answers of the `qa` rows: (name, variant, overrides).
+_LOCAL_QA = {"styles": ["qa"], "assistant_only_loss": True, "max_steps": -1, "eval_steps": 1000, "save_steps": 1000}
+LOCAL_SWEEP = (
+    ("local-lora@lr1e-3,e1", "original_lora", _LOCAL_QA | {"learning_rate": 1.0e-3, "num_train_epochs": 1.0}),
+    ("local-lora@lr2e-3,e1", "original_lora", _LOCAL_QA | {"learning_rate": 2.0e-3, "num_train_epochs": 1.0}),
+    ("local-lora@lr3e-3,e1", "original_lora", _LOCAL_QA | {"learning_rate": 3.0e-3, "num_train_epochs": 1.0}),
+    ("local-lora@lr2e-3,e2", "original_lora", _LOCAL_QA | {"learning_rate": 2.0e-3, "num_train_epochs": 2.0}),
+    ("local-full@lr1e-4,e1", "original", _LOCAL_QA | {"learning_rate": 1.0e-4, "num_train_epochs": 1.0}),
+    ("local-full@lr3e-4,e1", "original", _LOCAL_QA | {"learning_rate": 3.0e-4, "num_train_epochs": 1.0}),
+    ("local-full@lr3e-4,e2", "original", _LOCAL_QA | {"learning_rate": 3.0e-4, "num_train_epochs": 2.0}),
+)
+
+
+class Work:
+    """Folders of one quality run on the GPU host: the unpacked bundle, the base model, runs, reports."""
+
+    def __init__(self, root: Path, training_overrides: dict[str, Any], evaluation_overrides: dict[str, Any],
+                 parallel: int = 8):  # fmt: skip
+        self.root = root
+        # Laid over every run's settings: a short check of the whole run on a CPU, for instance.
+        self.training_overrides = training_overrides
+        self.evaluation_overrides = evaluation_overrides
+        self.parallel = parallel  # jobs sharing the GPU at once
+        self.bundle = root / "bundle"
+        self.base = root / "base"
+        self.models = root / "models"
+        self.reports = root / "reports"
+        self.logs = root / "logs"
+        self.minilm = root / "minilm"
+
+
+def _merge(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = json.loads(json.dumps(config))
+    for key, value in overrides.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) else value
+    return merged
+
+
+def _train_spec(work: Work, name: str, variant: str, overrides: dict[str, Any], profile: str = PROFILE) -> Path:
+    from bmw_assets.models.config import load_variant_config
+
+    config = load_variant_config(variant, profile).model_dump(mode="json")
+    config["training"] = _merge(config["training"], overrides | work.training_overrides)
+    data = work.bundle / ("dataset" if profile == PROFILE else "local/dataset")
+    spec = {
+        "variant": variant, "run_id": name, "config": config, "base_model": str(work.base),
+        "dataset": {"train": str(data / "train.jsonl"), "validation": str(data / "validation.jsonl")},
+        "dataset_version": json.loads((data / "manifest.json").read_text())["version"],
+        "output_dir": str(work.models / name),
+    }  # fmt: skip
+    path = work.models / f"{name}.run_spec.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+def _eval_spec(work: Work, name: str, variant: str, model: dict[str, Any], retrieval: bool = False,
+               profile: str = PROFILE) -> Path:  # fmt: skip
+    from bmw_assets.models.config import load_variant_config
+
+    evaluation = load_variant_config(variant if variant in VARIANTS else "original", profile).evaluation
+    config = evaluation.model_dump(mode="json") | {"judge_model": str(work.minilm)} | work.evaluation_overrides
+    data = work.bundle if profile == PROFILE else work.bundle / "local"
+    spec = {
+        "variant": variant, "run_id": name, **model, "config": config,
+        "test_texts_path": str(data / "heldout.jsonl"), "facts_path": str(data / "facts.jsonl"),
+        "general_text_path": str(work.bundle / "general_text.jsonl"),
+        "retrieval": {"corpus_path": str(work.bundle / "dataset" / "train.jsonl"), "encoder_path": str(work.minilm)}
+        if retrieval else None,
+        "output_dir": str(work.reports / name),
+    }  # fmt: skip
+    path = work.reports / f"{name}.eval_spec.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+def _run_all(work: Work, jobs: list[tuple[str, list[str]]], deadline_s: float) -> dict[str, dict[str, Any]]:
+    """Run the jobs (name, command), `work.parallel` at a time (they share the GPU), until all end
+    or the deadline passes (the rest are then killed); return name -> {returncode, seconds}."""
+    work.logs.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                        "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+    started = time.monotonic()
+    waiting, running, results = list(jobs), {}, {}
+    while waiting or running:
+        while waiting and len(running) < work.parallel and time.monotonic() - started < deadline_s:
+            name, command = waiting.pop(0)
+            log = open(work.logs / f"{name}.log", "w")
+            running[name] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT),
+                             log, time.monotonic())  # fmt: skip
+            print(f"started {name}", flush=True)
+        if waiting and time.monotonic() - started >= deadline_s:
+            results |= {name: {"returncode": None, "seconds": 0.0} for name, _ in waiting}
+            waiting = []
+        for name, (process, log, began) in list(running.items()):
+            if process.poll() is None and time.monotonic() - started <= deadline_s:
+                continue
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            log.close()
+            results[name] = {"returncode": process.returncode, "seconds": round(time.monotonic() - began, 1)}
+            tail = "" if process.returncode == 0 else "\n" + (work.logs / f"{name}.log").read_text(errors="replace")[-1500:]
+            print(f"{name}: exit {process.returncode} after {results[name]['seconds']} s{tail}", flush=True)
+            del running[name]
+        time.sleep(1)
+    return results
+
+
+def _train_command(spec: Path) -> list[str]:
+    return [sys.executable, "-m", "bmw_assets.training.train", "--spec", str(spec)]
+
+
+def _eval_command(spec: Path) -> list[str]:
+    return [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec)]
+
+
+def _best(work: Work, runs: list[tuple[str, str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    """The run with the lowest best validation loss among `runs` (those that completed)."""
+    scored = []
+    for name, _, overrides in runs:
+        metrics = work.models / name / "metrics.json"
+        if metrics.is_file():
+            scored.append((json.loads(metrics.read_text())["best_eval_loss"], name, overrides))
+    if not scored:
+        raise RuntimeError(f"no sweep run of {[r[0] for r in runs]} completed: see {work.logs}")
+    _, name, overrides = min(scored)
+    return name, overrides
+
+
+def _model_keys(work: Work, name: str) -> dict[str, Any]:
+    from bmw_assets.training.artifacts import model_to_evaluate, read_manifest
+
+    manifest = read_manifest(work.models / name)
+    if manifest is None:
+        raise RuntimeError(f"run {name} did not complete: see {work.logs / (name + '.log')}")
+    return model_to_evaluate(manifest, str(work.base))
+
+
+def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str, Any]:
+    """One device call's share of the run (see main's --stage)."""
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = work.root / "state.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {"stages": {}}
+    if stage == "sweep":
+        from bmw_assets.models.base_model import dequantize_gguf
+
+        info = json.loads((work.bundle / "bundle.json").read_text())
+        gguf = work.root / info["gguf"]["name"]
+        with open(gguf, "wb") as joined:
+            for part in info["gguf"]["parts"]:
+                joined.write((work.root / "gguf" / part).read_bytes())
+        if _sha256(gguf) != info["gguf"]["sha256"]:
+            raise RuntimeError(f"{gguf} does not match the bundle's sha256: a part is missing or damaged")
+        started = time.monotonic()
+        dequantize_gguf(gguf, work.base)
+        state["dequantize_seconds"] = round(time.monotonic() - started, 1)
+        jobs = [(name, _train_command(_train_spec(work, name, variant, overrides))) for name, variant, overrides in SWEEP]
+        if (work.bundle / "local").is_dir():
+            jobs += [(name, _train_command(_train_spec(work, name, variant, overrides, "local")))
+                     for name, variant, overrides in LOCAL_SWEEP]  # fmt: skip
+        state["stages"]["sweep"] = _run_all(work, jobs, deadline_s)
+    elif stage == "final":
+        full, full_overrides = _best(work, [r for r in SWEEP if r[1] == "original"])
+        lora, lora_overrides = _best(work, [r for r in SWEEP if r[1] == "original_lora"])
+        state["chosen"] = {"original": full, "original_lora": lora}
+        finals = {"dropped": full_overrides, "pruned": full_overrides, "dropped_lora": lora_overrides,
+                  "pruned_lora": lora_overrides}  # fmt: skip
+        jobs = [(variant, _train_command(_train_spec(work, variant, variant, overrides))) for variant, overrides in finals.items()]
+        jobs += [("eval-base", _eval_command(_eval_spec(work, "base", "base", {"model_path": str(work.base), "adapter_path": None}))),
+                 ("eval-base+rag", _eval_command(_eval_spec(work, "base+rag", "base+rag",
+                                                            {"model_path": str(work.base), "adapter_path": None}, retrieval=True))),
+                 ("eval-original", _eval_command(_eval_spec(work, "original", "original", _model_keys(work, full)))),
+                 ("eval-original_lora", _eval_command(_eval_spec(work, "original_lora", "original_lora", _model_keys(work, lora))))]  # fmt: skip
+        if (work.bundle / "local").is_dir():
+            jobs += [(f"eval-{name}", _eval_command(_eval_spec(work, name, variant, _model_keys(work, name), profile="local")))
+                     for name, variant, _ in LOCAL_SWEEP if (work.models / name / "manifest.json").is_file()]
+            jobs.append(("eval-local-base", _eval_command(_eval_spec(
+                work, "local-base", "base", {"model_path": str(work.base), "adapter_path": None}, profile="local"))))  # fmt: skip
+        state["stages"]["final"] = _run_all(work, jobs, deadline_s)
+    elif stage == "eval":
+        jobs = [(f"eval-{v}", _eval_command(_eval_spec(work, v, v, _model_keys(work, v))))
+                for v in ("dropped", "dropped_lora", "pruned", "pruned_lora")]  # fmt: skip
+        state["stages"]["eval"] = _run_all(work, jobs, deadline_s)
+    state_path.write_text(json.dumps(state, indent=2))
+    _collect(work, out, state)
+    return state
+
+
+def _collect(work: Work, out: Path, state: dict[str, Any]) -> None:
+    """Everything but weights into $OUT: run metrics and manifests, eval reports, logs, state."""
+    import tarfile
+
+    with tarfile.open(out / "quality-run.tar.gz", "w:gz") as tar:
+        for path in sorted(work.models.glob("*/*.json")) + sorted(work.models.glob("*/*.png")):
+            if "checkpoint-" not in str(path):
+                tar.add(path, arcname=str(path.relative_to(work.root)))
+        for path in sorted(work.reports.glob("*/eval_report.*")) + sorted(work.logs.glob("*.log")):
+            tar.add(path, arcname=str(path.relative_to(work.root)))
+    (out / "state.json").write_text(json.dumps(state, indent=2))
+
+
+# ---------------------------------------------------------------- report (CPU)
+
+# Targets of the quality run: (description, check over the rows by model name).
+def _targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def ppl(name):
+        return (rows.get(name) or {}).get("heldout_perplexity")
+
+    def recall(name):
+        return (rows.get(name) or {}).get("fact_recall_train")
+
+    base = ppl("base")
+    checks = [
+        ("original held-out perplexity <= 0.7 x base", ppl("original"), 0.7 * base if base else None, "<="),
+        ("original_lora held-out perplexity <= 0.8 x base", ppl("original_lora"), 0.8 * base if base else None, "<="),
+        *((f"{v} held-out perplexity below the base", ppl(v), base, "<") for v in VARIANTS),
+        ("dropped within 5% of original", ppl("dropped"), 1.05 * ppl("original") if ppl("original") else None, "<="),
+        ("pruned within 1.5 x original", ppl("pruned"), 1.5 * ppl("original") if ppl("original") else None, "<="),
+        ("original fact recall (train articles) >= 60%", recall("original"), 0.6, ">="),
+        ("original_lora fact recall (train articles) >= 40%", recall("original_lora"), 0.4, ">="),
+        ("original_lora forgetting <= +10%", (rows.get("original_lora") or {}).get("forgetting_change_pct"), 10.0, "<="),
+        ("original beats the retrieval baseline on train-article fact recall", recall("original"), recall("base+rag"), ">"),
+    ]
+    compare = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
+    return [
+        {"target": text, "value": value, "bound": bound,
+         "met": None if value is None or bound is None else bool(compare[op](value, bound))}
+        for text, value, bound, op in checks
+    ]  # fmt: skip
+
+
+def report(run_dir: Path, results: Path) -> dict[str, Any]:
+    """quality.json from the unpacked device output in `run_dir` (models/, reports/, state.json)."""
+    from bmw_assets.evaluation.comparison import compare_variants, load_training_stats
+    from bmw_assets.evaluation.report import read_report
+
+    state = json.loads((run_dir / "state.json").read_text())
+    chosen = state["chosen"]
+    names = {"original": chosen["original"], "original_lora": chosen["original_lora"]} | {
+        v: v for v in VARIANTS if v not in ("original", "original_lora")}  # fmt: skip
+    reports = {v: read_report(run_dir / "reports" / v) if (run_dir / "reports" / v / "eval_report.json").is_file()
+               else None for v in VARIANTS}  # fmt: skip
+    base = read_report(run_dir / "reports" / "base")
+    retrieval = read_report(run_dir / "reports" / "base+rag")
+    stats = {v: load_training_stats(run_dir / "models" / names[v]) for v in VARIANTS}
+    table = compare_variants(reports, base, stats, retrieval=retrieval)
+    errors = {r.variant: r.standard_errors() for r in [base, retrieval, *filter(None, reports.values())]}
+    rows = {row["variant"]: row | {"standard_errors": errors.get(row["variant"], {})} for row in table.to_dicts()}
+    for v in VARIANTS:
+        train_seconds = (state["stages"].get("sweep", {}) | state["stages"].get("final", {})).get(names[v], {})
+        rows[v]["gpu_seconds_training"] = train_seconds.get("seconds")
+        rows[v]["best_eval_loss"] = (stats[v] or {}).get("best_eval_loss")
+    sweep = []
+    for name, variant, overrides in SWEEP:
+        run = load_training_stats(run_dir / "models" / name) or {}
+        sweep.append({"run": name, "variant": variant, "overrides": overrides, "best_eval_loss": run.get("best_eval_loss"),
+                      "chosen": name in chosen.values()})  # fmt: skip
+    local = []
+    for name, variant, overrides in LOCAL_SWEEP:
+        path = run_dir / "reports" / name / "eval_report.json"
+        if path.is_file():
+            r = read_report(path)
+            local.append({"run": name, "variant": variant, "overrides": overrides,
+                          "heldout_perplexity": r.perplexity.get("perplexity"),
+                          "fact_recall_train": r.fact_recall["train"]["rate"], "n": r.fact_recall["train"]["n"],
+                          "trained_tokens": (load_training_stats(run_dir / "models" / name) or {}).get("trained_tokens")})  # fmt: skip
+    local_base = run_dir / "reports" / "local-base" / "eval_report.json"
+    if local_base.is_file():
+        r = read_report(local_base)
+        local.insert(0, {"run": "local-base", "heldout_perplexity": r.perplexity.get("perplexity"),
+                         "fact_recall_train": r.fact_recall["train"]["rate"], "n": r.fact_recall["train"]["n"]})  # fmt: skip
+    result = {
+        "device": (stats["original"] or {}).get("device"),
+        "profile": PROFILE,
+        "rows": rows,
+        "targets": _targets(rows),
+        "sweep": sweep,
+        "chosen": chosen,
+        "local_sweep": local,
+        "jobs": state["stages"],
+        "dequantize_seconds": state.get("dequantize_seconds"),
+    }
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    _print_table(result)
+    return result
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    columns = ("heldout_perplexity", "general_perplexity", "forgetting_change_pct", "fact_recall_train", "fact_recall_test",
+               "semantic_entropy", "gpu_seconds_training")  # fmt: skip
+    print(f"{'model':<16}" + "".join(f"{c[:18]:>20}" for c in columns))
+    for name, row in result["rows"].items():
+        cells = []
+        for column in columns:
+            value, error = row.get(column), row["standard_errors"].get(column)
+            cells.append("—" if value is None else f"{value:.3f}" + (f" ±{error:.3f}" if error else ""))
+        print(f"{name:<16}" + "".join(f"{c:>20}" for c in cells))
+    for target in result["targets"]:
+        print(f"{'met' if target['met'] else 'MISSED' if target['met'] is False else 'n/a':>7}  {target['target']}"
+              f"  ({target['value']} vs {target['bound']})")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     phases = parser.add_subparsers(dest="phase", required=True)
     prep = phases.add_parser("prepare", help="CPU: build the dataset through the assets and write the bundle")
     prep.add_argument("--storage", type=Path, required=True)
     prep.add_argument("--articles", type=int, default=1100)
-    prep.add_argument("--bundle", type=Path, default=ROOT / ".quality")
+    prep.add_argument("--bundle", type=Path, default=ROOT / ".quality", help="where the carried files go (git-ignored)")
     prep.add_argument("--fact-questions", type=int, default=250, help="per split (train and test articles)")
+    prep.add_argument("--local-storage", type=Path, default=None, help="a `make demo` storage root for the local sweep")
+    run = phases.add_parser("run", help="GPU host: one stage of the training and evaluation")
+    run.add_argument("--stage", choices=("sweep", "final", "eval"), required=True,
+                     help="sweep: base model + the six sweep runs; final: the other four variants and the first "
+                     "four evaluations; eval: the last four evaluations")  # fmt: skip
+    run.add_argument("--work", type=Path, default=Path("/tmp/quality"))
+    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--deadline", type=float, default=540, help="seconds before unfinished jobs are killed")
+    run.add_argument("--parallel", type=int, default=8, help="jobs sharing the GPU at once")
+    run.add_argument("--training", type=json.loads, default={}, help="JSON laid over every run's training section")
+    run.add_argument("--evaluation", type=json.loads, default={}, help="JSON laid over every evaluation section")
+    rep = phases.add_parser("report", help="quality.json from the device output (unpacked quality-run.tar.gz)")
+    rep.add_argument("--run-dir", type=Path, required=True)
     args = parser.parse_args(argv)
-    if args.phase == "prepare":
-        info = prepare(args.storage.resolve(), args.articles, args.bundle.resolve(), args.fact_questions)
+    if args.phase == "report":
+        report(args.run_dir, RESULTS)
+    elif args.phase == "run":
+        run_stage(args.stage, Work(args.work, args.training, args.evaluation, args.parallel), args.out, args.deadline)
+    elif args.phase == "prepare":
+        local = args.local_storage.resolve() if args.local_storage else None
+        info = prepare(args.storage.resolve(), args.articles, args.bundle.resolve(), args.fact_questions, local)
         print(json.dumps(info, indent=2))
     return 0
 

@@ -22,9 +22,9 @@ from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.evaluation.retrieval import RAG_VARIANT
 from bmw_assets.settings import evaluation_pool
+from bmw_assets.training.artifacts import model_to_evaluate
 from bmw_assets.stages.evaluation import (
     BASE_VARIANT,
-    model_to_evaluate,
     plan_eval_run,
     record_eval,
     write_facts_file,

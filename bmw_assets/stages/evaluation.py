@@ -86,17 +86,6 @@ def write_heldout_texts(dataset_path: Path, path: Path, max_tokens: int | None) 
     return tokens
 
 
-def model_to_evaluate(trained: dict[str, Any], base_model: str) -> dict[str, Any]:
-    """Spec keys naming the model of a trained-model manifest: a merged folder if written; a
-    LoRA adapter on the base model with the run's removed layers taken out; a full fine-tune's folder."""
-    output_dir = Path(trained["output_dir"])
-    if trained["paths"].get("merged"):
-        return {"model_path": str(output_dir / trained["paths"]["merged"]), "adapter_path": None}
-    if trained["method"] == "lora":
-        return {"model_path": base_model, "adapter_path": str(output_dir), "removed_layers": trained["removed_layers"]}
-    return {"model_path": str(output_dir), "adapter_path": None}
-
-
 def general_text_spec(layout: StorageLayout, max_chars: int) -> dict[str, str | None]:
     """Spec keys for the general-English text (the forgetting measure): the JSONL file written once
     under reports/general_text/, or no path and the reason (WordNet not installed)."""

@@ -18,6 +18,17 @@ def read_manifest(output_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def model_to_evaluate(trained: dict[str, Any], base_model: str) -> dict[str, Any]:
+    """Spec keys naming the model of a trained-model manifest: a merged folder if written; a
+    LoRA adapter on the base model with the run's removed layers taken out; a full fine-tune's folder."""
+    output_dir = Path(trained["output_dir"])
+    if trained["paths"].get("merged"):
+        return {"model_path": str(output_dir / trained["paths"]["merged"]), "adapter_path": None}
+    if trained["method"] == "lora":
+        return {"model_path": base_model, "adapter_path": str(output_dir), "removed_layers": trained["removed_layers"]}
+    return {"model_path": str(output_dir), "adapter_path": None}
+
+
 def loss_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
     """Split a Trainer `state.log_history` into train and eval loss points ({step, loss})."""
     train = [{"step": e["step"], "loss": e["loss"]} for e in log_history if "loss" in e]

@@ -94,3 +94,21 @@ def test_softmax_chunks_change_nothing(tiny_llama, documents, monkeypatch):
     result = token_perplexity(tiny_llama, documents, max_length=8, stride=3, batch_size=5, pad_id=0)
     assert result.tokens == expected_count
     assert result.nll_sum == pytest.approx(expected_nll, rel=1e-5)
+
+
+def test_each_document_gets_its_own_share_in_any_batching(tiny_llama, documents):
+    """Windows of different documents share batches; each document's NLL and tokens must still be its own."""
+    alone = [token_perplexity(tiny_llama, [d], max_length=8, stride=3) for d in documents]
+    batched = token_perplexity(tiny_llama, documents, max_length=8, stride=3, batch_size=5, pad_id=0)
+    assert [n for _, n in batched.documents] == [r.tokens for r in alone]
+    assert [nll for nll, _ in batched.documents] == pytest.approx([r.nll_sum for r in alone], rel=1e-5)
+
+
+def test_standard_error_resamples_documents(tiny_llama, documents):
+    single = token_perplexity(tiny_llama, documents[:1], max_length=8, stride=3)
+    assert single.standard_error is None  # one document: nothing to resample
+    result = token_perplexity(tiny_llama, documents, max_length=8, stride=3)
+    assert 0 < result.standard_error < result.perplexity
+    same = type(result)(result.nll_sum, result.tokens, result.perplexity, [(2.0, 1)] * 4)
+    assert same.standard_error == pytest.approx(0.0, abs=1e-12)  # identical documents: no spread
+    assert result.to_dict()["standard_error"] == result.standard_error
