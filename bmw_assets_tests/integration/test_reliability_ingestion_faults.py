@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from bmw_assets.defs import ingestion
@@ -41,15 +42,6 @@ TARGET = 12
 BOMB_BYTES = 512 * 1024 * 1024  # what the bomb inflates to; about 0.5 MB on disk
 
 
-class LimitedPressClub(PressClubResource):
-    """The local profile's client with some ClientSettings fields replaced (`overrides`)."""
-
-    overrides: dict[str, float] = {}
-
-    def client_settings(self) -> ClientSettings:
-        return dataclasses.replace(super().client_settings(), **self.overrides)
-
-
 def pdf_attachment_urls(replica: ReplicaServer, count: int) -> list[tuple[str, str]]:
     """(article_id, url) of the first `count` PDF attachments of the newest articles."""
     pairs = [(a.id, f"{replica.base_url}/article/attachment/{a.id}/{att.attachment_id}")
@@ -68,6 +60,12 @@ def test_an_html_page_for_an_attachment_is_a_failure_the_check_sees_and_the_next
         check = check_of(first, "raw_pdfs")
         assert not check.passed and check.metadata["failed"].value == len(stored)
         assert metadata(first, "raw_pdfs")["failed"] == len(stored)
+
+        # A catalog written before this fix holds such pages as `not_pdf`: those are retried too.
+        catalog = tmp_path / "catalog.duckdb"
+        with duckdb.connect(str(catalog)) as con:
+            con.execute("UPDATE attachments SET status = 'not_pdf', error = 'starts with b''<!DOCTYP'', not the %PDF magic'")
+        assert len(pending_attachments(catalog)) == len(stored)
 
         replica.faults = Faults()  # the error pages were transient
         second = materialize(replica, tmp_path, assets, instance, target=TARGET)
@@ -131,7 +129,8 @@ def test_a_bomb_and_a_damaged_page_are_failures_retried_on_the_next_run(tmp_path
 def test_a_slow_drip_download_is_abandoned_within_its_limits(tmp_path: Path, limits: dict, said: str) -> None:
     # One byte every 0.2 s: never silent long enough for the 10 s read timeout.
     with ReplicaServer(faults=Faults(drip_attachment_rate=1.0, drip_interval_s=0.2)) as replica:
-        settings = dataclasses.replace(ClientSettings.local(replica.base_url), **limits)
+        # The limits as an operator sets them: on the pressclub resource.
+        settings = PressClubResource(profile="local", base_url=replica.base_url, **limits).client_settings()
         started = time.monotonic()
         records = download_attachments(settings, pdf_attachment_urls(replica, 2), tmp_path).records
         seconds = time.monotonic() - started
