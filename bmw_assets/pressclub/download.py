@@ -11,8 +11,8 @@ left untouched.
 from __future__ import annotations
 
 import asyncio
-import os
 import fcntl
+import os
 import tempfile
 import threading
 import time

@@ -17,6 +17,8 @@ _ATOM = "{http://www.w3.org/2005/Atom}"
 _ITEM = re.compile(rb"<item[\s>].*?</item\s*>", re.S)
 _PUB_DATE = re.compile(rb"<pubDate>\s*([^<]*?)\s*</pubDate>")
 _LINK = re.compile(rb"<link>\s*([^<]*?)\s*</link>")
+# Reading item by item parses the page's frame once per item: bounded, for a hostile page.
+MAX_ITEMS_ONE_BY_ONE, MAX_FRAME_BYTES = 500, 1024 * 1024  # a real page: ~20 items, a 1 KB frame
 
 
 class NotAFeed(ValueError):
@@ -102,6 +104,9 @@ def _parse_item_by_item(data: bytes) -> FeedPage:
     if not chunks:
         raise NotAFeed(f"not an RSS document (no well-formed frame nor items); first bytes: {data[:60]!r}")
     head, tail = data[: chunks[0].start()], data[chunks[-1].end():]
+    if len(chunks) > MAX_ITEMS_ONE_BY_ONE or len(head) + len(tail) > MAX_FRAME_BYTES:
+        raise NotAFeed(f"not well-formed, and too large to read item by item ({len(chunks)} items, "
+                       f"a frame of {len(head) + len(tail)} bytes)")
     channel = _channel(_parse_xml(head + tail))  # raises NotAFeed when the frame itself is broken
     items: list[FeedItem] = []
     damaged: list[DamagedItem] = []

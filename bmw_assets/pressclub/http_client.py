@@ -17,6 +17,7 @@ import hashlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -109,8 +110,9 @@ async def _paced_chunks(response: aiohttp.ClientResponse, url: str, settings: Cl
     average (checked once `rate_grace_s` have passed), both counted from the headers."""
     started, received = time.monotonic(), 0
     deadline = settings.body_deadline_s
+    timer = asyncio.timeout(deadline)
     try:
-        async with asyncio.timeout(deadline):
+        async with timer:
             async for chunk in response.content.iter_chunked(CHUNK_BYTES):
                 received += len(chunk)
                 elapsed = time.monotonic() - started
@@ -119,6 +121,8 @@ async def _paced_chunks(response: aiohttp.ClientResponse, url: str, settings: Cl
                                   f"below min_bytes_per_s={settings.min_bytes_per_s:g}")
                 yield chunk
     except TimeoutError as error:
+        if not timer.expired():  # the read timeout between two chunks: retried like any timeout
+            raise
         raise TooSlow(f"{url} did not arrive within body_deadline_s={deadline:g} s ({received} bytes)") from error
 
 
@@ -160,11 +164,13 @@ class PoliteClient:
 
         async def read(response: aiohttp.ClientResponse, final_url: str) -> Page:
             body = bytearray()
-            async for chunk in _paced_chunks(response, final_url, self.settings):
-                body += chunk
-                self.stats.bytes += len(chunk)
-                if len(body) > MAX_PAGE_BYTES:
-                    raise TooLarge(f"{final_url} is larger than {MAX_PAGE_BYTES} bytes")
+            # aclosing: a reader that stops early also ends the generator's deadline timer.
+            async with aclosing(_paced_chunks(response, final_url, self.settings)) as chunks:
+                async for chunk in chunks:
+                    body += chunk
+                    self.stats.bytes += len(chunk)
+                    if len(body) > MAX_PAGE_BYTES:
+                        raise TooLarge(f"{final_url} is larger than {MAX_PAGE_BYTES} bytes")
             if complete is not None and not complete(bytes(body)):
                 raise _Retryable(f"incomplete_{kind}")
             return Page(url=final_url, body=bytes(body))
@@ -180,15 +186,16 @@ class PoliteClient:
                 raise TooLarge(f"{final_url} declares {declared} bytes, more than max_download_bytes={max_bytes}")
             digest, size, head = hashlib.sha256(), 0, b""
             with open(path, "wb") as handle:
-                async for chunk in _paced_chunks(response, final_url, self.settings):
-                    size += len(chunk)
-                    self.stats.bytes += len(chunk)
-                    if size > max_bytes:
-                        raise TooLarge(f"{final_url} is larger than max_download_bytes={max_bytes}")
-                    if len(head) < HEAD_BYTES:
-                        head = (head + chunk)[:HEAD_BYTES]
-                    digest.update(chunk)
-                    handle.write(chunk)
+                async with aclosing(_paced_chunks(response, final_url, self.settings)) as chunks:
+                    async for chunk in chunks:
+                        size += len(chunk)
+                        self.stats.bytes += len(chunk)
+                        if size > max_bytes:
+                            raise TooLarge(f"{final_url} is larger than max_download_bytes={max_bytes}")
+                        if len(head) < HEAD_BYTES:
+                            head = (head + chunk)[:HEAD_BYTES]
+                        digest.update(chunk)
+                        handle.write(chunk)
             return SavedBody(url=final_url, bytes=size, sha256=digest.hexdigest(), head=head)
 
         return await self._with_retries(url, kind, read)

@@ -23,6 +23,7 @@ class Faults:
     error_rate: float = 0.0  # 500/503 answers
     throttle_rate: float = 0.0  # 429 with Retry-After
     retry_after_s: int = 1  # value of the Retry-After header, seconds
+    throttle_route: str = ""  # when set, only requests of this route kind ("detail", "attachment"...) are throttled
     latency_s: float = 0.0  # added to every non-admin request
     spike_rate: float = 0.0  # requests delayed by a further spike_s (a latency spike)
     spike_s: float = 2.0

@@ -398,6 +398,8 @@ def _fault_middleware(state: ReplicaState):
         fault = None if kind == "robots" else choose_fault(
             faults, counter, attachment=is_attachment, document=kind in ("rss", "detail", "listing"),
             feed=kind == "rss", later_feed_page=kind == "rss" and _page_param(request) > 1)
+        if fault == "throttle" and faults.throttle_route and kind != faults.throttle_route:
+            fault = None
         # Logged before the delay: a client that gives up while waiting cancels this handler.
         state.fault_log.append(FaultEvent(request.path_qs, fault, delay))
         if fault:

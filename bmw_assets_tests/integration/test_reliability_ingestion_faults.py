@@ -138,6 +138,16 @@ def test_a_slow_drip_download_is_abandoned_within_its_limits(tmp_path: Path, lim
     assert [r.status for r in records] == ["failed", "failed"] and all(said in r.error for r in records), records
 
 
+def test_a_stall_between_two_bytes_is_still_a_timeout_retried_within_the_run(tmp_path: Path) -> None:
+    # 1.5 s between bytes, a 1 s read timeout: the body deadline is not what ends it.
+    with ReplicaServer(faults=Faults(drip_attachment_rate=1.0, drip_interval_s=1.5)) as replica:
+        settings = dataclasses.replace(ClientSettings.local(replica.base_url), timeout_s=1.0, max_retries=1)
+        result = download_attachments(settings, pdf_attachment_urls(replica, 1), tmp_path)
+    [record] = result.records
+    assert record.status == "failed" and "failed 2 times, last: timeout" in record.error, record.error
+    assert result.stats.retries_by_reason == {"timeout": 1}
+
+
 def test_a_control_character_in_one_feed_item_loses_no_article_and_is_recorded(tmp_path: Path) -> None:
     target = 40  # two global feed pages
     with ReplicaServer(faults=Faults(feed_control_char_rate=1.0)) as replica, dg.instance_for_test() as instance:
@@ -195,6 +205,21 @@ def test_a_long_retry_after_defers_the_item_to_the_next_run_without_failing_it(t
         second = materialize(replica, tmp_path, assets, instance, target=TARGET)
     assert metadata(second, "raw_pdfs")["requested"] == len(deferred)
     assert "deferred" not in {status for (status,) in rows(tmp_path, "SELECT status FROM attachments")}
+
+
+def test_a_detail_page_asking_for_a_long_wait_defers_its_article_to_the_next_run(tmp_path: Path) -> None:
+    faults = Faults(throttle_rate=1.0, throttle_route="detail", retry_after_s=3600)
+    with ReplicaServer(faults=faults) as replica, dg.instance_for_test() as instance:
+        first = materialize(replica, tmp_path, [ingestion.article_index], instance, target=TARGET)
+        found = metadata(first, "article_index")
+        assert (found["new"], found["failed"], found["deferred"]) == (0, 0, TARGET)
+        assert all("retry after 3600 s" in d["reason"] for d in found["deferred_items"])
+        assert check_of(first, "article_index").passed
+        assert rows(tmp_path, "SELECT count(*) FROM fetch_failures") == [(0,)]  # no attempt counted against it
+
+        replica.faults = Faults()
+        second = materialize(replica, tmp_path, [ingestion.article_index], instance, target=TARGET)
+    assert (metadata(second, "article_index")["new"], metadata(second, "article_index")["deferred"]) == (TARGET, 0)
 
 
 def test_a_retry_after_longer_than_the_backoff_but_within_the_ceiling_is_waited_for(tmp_path: Path) -> None:
