@@ -162,8 +162,10 @@ def remove_partials(dest_dir: Path) -> int:
 
 
 def _is_markup(head: bytes) -> bool:
-    """An HTML/XML page where a file was expected: a server's error or login page, not the file."""
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+    """An HTML/XML page where a file was expected: a server's error or login page, not the file
+    (an SVG drawing is a file)."""
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith(b"<") and not head.startswith(b"<svg")
 
 
 async def _download(client: PoliteClient, url: str, dest_dir: Path) -> tuple[str | None, int | None, int | None, str, str | None]:
