@@ -46,7 +46,7 @@ MIGRATIONS: list[str] = [
         path VARCHAR,
         bytes BIGINT,
         pages INTEGER,
-        status VARCHAR NOT NULL,         -- ok | not_pdf | failed
+        status VARCHAR NOT NULL,         -- ok | not_pdf | failed | deferred
         error VARCHAR,
         fetched_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (article_id, url)

@@ -53,6 +53,9 @@ def article_index(
             "updated": summary.updated,
             "unchanged": summary.unchanged,
             "failed": summary.failed,
+            # The server asked to come back later than max_retry_after_s: fetched on the next run.
+            "deferred": len(summary.deferred),
+            "deferred_items": dg.MetadataValue.json(summary.deferred[:20]),
             "total_articles": summary.total,
             "requests": summary.stats.get("requests", 0),
             "retries": summary.stats.get("retries", 0),
@@ -73,8 +76,9 @@ def article_index(
     kinds={"python", "duckdb", "pdf"},
     pool="duckdb",
     check_specs=[failure_rate_spec("raw_pdfs")],
-    description="PDF attachments of indexed articles, validated (%PDF header, parses) and stored "
-    "content-addressed as raw/pdfs/<sha256>.pdf; every outcome in the catalog table `attachments`.",
+    description="PDF attachments of indexed articles, validated (%PDF header, every page intact, "
+    "bounded inflation) and stored content-addressed as raw/pdfs/<sha256>.pdf; every outcome in the "
+    "catalog table `attachments`. Failed and deferred downloads are tried again on the next run.",
 )
 def raw_pdfs(
     context: dg.AssetExecutionContext,
@@ -96,6 +100,9 @@ def raw_pdfs(
             "downloaded_ok": summary.ok,
             "not_pdf": summary.not_pdf,
             "failed": summary.failed,
+            # The server asked to come back later than max_retry_after_s: downloaded on the next run.
+            "deferred": summary.deferred,
+            "deferred_items": dg.MetadataValue.json([f for f in summary.failures if f["status"] == "deferred"][:20]),
             "total_pdfs": summary.total_ok,
             "total_mb": round(summary.total_bytes / 1e6, 2),
             "retries": summary.stats.get("retries", 0),

@@ -43,16 +43,25 @@ class PressClubResource(dg.ConfigurableResource):
     replica_port: int = 8765
     replica_state_dir: str | None = None
     replica_size: int = REPLICA_SIZE
+    # Download limits (ClientSettings says what each means); None keeps the profile's.
+    body_deadline_s: float | None = None
+    min_bytes_per_s: float | None = None
+    rate_grace_s: float | None = None
+    max_retry_after_s: float | None = None
 
     def client_settings(self) -> ClientSettings:
         if self.profile == "production":
-            return ClientSettings.production()
-        base_url = self.base_url
-        if base_url is None:
-            from bmw_assets.replica.server import ensure_replica_running
+            settings = ClientSettings.production()
+        else:
+            base_url = self.base_url
+            if base_url is None:
+                from bmw_assets.replica.server import ensure_replica_running
 
-            base_url = ensure_replica_running(self.replica_port, self.replica_state_dir, size=self.replica_size)
-        return ClientSettings.local(base_url)
+                base_url = ensure_replica_running(self.replica_port, self.replica_state_dir, size=self.replica_size)
+            settings = ClientSettings.local(base_url)
+        limits = {"body_deadline_s": self.body_deadline_s, "min_bytes_per_s": self.min_bytes_per_s,
+                  "rate_grace_s": self.rate_grace_s, "max_retry_after_s": self.max_retry_after_s}
+        return replace(settings, **{k: v for k, v in limits.items() if v is not None})
 
 
 class ModelConfigsResource(dg.ConfigurableResource):

@@ -1,6 +1,8 @@
-"""Which URLs the client may touch: allow-listed hosts only, and no private addresses unless allowed.
+"""Which URLs the client may touch: allow-listed origins only, and no private addresses unless allowed.
 
-Checked on every request and every redirect hop. Host names are checked again
+An origin is scheme, host and port together (`https://www.press.bmwgroup.com:443`): another port
+on an allowed host is another server and is refused. Checked on every request and every redirect
+hop. Host names are checked again
 after DNS resolution (`GuardedResolver`), so a public name that resolves to a
 private address is refused too.
 """
@@ -21,7 +23,7 @@ class RefusedUrl(Exception):
 
     def __init__(self, url: str, reason: str, rule: str) -> None:
         super().__init__(f"refused {url}: {reason}")
-        self.url, self.reason, self.rule = url, reason, rule  # rule: scheme | host | private_address | robots
+        self.url, self.reason, self.rule = url, reason, rule  # rule: scheme | host | origin | private_address | robots
 
 
 def _is_private(address: str) -> bool:
@@ -29,14 +31,35 @@ def _is_private(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def check_url(url: str, allowed_hosts: frozenset[str], allow_private_addresses: bool) -> None:
-    """Raise RefusedUrl unless `url` is http(s) on an allowed host (and not a private IP literal)."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of an http(s) URL, the port written out (`https://a.example:443`);
+    raises ValueError for another scheme or an unreadable port."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme not in DEFAULT_PORTS:
+        raise ValueError(f"scheme {parts.scheme!r} is not http or https")
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or DEFAULT_PORTS[parts.scheme]}"
+
+
+def check_url(url: str, allowed_origins: frozenset[str], allow_private_addresses: bool) -> None:
+    """Raise RefusedUrl unless `url` is on one of `allowed_origins` (each as `origin_of` writes it:
+    scheme, host and port must all match) and is not a private IP literal."""
+    parts = urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS:
         raise RefusedUrl(url, f"scheme {parts.scheme!r} is not http or https", "scheme")
     host = (parts.hostname or "").lower()
+    allowed_hosts = sorted({urlsplit(origin).hostname for origin in allowed_origins})
     if host not in allowed_hosts:
-        raise RefusedUrl(url, f"host {host!r} is not one of the allowed hosts {sorted(allowed_hosts)}", "host")
+        raise RefusedUrl(url, f"host {host!r} is not one of the allowed hosts {allowed_hosts}", "host")
+    try:
+        origin = origin_of(url)
+    except ValueError as error:  # a port that is no number
+        raise RefusedUrl(url, str(error), "origin") from error
+    if origin not in allowed_origins:
+        raise RefusedUrl(url, f"{origin} is not one of the allowed origins {sorted(allowed_origins)} "
+                         "(scheme, host and port must match)", "origin")
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:

@@ -19,13 +19,13 @@ from datetime import time as day_start
 
 from bmw_assets.pressclub.address_guard import RefusedUrl, check_url
 from bmw_assets.pressclub.article_body import body_sha256, body_text_from_fragment
-from bmw_assets.pressclub.feed import FeedItem, FeedPage, NotAFeed, parse_feed_page
+from bmw_assets.pressclub.feed import DamagedItem, FeedItem, FeedPage, NotAFeed, parse_feed_page
 from bmw_assets.pressclub.html_pages import (
     DetailPage,
     parse_detail_page,
     parse_listing_page,
 )
-from bmw_assets.pressclub.http_client import FetchError, PoliteClient
+from bmw_assets.pressclub.http_client import Deferred, FetchError, PoliteClient
 from bmw_assets.pressclub.progress import ProgressReporter
 from bmw_assets.pressclub.records import (
     ArticleRecord,
@@ -75,8 +75,12 @@ async def _walk_feed(
     enough: Callable[[list[FeedItem]], bool | Awaitable[bool]],
     failures: list[ItemFailure],
     on_page: Callable[[list[FeedItem]], None] | None = None,
+    damaged: list[DamagedItem] | None = None,
 ) -> list[FeedItem]:
     """Items of a feed, page by page along rel=next, until `enough(items)`, the end, or a failure.
+
+    Items that are not well-formed are recorded in `failures` (one entry per page) and in
+    `damaged`; one that still names its article id stays among the items, without body.
 
     Past the last page the site answers with something that is not XML; a
     page that is merely malformed once would end the walk early, so a non-XML
@@ -95,14 +99,22 @@ async def _walk_feed(
         except (FetchError, RefusedUrl) as error:
             failures.append(ItemFailure(item=name, url=url, reason=str(error)))
             break
-        if page is None or not page.items:
+        if page is None or not (page.items or page.damaged):
             break
+        if page.damaged:
+            failures.append(ItemFailure(item=name, url=url, reason="; ".join(
+                f"item {d.position} ({d.id or 'no article id'}) is not well-formed XML: {d.error}"
+                for d in page.damaged)))
+            if damaged is not None:
+                damaged.extend(page.damaged)
         items.extend(page.items)
         if on_page:
             on_page(page.items)
-        page_size = page_size or len(page.items)
+        # A damaged item without an id still took its place: the page was full.
+        length = len(page.items) + sum(d.id is None for d in page.damaged)
+        page_size = page_size or length
         done = enough(items)
-        if (await done if inspect.isawaitable(done) else done) or len(page.items) < page_size:
+        if (await done if inspect.isawaitable(done) else done) or length < page_size:
             break
         url = rebase_next_link(page.next_href, url) if page.next_href else None
     return items
@@ -169,14 +181,19 @@ async def _discover(
     def global_enough(items: list[FeedItem]) -> bool:
         return len({i.id for i in items}) >= target or _older_than(items, since_at)
 
+    damaged: list[DamagedItem] = []
     try:
-        global_items = await _walk_feed(client, feed_url(base), "rss2", global_enough, feed_failures, on_page=take)
+        global_items = await _walk_feed(client, feed_url(base), "rss2", global_enough, feed_failures, on_page=take,
+                                        damaged=damaged)
         if not feed_failures and not global_enough(global_items):
             notes.append(f"the rss2 feed ended after {len({i.id for i in global_items})} articles, before the "
                          f"{target} asked for: either the site has no more, or it cut the feed short")
         failures.extend(feed_failures)
         if not candidates and feed_failures:
             candidates.update(await _discover_by_listing(client, target, failures))
+        elif any(d.id is None for d in damaged):  # an article the feed lost: the listing names it
+            for article_id, listed in (await _discover_by_listing(client, target, failures)).items():
+                candidates.setdefault(article_id, listed)
         newest = sorted(candidates.values(), key=lambda c: c.sort_key, reverse=True)[:target]
         cutoff = newest[-1].published_at if len(newest) >= target and newest[-1].published_at else since_at
     finally:
@@ -240,7 +257,7 @@ def _detail_page_url(client: PoliteClient, candidate: _Candidate) -> str:
     s = client.settings
     if candidate.link and article_id_from_detail_url(candidate.link) == candidate.id:
         try:
-            check_url(candidate.link, s.allowed_hosts, s.allow_private_addresses)
+            check_url(candidate.link, s.allowed_origins, s.allow_private_addresses)
             return candidate.link
         except RefusedUrl:
             client.stats.count_refusal("offsite_link")
@@ -252,12 +269,15 @@ def _is_whole_html(body: bytes) -> bool:
     return b"</html>" in body[-4096:].lower()
 
 
-async def _fetch_detail(client: PoliteClient, candidate: _Candidate) -> tuple[str, DetailPage | ItemFailure]:
-    """(url, parsed detail page), or (url, failure) when it cannot be had."""
+async def _fetch_detail(client: PoliteClient, candidate: _Candidate) -> tuple[str, DetailPage | ItemFailure | Deferred]:
+    """(url, parsed detail page), or (url, failure) when it cannot be had, or (url, deferral)
+    when the server asked to come back later than the client waits."""
     url = _detail_page_url(client, candidate)
     try:
         page = await client.get_page(url, "detail", complete=_is_whole_html)
         return url, parse_detail_page(page.body, page.url)
+    except Deferred as deferral:
+        return url, deferral
     except (FetchError, RefusedUrl) as error:
         return url, ItemFailure(item=candidate.id, url=url, reason=str(error))
 
@@ -267,7 +287,7 @@ def _record(client: PoliteClient, candidate: _Candidate, detail: DetailPage, bod
     attachments = []
     for link in detail.attachment_urls:
         try:
-            check_url(link, s.allowed_hosts, s.allow_private_addresses)
+            check_url(link, s.allowed_origins, s.allow_private_addresses)
             attachments.append(link)
         except RefusedUrl:
             client.stats.count_refusal("offsite_link")
@@ -302,7 +322,7 @@ async def _fetch_articles(
     async with PoliteClient(settings, stats) as client:
         details: dict[str, asyncio.Task] = {}
 
-        async def fetch_detail(candidate: _Candidate) -> tuple[str, DetailPage | ItemFailure]:
+        async def fetch_detail(candidate: _Candidate) -> tuple[str, DetailPage | ItemFailure | Deferred]:
             fetched = await _fetch_detail(client, candidate)
             reporter.advance()
             return fetched
@@ -319,11 +339,14 @@ async def _fetch_articles(
         fetched = dict(zip(details, await asyncio.gather(*details.values())))
         reporter.finish()
     records: list[ArticleRecord] = []
+    deferred: list[ItemFailure] = []
     for candidate in selected:
         if candidate.id not in fetched:
             continue
         url, detail = fetched[candidate.id]
-        if isinstance(detail, ItemFailure):
+        if isinstance(detail, Deferred):
+            deferred.append(ItemFailure(candidate.id, url, str(detail)))
+        elif isinstance(detail, ItemFailure):
             failures.append(detail)
         elif not (body := candidate.body_text or detail.body_text):
             failures.append(ItemFailure(candidate.id, url, "no body text in the rss2 item nor on the detail page"))
@@ -338,6 +361,7 @@ async def _fetch_articles(
         failures=failures,
         stats=stats,
         notes=notes,
+        deferred=deferred,
     )
 
 
@@ -354,7 +378,9 @@ def fetch_articles(
     the same hash land in `unchanged_ids` without any further request. Others
     are completed from their detail page (attachment URLs, category, teaser)
     and returned as `new` (id not in known) or `updated` (hash differs).
-    Articles that could not be fetched are listed in `failures` and left out.
+    Articles that could not be fetched are listed in `failures` and left out; those whose
+    server asked to come back later than `settings.max_retry_after_s` in `deferred` (left
+    out too, and fetched as new on the next run).
     """
     if target < 1:
         raise ValueError(f"target={target} must be at least 1 article")

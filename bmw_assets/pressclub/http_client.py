@@ -4,7 +4,10 @@ Every request goes through the same gate: the URL must be on an allowed host
 (each redirect hop too: redirects are followed by hand), robots.txt must allow
 it, and a per-host token bucket paces it. Failures that are worth another try
 (5xx, 429, timeouts, connection resets, truncated bodies) are retried with
-exponential backoff and jitter, waiting at least what Retry-After asks.
+exponential backoff and jitter, waiting at least what Retry-After asks, up to
+`max_retry_after_s`; a server that asks for longer gets the item deferred (`Deferred`).
+Every body is read under a deadline and a minimum average rate, so a server that
+drips bytes cannot hold a run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -32,6 +36,7 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_PAGE_BYTES = 32 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
+HEAD_BYTES = 16  # kept of each saved body, to tell a PDF, a photo and an HTML page apart
 
 T = TypeVar("T")
 
@@ -46,6 +51,19 @@ class FetchError(Exception):
 
 class TooLarge(FetchError):
     """The body grew past the byte cap; the transfer was aborted."""
+
+
+class TooSlow(FetchError):
+    """The body overran its deadline or arrived below the minimum rate; the transfer was abandoned."""
+
+
+class Deferred(FetchError):
+    """The server asked to come back later than `max_retry_after_s`: not a failure, the item waits
+    for the next run. `retry_after_s`: what the server asked for, seconds."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)  # no status: robots.txt deferred is not "no robots.txt"
+        self.retry_after_s = retry_after_s
 
 
 class _Retryable(Exception):
@@ -87,6 +105,27 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+async def _paced_chunks(response: aiohttp.ClientResponse, url: str, settings: ClientSettings) -> AsyncIterator[bytes]:
+    """The body's chunks; raises TooSlow past `body_deadline_s` or below `min_bytes_per_s` on
+    average (checked once `rate_grace_s` have passed), both counted from the headers."""
+    started, received = time.monotonic(), 0
+    deadline = settings.body_deadline_s
+    timer = asyncio.timeout(deadline)
+    try:
+        async with timer:
+            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                received += len(chunk)
+                elapsed = time.monotonic() - started
+                if elapsed > settings.rate_grace_s and received / elapsed < settings.min_bytes_per_s:
+                    raise TooSlow(f"{url} arrived at {received / elapsed:.0f} bytes/s after {elapsed:.1f} s, "
+                                  f"below min_bytes_per_s={settings.min_bytes_per_s:g}")
+                yield chunk
+    except TimeoutError as error:
+        if not timer.expired():  # the read timeout between two chunks: retried like any timeout
+            raise
+        raise TooSlow(f"{url} did not arrive within body_deadline_s={deadline:g} s ({received} bytes)") from error
+
+
 class PoliteClient:
     """Use as `async with PoliteClient(settings, stats) as client:`; then `get_page` / `save_body`."""
 
@@ -125,11 +164,13 @@ class PoliteClient:
 
         async def read(response: aiohttp.ClientResponse, final_url: str) -> Page:
             body = bytearray()
-            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                body += chunk
-                self.stats.bytes += len(chunk)
-                if len(body) > MAX_PAGE_BYTES:
-                    raise TooLarge(f"{final_url} is larger than {MAX_PAGE_BYTES} bytes")
+            # aclosing: a reader that stops early also ends the generator's deadline timer.
+            async with aclosing(_paced_chunks(response, final_url, self.settings)) as chunks:
+                async for chunk in chunks:
+                    body += chunk
+                    self.stats.bytes += len(chunk)
+                    if len(body) > MAX_PAGE_BYTES:
+                        raise TooLarge(f"{final_url} is larger than {MAX_PAGE_BYTES} bytes")
             if complete is not None and not complete(bytes(body)):
                 raise _Retryable(f"incomplete_{kind}")
             return Page(url=final_url, body=bytes(body))
@@ -145,15 +186,16 @@ class PoliteClient:
                 raise TooLarge(f"{final_url} declares {declared} bytes, more than max_download_bytes={max_bytes}")
             digest, size, head = hashlib.sha256(), 0, b""
             with open(path, "wb") as handle:
-                async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                    size += len(chunk)
-                    self.stats.bytes += len(chunk)
-                    if size > max_bytes:
-                        raise TooLarge(f"{final_url} is larger than max_download_bytes={max_bytes}")
-                    if len(head) < 8:
-                        head = (head + chunk)[:8]
-                    digest.update(chunk)
-                    handle.write(chunk)
+                async with aclosing(_paced_chunks(response, final_url, self.settings)) as chunks:
+                    async for chunk in chunks:
+                        size += len(chunk)
+                        self.stats.bytes += len(chunk)
+                        if size > max_bytes:
+                            raise TooLarge(f"{final_url} is larger than max_download_bytes={max_bytes}")
+                        if len(head) < HEAD_BYTES:
+                            head = (head + chunk)[:HEAD_BYTES]
+                        digest.update(chunk)
+                        handle.write(chunk)
             return SavedBody(url=final_url, bytes=size, sha256=digest.hexdigest(), head=head)
 
         return await self._with_retries(url, kind, read)
@@ -173,10 +215,11 @@ class PoliteClient:
                 reason, retry_after = "truncated_body", None
             except aiohttp.ClientConnectionError:
                 reason, retry_after = "connection_error", None
+            if retry_after is not None and retry_after > s.max_retry_after_s:
+                raise Deferred(f"GET {url}: the server asks to retry after {retry_after:.0f} s, longer than "
+                               f"max_retry_after_s={s.max_retry_after_s:g}: deferred to the next run", retry_after)
             if attempt == s.max_retries:
                 raise FetchError(f"GET {url} failed {attempt + 1} times, last: {reason}")
-            if retry_after is not None and retry_after > s.backoff_max_s:
-                raise FetchError(f"GET {url}: server asks to retry after {retry_after:.0f} s, more than {s.backoff_max_s} s")
             backoff = min(s.backoff_max_s, s.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.5)
             self.stats.count_retry(reason)
             await asyncio.sleep(max(backoff, retry_after or 0.0))
@@ -206,7 +249,7 @@ class PoliteClient:
         """Refuse off-site/private URLs and robots.txt-disallowed paths; then wait for the host's token."""
         s = self.settings
         try:
-            check_url(url, s.allowed_hosts, s.allow_private_addresses)
+            check_url(url, s.allowed_origins, s.allow_private_addresses)
             if s.obey_robots and urlsplit(url).path != "/robots.txt":
                 rules = await self._robots_rules(url)
                 if not rules.can_fetch(url, s.user_agent):

@@ -27,7 +27,9 @@ class ArticleRecord:
 class AttachmentRecord:
     """One download outcome, the `attachments` catalog columns except fetched_at.
 
-    status: ok (a parsable PDF stored at `path`), not_pdf (no %PDF magic) or failed (`error` says why).
+    status: ok (a parsable PDF stored at `path`), not_pdf (a file without the %PDF magic: a photo,
+    a zip), failed (`error` says why; tried again next run) or deferred (the server asked to come
+    back later than the client waits; tried again next run, not counted as a failure).
     bytes: size of what was received; pages: PDF page count when status is ok.
     """
 
@@ -84,6 +86,7 @@ class FetchResult:
     failures: list[ItemFailure]
     stats: TransferStats
     notes: list[str] = field(default_factory=list)  # what went unusually without losing an article
+    deferred: list[ItemFailure] = field(default_factory=list)  # the server asked to come back later
 
 
 @dataclass

@@ -45,6 +45,9 @@ from bmw_assets.replica.faults import (
     FaultEvent,
     Faults,
     choose_fault,
+    control_char_in_an_item,
+    damage_last_page,
+    deflate_bomb_pdf,
     corrupt_bytes,
     document_fault,
     request_delay,
@@ -179,7 +182,16 @@ def _attachment_pdf(article: ReplicaArticle, attachment_id: int, faults: Faults)
         return _huge_pdf_bytes(article, faults.huge_pdf_bytes)
     if kind == "slow":
         return _slow_pdf_bytes(article)
+    if kind == "bomb":
+        return _bomb_pdf_bytes(faults.bomb_inflated_bytes)
+    if kind == "damaged":
+        return damage_last_page(_pdf_bytes(article))
     return _pdf_bytes(article)
+
+
+@functools.lru_cache(maxsize=2)
+def _bomb_pdf_bytes(inflated_bytes: int) -> bytes:
+    return deflate_bomb_pdf(inflated_bytes)
 
 
 @functools.lru_cache(maxsize=64)
@@ -385,7 +397,9 @@ def _fault_middleware(state: ReplicaState):
         # robots.txt is spared content faults: a broken robots file would block a polite client.
         fault = None if kind == "robots" else choose_fault(
             faults, counter, attachment=is_attachment, document=kind in ("rss", "detail", "listing"),
-            later_feed_page=kind == "rss" and _page_param(request) > 1)
+            feed=kind == "rss", later_feed_page=kind == "rss" and _page_param(request) > 1)
+        if fault == "throttle" and faults.throttle_route and kind != faults.throttle_route:
+            fault = None
         # Logged before the delay: a client that gives up while waiting cancels this handler.
         state.fault_log.append(FaultEvent(request.path_qs, fault, delay))
         if fault:
@@ -412,6 +426,16 @@ def _fault_middleware(state: ReplicaState):
             response.body = corrupt_bytes(body, counter)
         elif fault == "non_pdf":
             response.body = error_page(403, "Access denied").encode()
+        elif fault == "control_char":
+            response.body = control_char_in_an_item(body, counter, faults.feed_control_char_hides_id)
+        elif fault == "drip":  # the whole body, one byte every drip_interval_s
+            stream = web.StreamResponse(headers={"Content-Type": response.content_type})
+            stream.content_length = len(body)
+            await stream.prepare(request)
+            for offset in range(len(body)):
+                await stream.write(body[offset: offset + 1])
+                await asyncio.sleep(faults.drip_interval_s)
+            return stream
         elif fault == "truncated":
             stream = web.StreamResponse(headers={"Content-Type": response.content_type})
             stream.content_length = len(body)

@@ -1,7 +1,8 @@
 """How many items of a data stage failed: the numbers behind the failure-rate asset checks.
 
-An attachment fails when it could not be stored (status `failed`: HTTP, size cap, damaged
-PDF); an attachment that simply is no PDF (a photo, a zip) is not a failure. A regex text
+An attachment fails when it could not be stored (status `failed`: HTTP, an HTML page instead
+of the file, size cap, too slow, damaged PDF); an attachment that simply is no PDF (a photo,
+a zip) is not a failure, nor is one deferred because the server asked to come back later. A regex text
 fails when it has no text at all, or fell back to the HTML body because the article's
 PDF could not be read (not because there was no PDF). Both count the catalog as it is,
 so an item that failed once and was fetched later no longer counts.

@@ -10,7 +10,7 @@ from typing import Any
 
 from bmw_assets.catalog import connect, rows_as_dicts, transaction
 from bmw_assets.pressclub import AttachmentRecord, ClientSettings, download_attachments, fetch_articles
-from bmw_assets.pressclub.download import remove_stale_partials
+from bmw_assets.pressclub.download import remove_partials
 from bmw_assets.pressclub.urls import ARTICLE_ID
 
 ARTICLE_COLUMNS = (
@@ -33,6 +33,7 @@ class ArticleIndexSummary:
     stats: dict[str, Any] = field(default_factory=dict)
     preview: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    deferred: list[dict[str, str]] = field(default_factory=list)  # not failures: fetched on the next run
 
 
 @dataclass
@@ -41,6 +42,7 @@ class RawPdfSummary:
     ok: int
     not_pdf: int
     failed: int
+    deferred: int  # the server asked to come back later than max_retry_after_s: tried next run
     total_ok: int
     total_bytes: int
     stats: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +96,7 @@ def update_article_index(
         stats=asdict(result.stats),
         preview=preview.to_dicts(),
         notes=result.notes,
+        deferred=[asdict(d) for d in result.deferred],
     )
 
 
@@ -127,13 +130,17 @@ def persistent_fetch_failures(catalog_path: Path, min_attempts: int = 3) -> list
 
 
 def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
-    """(article_id, url) pairs to download: new ones, earlier failures, and those of articles
-    edited since their attachment was fetched (an edited article may carry an edited PDF)."""
+    """(article_id, url) pairs to download: new ones, earlier failures and deferrals, and those
+    of articles edited since their attachment was fetched (an edited article may carry an edited PDF).
+
+    A `not_pdf` row that recorded an HTML page is tried again too: older runs stored error
+    pages so, which now count as failures."""
     with connect(catalog_path) as con:
         return con.execute(
             """SELECT a.id, u.url FROM articles a, unnest(a.attachment_urls) AS u(url)
                LEFT JOIN attachments t ON t.article_id = a.id AND t.url = u.url
-               WHERE t.status IS NULL OR t.status = 'failed' OR t.fetched_at < a.fetched_at
+               WHERE t.status IS NULL OR t.status IN ('failed', 'deferred') OR t.fetched_at < a.fetched_at
+                  OR (t.status = 'not_pdf' AND t.error LIKE 'starts with b''<%')
                ORDER BY a.published_at, a.id"""
         ).fetchall()
 
@@ -148,9 +155,10 @@ def update_raw_pdfs(
     """Download attachments not yet stored; record every outcome in `attachments`.
 
     Outcomes are committed every `batch_size` attachments, so a run killed mid-way
-    keeps what it downloaded before the last commit and the next run resumes from there.
+    keeps what it downloaded before the last commit and the next run resumes from there;
+    the partial files it left are removed first (see `remove_partials`).
     """
-    stale = remove_stale_partials(pdf_dir) if Path(pdf_dir).is_dir() else 0
+    stale = remove_partials(pdf_dir) if Path(pdf_dir).is_dir() else 0
     if stale and progress:
         progress(f"raw_pdfs: removed {stale} partial download(s) a killed run left behind")
     items = pending_attachments(catalog_path)
@@ -168,12 +176,13 @@ def update_raw_pdfs(
         total_ok, total_bytes = con.execute(
             "SELECT count(*), coalesce(sum(bytes), 0) FROM attachments WHERE status = 'ok'"
         ).fetchall()[0]
-    by_status = {s: sum(r.status == s for r in records) for s in ("ok", "not_pdf", "failed")}
+    by_status = {s: sum(r.status == s for r in records) for s in ("ok", "not_pdf", "failed", "deferred")}
     return RawPdfSummary(
         requested=len(items),
         ok=by_status["ok"],
         not_pdf=by_status["not_pdf"],
         failed=by_status["failed"],
+        deferred=by_status["deferred"],
         total_ok=total_ok,
         total_bytes=int(total_bytes),
         stats=stats,

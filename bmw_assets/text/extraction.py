@@ -20,6 +20,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from bmw_assets.pdf_limits import bounded_pypdf
+
 if TYPE_CHECKING:
     from pypdf import PageObject
 
@@ -55,8 +57,14 @@ def read_pdf_pages(path: Path) -> ExtractedText:
     Lines are pypdf's (content-stream order); a blank line marks a vertical gap larger than
     the page's usual line step, which is how paragraphs are set apart.
 
-    Use ``extract_pdf_text`` (time-capped, separate process) for untrusted files.
+    Use ``extract_pdf_text`` (time-capped, separate process) for untrusted files. pypdf's
+    decoders stop at DEFAULT_MAX_INFLATED_BYTES per stream (a deflate bomb fails its page).
     """
+    with bounded_pypdf():
+        return _read_pages(path)
+
+
+def _read_pages(path: Path) -> ExtractedText:
     from pypdf import PasswordType, PdfReader
 
     path = Path(path)

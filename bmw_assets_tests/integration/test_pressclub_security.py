@@ -57,7 +57,9 @@ def redirector(replica) -> Iterator[str]:
 
 
 def test_redirect_to_another_host_is_refused_and_on_host_redirect_followed(replica, attachment_url, redirector, tmp_path):
-    settings = ClientSettings.local(replica.base_url)
+    # The redirector is the press room; the replica's port on the same host is allowed by name.
+    settings = dataclasses.replace(ClientSettings.local(f"{redirector}/global"),
+                                   allowed_hosts=frozenset({"127.0.0.1", f"127.0.0.1:{replica.port}"}))
     path = attachment_url.split(f":{replica.port}/", 1)[1]
     before = replica.stats.get("attachment", 0)
     off_site, on_site = download_attachments(
@@ -108,3 +110,17 @@ def test_robots_disallowed_path_is_not_fetched_and_crawl_delay_paces_requests(re
     before = replica.stats.get("listing", 0)
     assert asyncio.run(crawl()) >= 1.9
     assert replica.stats.get("listing", 0) == before
+
+
+def test_a_redirect_to_another_port_of_the_allowed_host_is_refused(replica, attachment_url, redirector, tmp_path):
+    # The press room is the redirector's origin; the replica listens on the same host, another port.
+    settings = ClientSettings.local(f"{redirector}/global")
+    path = attachment_url.split(f":{replica.port}/", 1)[1]
+    before = replica.stats.get("attachment", 0)
+    [redirected, linked] = download_attachments(
+        settings, [("T0000001EN", f"{redirector}/to/127.0.0.1/{path}"), ("T0000001EN", attachment_url)], tmp_path
+    ).records
+    refusal = f"http://127.0.0.1:{replica.port} is not one of the allowed origins"
+    for record in (redirected, linked):
+        assert record.status == "failed" and refusal in record.error
+    assert replica.stats.get("attachment", 0) == before

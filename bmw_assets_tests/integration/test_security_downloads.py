@@ -152,7 +152,7 @@ def test_a_robots_txt_that_refuses_access_blocks_the_whole_site(status):
 def test_a_parse_that_never_ends_does_not_hold_the_download(room, tmp_path, monkeypatch):
     # A stand-in for a PDF on which pypdf loops: the page count blocks far past the cap.
     release = threading.Event()
-    monkeypatch.setattr(download, "pdf_page_count", lambda path: release.wait(60))
+    monkeypatch.setattr(download, "pdf_page_count", lambda path, max_inflated_bytes: release.wait(60))
     settings = dataclasses.replace(ClientSettings.local(room.base_url), pdf_parse_timeout_s=0.5)
     started = time.monotonic()
     try:

@@ -47,12 +47,32 @@ def test_retry_after_in_seconds_or_as_http_date():
 )
 def test_url_guard_refuses_other_hosts_and_schemes(url, reason):
     with pytest.raises(RefusedUrl, match=reason):
-        check_url(url, frozenset({"www.press.bmwgroup.com"}), allow_private_addresses=False)
-    check_url("https://www.press.bmwgroup.com/global/rss2", frozenset({"www.press.bmwgroup.com"}), False)
+        check_url(url, PRESSCLUB, allow_private_addresses=False)
+    check_url("https://www.press.bmwgroup.com/global/rss2", PRESSCLUB, False)
+
+
+PRESSCLUB = ClientSettings.production().allowed_origins
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.press.bmwgroup.com:8443/global/rss2",  # another port of the allowed host
+    "http://www.press.bmwgroup.com/global/rss2",  # the allowed host over plain http
+    "https://www.press.bmwgroup.com:x/global/rss2",  # a port that is no number
+])
+def test_url_guard_matches_scheme_host_and_port(url):
+    assert PRESSCLUB == {"https://www.press.bmwgroup.com:443"}
+    with pytest.raises(RefusedUrl) as refused:
+        check_url(url, PRESSCLUB, allow_private_addresses=False)
+    assert refused.value.rule == "origin"
+    check_url("https://WWW.press.bmwgroup.com:443/global/rss2", PRESSCLUB, False)
+    local = ClientSettings.local("http://127.0.0.1:8765/global")
+    assert local.allowed_origins == {"http://127.0.0.1:8765"}
+    with pytest.raises(RefusedUrl, match="allowed origins"):
+        check_url("http://127.0.0.1:8766/global/rss2", local.allowed_origins, True)
 
 
 def test_private_ip_literals_need_permission():
-    hosts = frozenset({"127.0.0.1", "10.1.2.3", "169.254.169.254"})
+    hosts = frozenset({"http://127.0.0.1:8765", "http://10.1.2.3:80", "http://169.254.169.254:80"})
     for url in ("http://127.0.0.1:8765/global", "http://10.1.2.3/", "http://169.254.169.254/latest"):
         with pytest.raises(RefusedUrl, match="private/loopback"):
             check_url(url, hosts, allow_private_addresses=False)

@@ -65,6 +65,27 @@ def test_anything_but_rss_is_not_a_feed(body):
         parse_feed_page(body)
 
 
+def test_a_bad_item_costs_that_item_not_the_page():
+    broken = FEED.replace(b"<title>The new BMW X5", b"<title>The new BMW\x0b X5")
+    page = parse_feed_page(broken)
+    # The damaged item keeps its id and date (its detail page supplies title and body).
+    assert [i.id for i in page.items] == ["T0457825EN", "T0443395EN_US"]
+    assert (page.items[0].title, page.items[0].description_html) == ("", "")
+    assert page.items[0].published_at == datetime(2026, 5, 13, 17, 26, 19, tzinfo=timezone(timedelta(hours=2)))
+    assert page.items[1].title == "Regional" and page.next_href.endswith("?page=2")
+    [damaged] = page.damaged
+    assert (damaged.position, damaged.id) == (1, "T0457825EN") and "not well-formed" in damaged.error
+    # An item that names no article any more is listed as damaged, without id.
+    nameless = broken.replace(b"T0457825EN", b"T\x01")
+    assert [i.id for i in parse_feed_page(nameless).items] == ["T0443395EN_US"]
+    assert parse_feed_page(nameless).damaged[0].id is None
+    # A broken frame is still no feed, and entities stay refused on the item-by-item path.
+    with pytest.raises(NotAFeed):
+        parse_feed_page(broken.replace(b"<channel>", b"<channel\x01>"))
+    with pytest.raises(NotAFeed):
+        parse_feed_page(b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]>' + broken.split(b"?>", 1)[1])
+
+
 def test_entity_expansion_is_refused():
     bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><rss><channel>&b;</channel></rss>'
     with pytest.raises(NotAFeed):
