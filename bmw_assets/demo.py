@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,9 @@ from pathlib import Path
 import dagster as dg
 
 from bmw_assets.definitions import build_definitions
+from bmw_assets.defs.run_recovery import check_instance, recover_dead_runs
 from bmw_assets.settings import Settings, load_settings
+from bmw_assets.stop_signals import interrupt_on_stop_signals
 
 DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset", "base_model"]
 
@@ -117,18 +120,57 @@ def stop_local_services(settings: Settings) -> None:
             pid_file.unlink(missing_ok=True)
 
 
+def run_until_stopped(instance: dg.DagsterInstance, work: Callable[[], object]) -> None:
+    """Run `work` in a worker thread; on Ctrl-C or SIGTERM end this process's runs and children.
+
+    Dagster takes SIGINT/SIGTERM over on the thread that executes a run and looks at them only
+    between steps, so a step waiting for a pool slot never saw them. Here the main thread keeps the
+    signals: it stops the training child, marks this process's runs failed (freeing their pool
+    slots) and raises KeyboardInterrupt; the caller exits without waiting for the worker thread."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the main thread
+            failure.append(error)
+
+    interrupt_on_stop_signals()
+    worker = threading.Thread(target=target, name="demo-runs", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        for child in multiprocessing.active_children():
+            child.terminate()
+            child.join(10)
+        stopped = recover_dead_runs(instance, exiting_pid=os.getpid())
+        print(f"\nInterrupted: runs {', '.join(stopped) or 'none'} marked failed, their pool slots freed.", flush=True)
+        raise
+    if failure:
+        raise failure[0]
+
+
 def main() -> int:
     settings = load_settings()
     if not os.environ.get("DAGSTER_HOME"):
         print("DAGSTER_HOME is not set: run `make demo`, which sets it to $BMW_STORAGE/dagster", file=sys.stderr)
         return 2
-    started = time.monotonic()
+    started, interrupted = time.monotonic(), False
     try:
         with dg.DagsterInstance.get() as instance:
-            run_demo(settings, instance)
+            for run_id in check_instance(instance):
+                print(f"run {run_id} had died holding pool slots: marked failed, its slots freed")
+            run_until_stopped(instance, lambda: run_demo(settings, instance))
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if settings.profile == "local":
             stop_local_services(settings)
+    if interrupted:
+        sys.stdout.flush()
+        os._exit(130)  # the worker thread may be inside a step: do not wait for it
     comparison = settings.storage.reports_dir / "comparison" / "comparison.md"
     print(f"\nAll assets materialized in {(time.monotonic() - started) / 60:.1f} min on the {settings.profile} profile.\n")
     print(Path(comparison).read_text())
