@@ -27,6 +27,8 @@ from typing import Literal
 
 import openai
 
+from bmw_assets.secrets import redact
+
 ANSWER_ROUTES = ("systemone", "chat_json")
 # `transformers serve` ignores the key, but the openai client insists on one.
 _NO_KEY = "no-key-needed"
@@ -68,10 +70,9 @@ class EndpointSettings:
         return cls(base_url=base_url, model=model, api="chat_json", api_key_env=api_key_env, concurrency=16)
 
     def redact(self, text: str) -> str:
-        """`text` with the API key masked: an endpoint may echo the key in an error body, which
-        must not reach a log or the catalog."""
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        return text.replace(key, "[redacted]") if key else text
+        """`text` with the API key (and every other secret) masked: an endpoint may echo the key in
+        an error body, which must not reach a log or the catalog."""
+        return redact(text, [self.api_key_env] if self.api_key_env else [])
 
     def client(self) -> openai.OpenAI:
         """An `openai.OpenAI` client for this endpoint; raise ValueError naming an unset key variable."""
