@@ -23,7 +23,7 @@ from bmw_assets.defs.resources import (
     RetrainPolicyResource,
     StorageResource,
 )
-from bmw_assets.settings import Settings, load_settings
+from bmw_assets.settings import Settings, configs_dir, load_settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -47,7 +47,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             # The packaged 135M model on CPU is slow: it judges the short paragraphs, where furniture hides.
             max_judged_chars=300 if profile == "local" else None,
         ),
-        "model_configs": ModelConfigsResource(profile=profile, configs_dir=os.environ.get("BMW_CONFIGS_DIR") or None),
+        "model_configs": ModelConfigsResource(profile=profile, configs_dir=configs_dir()),
         "facts": FactsResource(profile=profile),
         "compute": ComputeResource(
             num_gpus=0 if profile == "local" else int(os.environ.get("BMW_NUM_GPUS", "1")),

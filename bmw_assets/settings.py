@@ -92,6 +92,13 @@ def evaluation_pool(environ: dict[str, str] | None = None) -> str:
     return "gpu" if env.get("BMW_PROFILE", "local") == "production" and one_box else "evaluation"
 
 
+def configs_dir(environ: dict[str, str] | None = None) -> str | None:
+    """`BMW_CONFIGS_DIR`: the folder holding base.yaml, variants/ and profiles/; None: the
+    repository's configs/. It sets both the variant partitions and the configs they load."""
+    env = os.environ if environ is None else environ
+    return env.get("BMW_CONFIGS_DIR") or None
+
+
 DEFAULT_HUB_ENDPOINT = "https://huggingface.co"
 
 
