@@ -103,10 +103,11 @@ def check_instance(instance: dg.DagsterInstance) -> list[str]:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks runs whose process died (killed, crashed) as failed and frees the pool slots they held, "
-    "so later runs of the catalog assets are not blocked forever; also frees slots of runs that ended.",
+    "so later runs of the catalog assets are not blocked forever; also frees slots of runs that ended. Its ticks "
+    "fail while the instance sets no pool limits (an empty dagster.yaml).",
 )
 def recover_dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    recovered = recover_dead_runs(context.instance)
+    recovered = check_instance(context.instance)
     if recovered:
         context.log.warning(f"marked failed and freed the slots of dead runs {', '.join(recovered)}")
     return dg.SkipReason(f"dead runs recovered: {', '.join(recovered) or 'none'}")

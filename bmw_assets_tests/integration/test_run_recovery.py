@@ -165,3 +165,15 @@ def test_the_demo_stops_on_sigterm_while_waiting_for_a_pool_slot(replica, dagste
     finally:
         demo.kill()
         holder.kill()
+
+
+def test_the_sensor_tick_fails_on_an_instance_without_pool_limits(tmp_path, monkeypatch):
+    from bmw_assets.defs.run_recovery import recover_dead_runs_sensor
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # the pools section lost
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        with pytest.raises(RuntimeError, match="sets no limit for the pools duckdb, evaluation, gpu"):
+            recover_dead_runs_sensor(dg.build_sensor_context(instance=instance))
