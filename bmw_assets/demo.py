@@ -7,7 +7,6 @@ seconds each asset took, which `benchmarks/demo.py` records.
 
 import multiprocessing
 import os
-import signal
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from bmw_assets import local_services
 from bmw_assets.definitions import build_definitions
 from bmw_assets.defs.run_recovery import check_instance, recover_dead_runs
 from bmw_assets.settings import Settings, load_settings
@@ -110,14 +110,9 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
 
 
 def stop_local_services(settings: Settings) -> None:
-    """Stop the replica and `transformers serve` the local profile started (pid files under storage)."""
-    for pid_file in (settings.storage.root / "replica" / "replica.pid", settings.storage.root / "logs" / "transformers-serve.pid"):
-        if pid_file.is_file():
-            try:
-                os.killpg(int(pid_file.read_text().strip()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-            pid_file.unlink(missing_ok=True)
+    """Stop the replica and `transformers serve` the local profile started, if their pid files
+    still name the processes that were started (bmw_assets.local_services)."""
+    local_services.stop_local_services(settings.storage)
 
 
 def run_until_stopped(instance: dg.DagsterInstance, work: Callable[[], object]) -> None:

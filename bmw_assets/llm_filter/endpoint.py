@@ -15,7 +15,6 @@ variable's name is kept, so the key never reaches a log, repr or the catalog.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import Literal
 
 import openai
 
+from bmw_assets.local_services import stop_recorded, write_pid_file
 from bmw_assets.secrets import redact
 
 ANSWER_ROUTES = ("systemone", "chat_json")
@@ -144,7 +144,7 @@ class LocalEndpoint:
                 start_new_session=True,
             )
         self._process = process
-        self._write_pid(process.pid)
+        write_pid_file(self.pid_path, process.pid)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if is_healthy(self.base_url):
@@ -156,19 +156,19 @@ class LocalEndpoint:
                     f"answering on port {self.port}; log {self.log_path} ends:\n{self.log_tail()}"
                 )
             time.sleep(0.25)
-        self._terminate(process.pid)
+        self.stop()
         raise LocalEndpointError(
             f"transformers serve for {self.model_dir} was not healthy on port {self.port} within "
             f"{self.startup_timeout_s:.0f} s; log {self.log_path} ends:\n{self.log_tail()}"
         )
 
     def stop(self) -> bool:
-        """Stop the server this endpoint started (pid file); True if one was stopped."""
-        if not self.pid_path.is_file():
-            return False
-        pid = int(self.pid_path.read_text().strip())
-        self.pid_path.unlink(missing_ok=True)
-        return self._terminate(pid)
+        """Stop the server this endpoint started (pid file), if the file still names that process;
+        True if one was stopped."""
+        stopped = stop_recorded(self.pid_path)
+        if self._process is not None:
+            self._process.poll()  # reaped already: keep Popen from waiting on a reused pid
+        return stopped
 
     def log_tail(self, lines: int = 30) -> str:
         """The last `lines` lines of the server log ('' when there is none)."""
@@ -183,28 +183,4 @@ class LocalEndpoint:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _write_pid(self, pid: int) -> None:
-        staging = self.pid_path.with_suffix(".pid.tmp")
-        staging.write_text(str(pid))
-        os.replace(staging, self.pid_path)
 
-    def _terminate(self, pid: int, grace_s: float = 10.0) -> bool:
-        """SIGTERM the server's process group (it was started in its own session), SIGKILL after `grace_s`."""
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return False
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline:
-            # Our own child stays a zombie (still signalable) until it is reaped.
-            if self._process is not None and self._process.pid == pid and self._process.poll() is not None:
-                return True
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
-        if self._process is not None and self._process.pid == pid:
-            self._process.wait(timeout=grace_s)
-        return True
