@@ -5,8 +5,9 @@ the next run of any asset in the `duckdb` pool would wait for the slot forever. 
 records its pid in the run's engine events ("Executing steps in process (pid: N)", "Started
 process for run (pid: N)"); a started run none of whose recorded processes is alive any more is
 dead: it is marked failed and its slots are freed. A pid reused by a newer process does not count
-as alive (its start time is compared with the event's). The instance is this host's (sqlite under
-$BMW_STORAGE), so the pids are this host's.
+as alive (its start time is compared with the event's). Only an instance whose runs run on this
+host (the default run launcher: sqlite under $BMW_STORAGE, `make ui`, `make demo`) is looked at;
+on Kubernetes the run pods' pids mean nothing here, and Dagster's run monitoring checks the pods.
 
 Dagster's own run monitoring (dagster.yaml) frees the slots of runs that ended; it cannot tell that
 an in-process run (`make demo`, `dg.materialize`) died, which is what this module adds: at the
@@ -46,6 +47,8 @@ def _worker_pids(instance: dg.DagsterInstance, run_id: str) -> list[tuple[int, f
 def dead_runs(instance: dg.DagsterInstance, exiting_pid: int | None = None) -> list[dg.DagsterRun]:
     """Started or cancelling runs that recorded worker processes, none of which is alive;
     `exiting_pid` (a process about to exit: the caller's own) counts as dead."""
+    if not isinstance(instance.run_launcher, dg.DefaultRunLauncher):
+        return []
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING])
     )

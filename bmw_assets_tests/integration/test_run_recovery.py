@@ -177,3 +177,4 @@ def test_the_sensor_tick_fails_on_an_instance_without_pool_limits(tmp_path, monk
     with dg.DagsterInstance.get() as instance:
         with pytest.raises(RuntimeError, match="sets no limit for the pools duckdb, evaluation, gpu"):
             recover_dead_runs_sensor(dg.build_sensor_context(instance=instance))
+
