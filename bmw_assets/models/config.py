@@ -8,8 +8,9 @@ Layout under the configs folder (default: `configs/` at the repository root)::
     profiles/<profile>.yaml   laid on top of the resolved variant (local, production)
 
 Mappings merge key by key at any depth; lists and scalars replace. Every error
-names the file and the dotted key that is wrong. The resolved variant is validated before
-the profile is laid on it, so a profile never hides a wrong value in a variant file. A file
+names the file and the dotted key that is wrong. Each file of an `extends:` chain is validated
+as merged so far, before the next one (a child variant, the profile) is laid on it, so no file
+hides a wrong value in another. A file
 whose name is not a safe variant name (`VARIANT_NAME`) is no variant.
 """
 
@@ -187,7 +188,6 @@ def load_variant_config(
         )
     origins: dict[str, Path] = {}
     merged = _resolve_file(root / "variants" / f"{variant}.yaml", root, origins, chain=())
-    _validate(merged, variant, profile, origins, root)  # before the profile can override a wrong value
     profile_path = root / "profiles" / f"{profile}.yaml"
     profile_data = _read_yaml(profile_path, root)
     if "extends" in profile_data:
@@ -265,7 +265,8 @@ def _read_yaml(path: Path, root: Path) -> dict[str, Any]:
 
 
 def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple[Path, ...]) -> dict[str, Any]:
-    """The file's settings merged over those of everything it extends (depth first)."""
+    """The file's settings merged over those of everything it extends (depth first), validated at
+    each file, so no later file (a child variant, the profile) hides a wrong value in an earlier one."""
     path = path.resolve()
     if path in chain:
         cycle = " -> ".join(_show(p, root) for p in (*chain, path))
@@ -273,7 +274,9 @@ def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple
     data = _read_yaml(path, root)
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
-        return _deep_merge({}, data, path, origins)
+        merged = _deep_merge({}, data, path, origins)
+        _validate(merged, path.stem, "<none>", origins, root)
+        return merged
     if not isinstance(parent_ref, str) or not parent_ref:
         raise ConfigError(
             f"{_show(path, root)}: extends: must be a variant name or a relative path, not {parent_ref!r}"
@@ -288,7 +291,9 @@ def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple
             f"known variants: {', '.join(list_variants(root))}"
         )
     base = _resolve_file(parent, root, origins, (*chain, path))
-    return _deep_merge(base, data, path, origins)
+    merged = _deep_merge(base, data, path, origins)
+    _validate(merged, path.stem, "<none>", origins, root)
+    return merged
 
 
 def _deep_merge(

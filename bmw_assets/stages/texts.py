@@ -147,7 +147,7 @@ def update_regex_text(
     pending = []
     for article_id, body, body_sha, pdf_sha, pdf_path, stored_input in todo:
         input_sha = f"pdf:{pdf_sha}:{rules}" if pdf_sha else f"html:{body_sha}"
-        if input_sha != stored_input or stored_status == "fallback":
+        if input_sha != stored_input:
             pending.append((article_id, body, input_sha, pdf_path))
     rows: list[TextRow] = []
     with PdfTextExtractor() as extractor:

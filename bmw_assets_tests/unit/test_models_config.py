@@ -238,3 +238,12 @@ def test_the_variant_partitions_follow_bmw_configs_dir(configs: Path):
         env={**os.environ, "BMW_CONFIGS_DIR": str(configs)}, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "'dropped_r8'" in shown
+
+
+def test_a_wrong_value_in_base_yaml_is_reported_even_where_a_variant_overrides_it(configs: Path):
+    path = configs / "base.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["training"]["method"] = "qlora"  # every *_lora variant sets method: lora over it
+    write_yaml(path, data)
+    with pytest.raises(ConfigError, match="configs/base.yaml: training.method: "):
+        load_variant_config("original_lora", "local", configs)
