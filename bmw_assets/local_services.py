@@ -26,7 +26,6 @@ import psutil
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.settings import StorageLayout, load_settings
-from bmw_assets.stop_signals import interrupt_on_stop_signals
 
 
 def service_pid_files(layout: StorageLayout) -> list[Path]:
@@ -87,16 +86,16 @@ def stop_local_services(layout: StorageLayout) -> list[Path]:
 
 
 def run_then_stop(command: list[str], layout: StorageLayout) -> int:
-    """Run `command` until it ends (Ctrl-C and SIGTERM are passed on to it), then stop the local
-    services it started. Returns its exit code."""
-    interrupt_on_stop_signals()
+    """Run `command` until it ends, then stop the local services it started; returns its exit code.
+
+    A terminal's Ctrl-C reaches the command itself (same process group), so here it only must not
+    end this process first; SIGTERM is passed on. Handlers, not SIG_IGN: an ignored signal would
+    stay ignored in the command too."""
     child = subprocess.Popen(command)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                child.send_signal(signal.SIGINT)  # a terminal's Ctrl-C reached it too; SIGTERM did not
+        return child.wait()
     finally:
         stop_local_services(layout)
 

@@ -54,7 +54,8 @@ def test_a_replica_started_on_demand_is_stopped_and_its_pid_file_removed(tmp_pat
     assert not _answers(port) and not pid_file.exists()
 
 
-def test_make_ui_stops_the_replica_it_started_when_interrupted(tmp_path):
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl-c"])
+def test_make_ui_stops_the_replica_it_started_when_interrupted(tmp_path, stop):
     port = free_port()
     starts_a_replica = (
         "import time; from pathlib import Path; from bmw_assets.replica.server import ensure_replica_running; "
@@ -63,10 +64,14 @@ def test_make_ui_stops_the_replica_it_started_when_interrupted(tmp_path):
     ui = subprocess.Popen(
         [sys.executable, "-m", "bmw_assets.local_services", "run", "--", sys.executable, "-c", starts_a_replica],
         env={**os.environ, "BMW_STORAGE": str(tmp_path)}, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )  # fmt: skip
     try:
         assert ui.stdout.readline().strip() == "up" and _answers(port)
-        ui.send_signal(signal.SIGTERM)
+        if stop == "sigterm":
+            ui.send_signal(signal.SIGTERM)
+        else:  # a terminal sends Ctrl-C to the whole foreground group: the wrapper and the command
+            os.killpg(ui.pid, signal.SIGINT)
         assert ui.wait(timeout=30) != 0
         assert not _answers(port), "the replica outlived `make ui`"
         assert not (tmp_path / "replica" / "replica.pid").exists()
