@@ -109,6 +109,15 @@ def test_the_sensor_recovers_a_run_killed_holding_the_duckdb_slot(replica, dagst
     assert_next_materialization_completes(replica, tmp_path / "storage")
 
 
+def test_a_killed_run_marked_failed_by_hand_gives_its_slot_back(replica, dagster_home, tmp_path):
+    killed = kill_while_holding_the_duckdb_slot(replica, tmp_path / "storage")
+    with dg.DagsterInstance.get() as instance:
+        instance.report_run_failed(instance.get_run_by_id(killed))  # what "mark as failed" in the UI does
+        assert recover_dead_runs(instance) == []  # no started run is left, but the slot is freed
+    replica.faults.latency_s = 0.0
+    assert_next_materialization_completes(replica, tmp_path / "storage")
+
+
 def test_the_demo_start_recovers_a_killed_run_and_a_live_run_is_left_alone(replica, dagster_home, tmp_path):
     killed = kill_while_holding_the_duckdb_slot(replica, tmp_path / "storage")
     live = start_materialize(replica, tmp_path / "other")  # blocked behind the dead run, alive
