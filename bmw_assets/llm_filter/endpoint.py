@@ -182,5 +182,3 @@ class LocalEndpoint:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
