@@ -32,6 +32,8 @@ def _alive(pid: int, recorded_at: float) -> bool:
         return psutil.Process(pid).create_time() <= recorded_at + _PID_REUSE_SLACK_S
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
+    except psutil.AccessDenied:  # another user's process: cannot tell, so not declared dead
+        return True
 
 
 def _worker_pids(instance: dg.DagsterInstance, run_id: str) -> list[tuple[int, float]]:
