@@ -140,6 +140,9 @@ def run_until_stopped(instance: dg.DagsterInstance, work: Callable[[], object]) 
         for child in multiprocessing.active_children():
             child.terminate()
             child.join(10)
+            if child.is_alive():  # Dagster holds SIGTERM back while its run waits for a pool slot
+                child.kill()
+                child.join()
         stopped = recover_dead_runs(instance, exiting_pid=os.getpid())
         print(f"\nInterrupted: runs {', '.join(stopped) or 'none'} marked failed, their pool slots freed.", flush=True)
         raise
