@@ -109,6 +109,7 @@ def test_the_sensor_recovers_a_run_killed_holding_the_duckdb_slot(replica, dagst
     assert_next_materialization_completes(replica, tmp_path / "storage")
 
 
+@pytest.mark.slow  # ~40-75 s of real runs on 2 cores
 def test_a_killed_run_marked_failed_by_hand_gives_its_slot_back(replica, dagster_home, tmp_path):
     killed = kill_while_holding_the_duckdb_slot(replica, tmp_path / "storage")
     with dg.DagsterInstance.get() as instance:
@@ -118,6 +119,7 @@ def test_a_killed_run_marked_failed_by_hand_gives_its_slot_back(replica, dagster
     assert_next_materialization_completes(replica, tmp_path / "storage")
 
 
+@pytest.mark.slow  # ~40-75 s of real runs on 2 cores
 def test_the_demo_start_recovers_a_killed_run_and_a_live_run_is_left_alone(replica, dagster_home, tmp_path):
     killed = kill_while_holding_the_duckdb_slot(replica, tmp_path / "storage")
     live = start_materialize(replica, tmp_path / "other")  # blocked behind the dead run, alive
@@ -145,6 +147,7 @@ def test_an_instance_without_pool_limits_is_refused_clearly(tmp_path, monkeypatc
             check_instance(instance)
 
 
+@pytest.mark.slow  # ~40-75 s of real runs on 2 cores
 def test_the_demo_stops_on_sigterm_while_waiting_for_a_pool_slot(replica, dagster_home, tmp_path):
     replica.faults.latency_s = 3.0  # the live run below holds the duckdb slot for ~30 s
     holder = start_materialize(replica, tmp_path / "storage")
