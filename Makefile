@@ -60,6 +60,7 @@ test: setup chromium
 test-e2e: setup chromium
 	$(BIN)/python -m pytest -m e2e bmw_assets_tests/e2e
 
+# Stops the replica and `transformers serve` that runs started, once `dagster dev` ends (also on Ctrl-C).
 ui: setup instance
-	$(BIN)/dagster dev -w workspace.yaml -p $(UI_PORT)
+	$(BIN)/python -m bmw_assets.local_services run -- $(BIN)/dagster dev -w workspace.yaml -p $(UI_PORT)
 

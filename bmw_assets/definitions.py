@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from bmw_assets.defs import dataset, evaluation, ingestion, sensors, sharing, text, training
+from bmw_assets.defs import dataset, evaluation, ingestion, run_recovery, sensors, sharing, text, training
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.kubernetes import pod_settings_from_env
@@ -24,7 +24,7 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.replica.corpus import REPLICA_SIZE
-from bmw_assets.settings import Settings, load_settings
+from bmw_assets.settings import Settings, configs_dir, load_settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -51,7 +51,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
             # The packaged 135M model on CPU is slow: it judges the short paragraphs, where furniture hides.
             max_judged_chars=300 if profile == "local" else None,
         ),
-        "model_configs": ModelConfigsResource(profile=profile, configs_dir=os.environ.get("BMW_CONFIGS_DIR") or None),
+        "model_configs": ModelConfigsResource(profile=profile, configs_dir=configs_dir()),
         "facts": FactsResource(profile=profile, replica_size=replica_size),
         "compute": ComputeResource(
             num_gpus=0 if profile == "local" else int(os.environ.get("BMW_NUM_GPUS", "1")),
@@ -75,7 +75,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([ingestion, text, dataset, training, evaluation, sharing]),
         jobs=[sharing.publish_to_hub],
-        sensors=[sensors.new_press_releases, sensors.retrain_on_new_articles, sensors.automation],
+        sensors=[sensors.new_press_releases, sensors.retrain_on_new_articles, sensors.automation,
+                 run_recovery.recover_dead_runs_sensor],
         resources=build_resources(settings),
     )
 

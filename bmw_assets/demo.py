@@ -7,16 +7,19 @@ seconds each asset took, which `benchmarks/demo.py` records.
 
 import multiprocessing
 import os
-import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 
+from bmw_assets import local_services
 from bmw_assets.definitions import build_definitions
+from bmw_assets.defs.run_recovery import check_instance, recover_dead_runs
 from bmw_assets.settings import Settings, load_settings
+from bmw_assets.stop_signals import interrupt_on_stop_signals
 
 DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset", "base_model"]
 
@@ -107,14 +110,44 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
 
 
 def stop_local_services(settings: Settings) -> None:
-    """Stop the replica and `transformers serve` the local profile started (pid files under storage)."""
-    for pid_file in (settings.storage.root / "replica" / "replica.pid", settings.storage.root / "logs" / "transformers-serve.pid"):
-        if pid_file.is_file():
-            try:
-                os.killpg(int(pid_file.read_text().strip()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-            pid_file.unlink(missing_ok=True)
+    """Stop the replica and `transformers serve` the local profile started, if their pid files
+    still name the processes that were started (bmw_assets.local_services)."""
+    local_services.stop_local_services(settings.storage)
+
+
+def run_until_stopped(instance: dg.DagsterInstance, work: Callable[[], object]) -> None:
+    """Run `work` in a worker thread; on Ctrl-C or SIGTERM end this process's runs and children.
+
+    Dagster takes SIGINT/SIGTERM over on the thread that executes a run and looks at them only
+    between steps, so a step waiting for a pool slot never saw them. Here the main thread keeps the
+    signals: it stops the training child, marks this process's runs failed (freeing their pool
+    slots) and raises KeyboardInterrupt; the caller exits without waiting for the worker thread."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the main thread
+            failure.append(error)
+
+    interrupt_on_stop_signals()
+    worker = threading.Thread(target=target, name="demo-runs", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        for child in multiprocessing.active_children():
+            child.terminate()
+            child.join(10)
+            if child.is_alive():  # Dagster holds SIGTERM back while its run waits for a pool slot
+                child.kill()
+                child.join()
+        stopped = recover_dead_runs(instance, exiting_pid=os.getpid())
+        print(f"\nInterrupted: runs {', '.join(stopped) or 'none'} marked failed, their pool slots freed.", flush=True)
+        raise
+    if failure:
+        raise failure[0]
 
 
 def main() -> int:
@@ -122,13 +155,20 @@ def main() -> int:
     if not os.environ.get("DAGSTER_HOME"):
         print("DAGSTER_HOME is not set: run `make demo`, which sets it to $BMW_STORAGE/dagster", file=sys.stderr)
         return 2
-    started = time.monotonic()
+    started, interrupted = time.monotonic(), False
     try:
         with dg.DagsterInstance.get() as instance:
-            run_demo(settings, instance)
+            for run_id in check_instance(instance):
+                print(f"run {run_id} had died holding pool slots: marked failed, its slots freed")
+            run_until_stopped(instance, lambda: run_demo(settings, instance))
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if settings.profile == "local":
             stop_local_services(settings)
+    if interrupted:
+        sys.stdout.flush()
+        os._exit(130)  # the worker thread may be inside a step: do not wait for it
     comparison = settings.storage.reports_dir / "comparison" / "comparison.md"
     print(f"\nAll assets materialized in {(time.monotonic() - started) / 60:.1f} min on the {settings.profile} profile.\n")
     print(Path(comparison).read_text())

@@ -3,7 +3,8 @@
 `BMW_PROFILE` picks `local` (default, offline: replica, packaged model, CPU) or
 `production` (the real PressClub, Hub models, GPUs). `BMW_STORAGE` (default
 `./storage`) is the root of all runtime state. `BMW_EVALUATION_POOL` overrides the Dagster
-pool the evaluation assets run in (see `evaluation_pool`).
+pool the evaluation assets run in (see `evaluation_pool`). `BMW_HUB_ENDPOINT` allows one Hub
+besides huggingface.co to receive a Hub token (see `hub_endpoints`).
 """
 
 from __future__ import annotations
@@ -89,3 +90,21 @@ def evaluation_pool(environ: dict[str, str] | None = None) -> str:
         return explicit
     one_box = env.get("BMW_LAUNCHER", "subprocess") != "kubernetes"
     return "gpu" if env.get("BMW_PROFILE", "local") == "production" and one_box else "evaluation"
+
+
+def configs_dir(environ: dict[str, str] | None = None) -> str | None:
+    """`BMW_CONFIGS_DIR`: the folder holding base.yaml, variants/ and profiles/; None: the
+    repository's configs/. It sets both the variant partitions and the configs they load."""
+    env = os.environ if environ is None else environ
+    return env.get("BMW_CONFIGS_DIR") or None
+
+
+DEFAULT_HUB_ENDPOINT = "https://huggingface.co"
+
+
+def hub_endpoints(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The Hub URLs a Hub token may be sent to: huggingface.co, and `BMW_HUB_ENDPOINT` when set
+    (a private Hub or a mirror the operator trusts). A run config cannot add one."""
+    env = os.environ if environ is None else environ
+    extra = env.get("BMW_HUB_ENDPOINT", "").strip().rstrip("/")
+    return (DEFAULT_HUB_ENDPOINT, extra) if extra else (DEFAULT_HUB_ENDPOINT,)

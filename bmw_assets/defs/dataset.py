@@ -20,7 +20,6 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.models.base_model import ensure_base_model
-from bmw_assets.models.config import list_variants
 from bmw_assets.stages.dataset import update_chatml_dataset
 
 CHECKS = ("schema_valid", "no_empty_assistant_turn", "no_article_in_two_splits", "no_example_over_max_length")
@@ -28,7 +27,7 @@ CHECKS = ("schema_valid", "no_empty_assistant_turn", "no_article_in_two_splits",
 
 def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettings, str]:
     """One dataset serves every variant: rows fit the shortest max_length any variant trains with."""
-    configs = [model_configs.load(v) for v in list_variants(model_configs.configs_dir)]
+    configs = list(model_configs.load_valid()[0].values())  # a bad variant fails its own partition only
     shortest = min(configs, key=lambda c: c.training.max_length)
     styles = sorted({s for c in configs for s in c.training.styles})
     return DatasetSettings(styles=tuple(styles), max_length=shortest.training.max_length), shortest.model.name

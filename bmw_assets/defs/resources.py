@@ -12,7 +12,7 @@ from bmw_assets.defs.kubernetes import K8sPodSettings, pod_env, run_in_pod
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
-from bmw_assets.models.config import VariantConfig, list_variants, load_variant_config
+from bmw_assets.models.config import ConfigError, VariantConfig, list_variants, load_variant_config
 from bmw_assets.pressclub import ClientSettings
 from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.settings import StorageLayout
@@ -76,9 +76,22 @@ class ModelConfigsResource(dg.ConfigurableResource):
     def variants(self) -> list[str]:
         return list_variants(self.configs_dir)
 
+    def load_valid(self) -> tuple[dict[str, VariantConfig], dict[str, str]]:
+        """The configs of the variants that load, and the error of each that does not: a bad variant
+        file fails its own partition only, not the assets every variant shares."""
+        valid, errors = {}, {}
+        for variant in self.variants():
+            try:
+                valid[variant] = self.load(variant)
+            except ConfigError as error:
+                errors[variant] = str(error)
+        if not valid:
+            raise ConfigError("no variant config loads:\n" + "\n".join(errors.values()))
+        return valid, errors
+
     def base_model_name(self) -> str:
         """The model every variant starts from; variants compared against one base must share it."""
-        names = {self.load(v).model.name for v in self.variants()}
+        names = {config.model.name for config in self.load_valid()[0].values()}
         if len(names) != 1:
             raise ValueError(f"variants start from different base models {sorted(names)}; give them one model.name")
         return names.pop()

@@ -62,7 +62,8 @@ def regex_text(
     pool="duckdb",
     description="The regex text after an LLM judged each paragraph keep/drop (delete-only: the output is "
     "assembled from input paragraphs) and rejected junk articles. Decisions are cached per (text, model, "
-    "prompt version); a failing endpoint leaves the regex text in place, counted as a fallback.",
+    "prompt version); a failing endpoint leaves the regex text in place, counted as a fallback and asked again "
+    "next run; an endpoint refusing the key or the model (401, 403, 404) fails the asset.",
 )
 def llm_text(
     context: dg.AssetExecutionContext, regex_text: dict, storage: StorageResource, llm: LLMEndpointResource

@@ -8,13 +8,14 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.models.config import list_variants
+from bmw_assets.settings import configs_dir
 from bmw_assets.stages.training import (
     base_model_config,
     plan_training_run,
     record_training_run,
 )
 
-variants = dg.StaticPartitionsDefinition(list_variants())
+variants = dg.StaticPartitionsDefinition(list_variants(configs_dir()))
 
 
 @dg.asset(
@@ -25,7 +26,7 @@ variants = dg.StaticPartitionsDefinition(list_variants())
 )
 def base_model(storage: StorageResource, model_configs: ModelConfigsResource) -> dg.MaterializeResult:
     name = model_configs.base_model_name()
-    trust_remote_code = model_configs.load(model_configs.variants()[0]).model.trust_remote_code
+    trust_remote_code = next(iter(model_configs.load_valid()[0].values())).model.trust_remote_code
     # Reads config.json only: a missing model or one needing custom code fails here, naming model.name.
     path, config = base_model_config(name, storage.layout.cache_dir / "base_models", trust_remote_code)
     layers = config.num_hidden_layers

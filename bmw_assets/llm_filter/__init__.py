@@ -7,9 +7,11 @@ from bmw_assets.llm_filter.endpoint import (
     LocalEndpoint,
     LocalEndpointError,
 )
+from bmw_assets.llm_filter.judge import EndpointConfigurationError
 from bmw_assets.llm_filter.run import FilterInput, FilterResult, FilterRun, filter_texts
 
 __all__ = [
+    "EndpointConfigurationError",
     "EndpointSettings",
     "FilterInput",
     "FilterResult",

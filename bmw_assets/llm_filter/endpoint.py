@@ -15,7 +15,6 @@ variable's name is kept, so the key never reaches a log, repr or the catalog.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,9 @@ from pathlib import Path
 from typing import Literal
 
 import openai
+
+from bmw_assets.local_services import stop_recorded, write_pid_file
+from bmw_assets.secrets import redact
 
 ANSWER_ROUTES = ("systemone", "chat_json")
 # `transformers serve` ignores the key, but the openai client insists on one.
@@ -68,10 +70,9 @@ class EndpointSettings:
         return cls(base_url=base_url, model=model, api="chat_json", api_key_env=api_key_env, concurrency=16)
 
     def redact(self, text: str) -> str:
-        """`text` with the API key masked: an endpoint may echo the key in an error body, which
-        must not reach a log or the catalog."""
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        return text.replace(key, "[redacted]") if key else text
+        """`text` with the API key (and every other secret) masked: an endpoint may echo the key in
+        an error body, which must not reach a log or the catalog."""
+        return redact(text, [self.api_key_env] if self.api_key_env else [])
 
     def client(self) -> openai.OpenAI:
         """An `openai.OpenAI` client for this endpoint; raise ValueError naming an unset key variable."""
@@ -143,7 +144,7 @@ class LocalEndpoint:
                 start_new_session=True,
             )
         self._process = process
-        self._write_pid(process.pid)
+        write_pid_file(self.pid_path, process.pid)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if is_healthy(self.base_url):
@@ -155,19 +156,19 @@ class LocalEndpoint:
                     f"answering on port {self.port}; log {self.log_path} ends:\n{self.log_tail()}"
                 )
             time.sleep(0.25)
-        self._terminate(process.pid)
+        self.stop()
         raise LocalEndpointError(
             f"transformers serve for {self.model_dir} was not healthy on port {self.port} within "
             f"{self.startup_timeout_s:.0f} s; log {self.log_path} ends:\n{self.log_tail()}"
         )
 
     def stop(self) -> bool:
-        """Stop the server this endpoint started (pid file); True if one was stopped."""
-        if not self.pid_path.is_file():
-            return False
-        pid = int(self.pid_path.read_text().strip())
-        self.pid_path.unlink(missing_ok=True)
-        return self._terminate(pid)
+        """Stop the server this endpoint started (pid file), if the file still names that process;
+        True if one was stopped."""
+        stopped = stop_recorded(self.pid_path)
+        if self._process is not None:
+            self._process.poll()  # reaped already: keep Popen from waiting on a reused pid
+        return stopped
 
     def log_tail(self, lines: int = 30) -> str:
         """The last `lines` lines of the server log ('' when there is none)."""
@@ -181,29 +182,3 @@ class LocalEndpoint:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-    def _write_pid(self, pid: int) -> None:
-        staging = self.pid_path.with_suffix(".pid.tmp")
-        staging.write_text(str(pid))
-        os.replace(staging, self.pid_path)
-
-    def _terminate(self, pid: int, grace_s: float = 10.0) -> bool:
-        """SIGTERM the server's process group (it was started in its own session), SIGKILL after `grace_s`."""
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return False
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline:
-            # Our own child stays a zombie (still signalable) until it is reaped.
-            if self._process is not None and self._process.pid == pid and self._process.poll() is not None:
-                return True
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
-        if self._process is not None and self._process.pid == pid:
-            self._process.wait(timeout=grace_s)
-        return True

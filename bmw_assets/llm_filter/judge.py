@@ -21,6 +21,29 @@ class MalformedAnswer(ValueError):
     """The endpoint answered, but not in the shape the route promises."""
 
 
+class EndpointConfigurationError(RuntimeError):
+    """The endpoint refused the requests for a reason no retry fixes: a wrong or missing key (401),
+    a key without access (403), an unknown model or route (404). The message holds no secret."""
+
+
+# Answers that mean the settings are wrong, not that the endpoint is busy: a run stops at the first.
+CONFIGURATION_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+def configuration_error(endpoint: EndpointSettings, error: openai.APIStatusError) -> EndpointConfigurationError:
+    """The error to raise for `error`, one of CONFIGURATION_ERRORS: what was refused and what to check,
+    with the key masked wherever the endpoint echoed it."""
+    hint = (
+        f"the model id {endpoint.model!r} and the URL {endpoint.base_url}"
+        if error.status_code == 404
+        else f"the API key in ${endpoint.api_key_env}" if endpoint.api_key_env else "the endpoint's access settings"
+    )
+    return EndpointConfigurationError(endpoint.redact(
+        f"{endpoint.base_url} refused the LLM filter's request with {error.status_code} "
+        f"({type(error).__name__}: {error}); check {hint}. Nothing was cached; fix it and materialize again."
+    ))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ChunkAnswer:
     """P(keep) per paragraph of the chunk, the model's rejection reason (or None), and the

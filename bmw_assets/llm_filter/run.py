@@ -4,7 +4,8 @@ Per article: split into paragraphs, look the text up in the decision cache, ask 
 endpoint about uncached texts chunk by chunk (requests run concurrently), apply the
 decision rule, and assemble the output from the kept input paragraphs only. An article
 whose requests fail or answer nonsense keeps its input text (status "fallback") and
-nothing is cached for it, so the next run asks again.
+nothing is cached for it, so the next run asks again. An endpoint refusing the settings
+themselves (wrong key, unknown model) stops the run with EndpointConfigurationError.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from bmw_assets.llm_filter.decision import (
     decision_json,
 )
 from bmw_assets.llm_filter.endpoint import EndpointSettings
-from bmw_assets.llm_filter.judge import ChunkAnswer, MalformedAnswer, judge_chunk
+from bmw_assets.llm_filter.judge import (
+    CONFIGURATION_ERRORS,
+    ChunkAnswer,
+    MalformedAnswer,
+    configuration_error,
+    judge_chunk,
+)
 from bmw_assets.llm_filter.paragraphs import (
     chunk_paragraphs,
     join_paragraphs,
@@ -85,7 +92,9 @@ def filter_texts(
     settings: FilterSettings = FilterSettings(),
     progress: Callable[[str], None] | None = None,
 ) -> FilterRun:
-    """Filter `items` with the LLM at `endpoint`, caching decisions in the catalog at `catalog_path`."""
+    """Filter `items` with the LLM at `endpoint`, caching decisions in the catalog at `catalog_path`.
+
+    Raises EndpointConfigurationError when the endpoint refuses the key or the model (401, 403, 404)."""
     started = time.monotonic()
     prompt = load_prompt(settings.prompt_path)
     paragraphs = {item.article_id: split_paragraphs(item.text) for item in items}
@@ -123,6 +132,10 @@ def filter_texts(
                 sha, indices = futures[future]
                 try:
                     answer = future.result()
+                except CONFIGURATION_ERRORS as error:
+                    for queued in futures:  # every other request would be refused the same way
+                        queued.cancel()
+                    raise configuration_error(endpoint, error) from None  # the cause may echo the key
                 except (openai.APIError, MalformedAnswer, ValueError) as error:
                     failures.setdefault(sha, endpoint.redact(f"{type(error).__name__}: {error}"))
                 else:

@@ -8,13 +8,18 @@ Layout under the configs folder (default: `configs/` at the repository root)::
     profiles/<profile>.yaml   laid on top of the resolved variant (local, production)
 
 Mappings merge key by key at any depth; lists and scalars replace. Every error
-names the file and the dotted key that is wrong.
+names the file and the dotted key that is wrong. Each file of an `extends:` chain is validated
+as merged so far, before the next one (a child variant, the profile) is laid on it, so no file
+hides a wrong value in another. A file
+whose name is not a safe variant name (`VARIANT_NAME`) is no variant.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -24,6 +29,9 @@ from bmw_assets.hashing import sha256_json
 DEFAULT_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # Keys the loader fills in itself; a YAML file may not set them.
 _RESERVED_KEYS = ("variant", "profile")
+# A variant name is a partition key and a folder name under storage: nothing a path can hide in.
+VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -42,8 +50,8 @@ class ModelSection(_Section):
 
 class SurgerySection(_Section):
     kind: Literal["none", "drop", "prune"]
-    layer: int | Literal["auto"] | None
-    keep_layers: int | Literal["auto"] | None
+    layer: Annotated[int, Field(ge=0)] | Literal["auto"] | None  # layers count from 0
+    keep_layers: Annotated[int, Field(ge=1)] | Literal["auto"] | None
     prune_strategy: Literal["first", "angular"]
     block_size: int | None = Field(default=None, ge=1)
     calibration_samples: int = Field(ge=1)
@@ -59,10 +67,6 @@ class SurgerySection(_Section):
                 raise ValueError("keep_layers 'auto' needs prune_strategy 'angular'")
             if self.keep_layers == "auto" and self.block_size is None:
                 raise ValueError("keep_layers 'auto' needs `block_size`: how many layers to remove")
-        if isinstance(self.layer, int) and self.layer < 0:
-            raise ValueError(f"layer {self.layer} is negative; layers count from 0")
-        if isinstance(self.keep_layers, int) and self.keep_layers < 1:
-            raise ValueError(f"keep_layers {self.keep_layers} must be at least 1")
         return self
 
 
@@ -148,9 +152,14 @@ class VariantConfig(_Section):
 
 
 def list_variants(configs_dir: Path | str | None = None) -> list[str]:
-    """Names of the variants: the `*.yaml` files in `<configs_dir>/variants/`, sorted."""
+    """Names of the variants: the `*.yaml` files in `<configs_dir>/variants/` whose name matches
+    VARIANT_NAME, sorted; the others are skipped with a warning."""
     folder = _configs_dir(configs_dir) / "variants"
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    for name in names:
+        if not VARIANT_NAME.match(name):
+            _log.warning("%s is no variant: %r does not match %s", folder / f"{name}.yaml", name, VARIANT_NAME.pattern)
+    return [name for name in names if VARIANT_NAME.match(name)]
 
 
 def list_profiles(configs_dir: Path | str | None = None) -> list[str]:
@@ -169,6 +178,8 @@ def load_variant_config(
     an `extends:` cycle, or the file and dotted key of each wrong value.
     """
     root = _configs_dir(configs_dir)
+    if not VARIANT_NAME.match(variant):
+        raise ConfigError(f"{variant!r} is not a variant name: names match {VARIANT_NAME.pattern}")
     known = list_variants(root)
     if variant not in known:
         raise ConfigError(
@@ -186,6 +197,10 @@ def load_variant_config(
     if "extends" in profile_data:
         raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
     merged = _deep_merge(merged, profile_data, profile_path, origins)
+    return _validate(merged, variant, profile, origins, root)
+
+
+def _validate(merged: dict[str, Any], variant: str, profile: str, origins: dict[str, Path], root: Path) -> VariantConfig:
     try:
         return VariantConfig.model_validate({**merged, "variant": variant, "profile": profile})
     except ValidationError as exc:
@@ -254,7 +269,8 @@ def _read_yaml(path: Path, root: Path) -> dict[str, Any]:
 
 
 def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple[Path, ...]) -> dict[str, Any]:
-    """The file's settings merged over those of everything it extends (depth first)."""
+    """The file's settings merged over those of everything it extends (depth first), validated at
+    each file, so no later file (a child variant, the profile) hides a wrong value in an earlier one."""
     path = path.resolve()
     if path in chain:
         cycle = " -> ".join(_show(p, root) for p in (*chain, path))
@@ -262,7 +278,9 @@ def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple
     data = _read_yaml(path, root)
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
-        return _deep_merge({}, data, path, origins)
+        merged = _deep_merge({}, data, path, origins)
+        _validate(merged, path.stem, "<none>", origins, root)
+        return merged
     if not isinstance(parent_ref, str) or not parent_ref:
         raise ConfigError(
             f"{_show(path, root)}: extends: must be a variant name or a relative path, not {parent_ref!r}"
@@ -277,7 +295,9 @@ def _resolve_file(path: Path, root: Path, origins: dict[str, Path], chain: tuple
             f"known variants: {', '.join(list_variants(root))}"
         )
     base = _resolve_file(parent, root, origins, (*chain, path))
-    return _deep_merge(base, data, path, origins)
+    merged = _deep_merge(base, data, path, origins)
+    _validate(merged, path.stem, "<none>", origins, root)
+    return merged
 
 
 def _deep_merge(

@@ -10,7 +10,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from bmw_assets.atomic import write_text_atomic
+from bmw_assets.local_services import release_pid_file, write_pid_file
 from bmw_assets.stop_signals import interrupt_on_stop_signals
 from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.replica.server import (
@@ -47,17 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     state_file = args.state_dir / STATE_FILE_NAME if args.state_dir else None
     server = ReplicaServer(port=args.port, published=args.published, state_file=state_file,
                            seed=args.seed, size=args.size).start()
-    if args.state_dir:
-        # Lets whoever started this detached process stop exactly it.
-        write_text_atomic(args.state_dir / PID_FILE_NAME, f"{os.getpid()}\n")
-    logging.info("PressClub replica serving at %s (%d of %d articles published)",
-                 server.base_url, server.published_count, len(server.state.corpus))
-    try:
+    pid_file = args.state_dir / PID_FILE_NAME if args.state_dir else None
+    try:  # a stop signal may come as soon as the pid file exists
+        if pid_file:
+            # Lets whoever started this detached process stop exactly it (bmw_assets.local_services).
+            write_pid_file(pid_file, os.getpid())
+        logging.info("PressClub replica serving at %s (%d of %d articles published)",
+                     server.base_url, server.published_count, len(server.state.corpus))
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        if pid_file:
+            release_pid_file(pid_file)
     return 0
 
 

@@ -580,7 +580,7 @@ def ensure_replica_running(
         )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _answers(port):
+        if _answers(port) and (state_dir / PID_FILE_NAME).is_file():  # recorded: it can be stopped
             return base_url
         if process.poll() is not None:
             break

@@ -6,17 +6,27 @@ single bounded request (`/api/whoami-v2`, `REACH_TIMEOUT_S`) checks the Hub answ
 the token, because the library's own HTTP client waits without a time limit: offline
 (`HF_HUB_OFFLINE=1`), unreachable or refused, the call fails within seconds with
 `HubUnavailableError` saying which, instead of hanging.
+
+A token goes only to an allowed Hub (huggingface.co, or `BMW_HUB_ENDPOINT` set by the operator)
+and only from a Hub token variable (`TOKEN_VARIABLES`), whatever a run config says. A Hub or a
+proxy may echo the token in an error body: every error raised here has the project's secrets
+masked and no cause attached (Dagster records an exception's whole chain).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from bmw_assets.secrets import redact
+from bmw_assets.settings import hub_endpoints
+
 TOKEN_ENV = "HF_TOKEN"
+TOKEN_VARIABLES = (TOKEN_ENV, "HUGGING_FACE_HUB_TOKEN")  # the variables huggingface_hub itself reads
 REACH_TIMEOUT_S = 5.0
 # Never published: manifests and the export record hold this machine's absolute paths; checkpoint-*
 # holds optimizer state; hidden files are staging folders and caches.
@@ -28,7 +38,25 @@ RepoType = Literal["model", "dataset"]
 
 
 class HubUnavailableError(RuntimeError):
-    """The Hub cannot be used now: offline mode, no token, a rejected token, or no answer."""
+    """The Hub cannot be used now: offline mode, no token, a rejected token or request, or no answer."""
+
+
+def _check_token_variable(token_env: str) -> None:
+    # Any other variable may hold another secret (the LLM key): it is never read as a Hub token.
+    if token_env not in TOKEN_VARIABLES:
+        raise ValueError(f"token_env {token_env!r} is not a Hub token variable; use one of {', '.join(TOKEN_VARIABLES)}")
+
+
+@contextmanager
+def _secrets_masked(action: str) -> Iterator[None]:
+    """Re-raise any error of the Hub client as HubUnavailableError with every secret masked and
+    without its cause, which may hold the token (an error body, a request's headers)."""
+    try:
+        yield
+    except HubUnavailableError:
+        raise
+    except Exception as error:
+        raise HubUnavailableError(redact(f"{action} failed: {type(error).__name__}: {error}")) from None
 
 
 @dataclass(frozen=True)
@@ -46,6 +74,13 @@ class HubRepo:
             raise ValueError(f"repo_type={self.repo_type!r}; use 'model' or 'dataset'")
         if self.repo_id.count("/") != 1 or not all(self.repo_id.split("/")):
             raise ValueError(f"repo_id={self.repo_id!r} is not 'owner/name'")
+        _check_token_variable(self.token_env)
+        allowed = hub_endpoints()
+        if self.resolved_endpoint.lower() not in {url.lower() for url in allowed}:
+            raise ValueError(
+                f"{self.resolved_endpoint!r} is not an allowed Hub endpoint ({', '.join(allowed)}); an operator "
+                "allows one more by setting BMW_HUB_ENDPOINT where the code location runs"
+            )
 
     @property
     def resolved_endpoint(self) -> str:
@@ -77,7 +112,9 @@ def hub_offline() -> bool:
 
 
 def read_token(token_env: str) -> str:
-    """The token in environment variable `token_env`; HubUnavailableError naming the variable when unset."""
+    """The token in environment variable `token_env` (one of TOKEN_VARIABLES, else ValueError);
+    HubUnavailableError naming the variable when unset."""
+    _check_token_variable(token_env)
     token = os.environ.get(token_env, "").strip()
     if not token:
         raise HubUnavailableError(
@@ -108,12 +145,13 @@ def check_hub(repo: HubRepo, token: str | None, timeout_s: float = REACH_TIMEOUT
         ) from None
     except httpx2.TransportError as error:
         raise HubUnavailableError(
-            f"{endpoint} cannot be reached ({type(error).__name__}: {error}): no network?"
+            redact(f"{endpoint} cannot be reached ({type(error).__name__}: {error}): no network?")
         ) from None
     if token and response.status_code == 401:
         raise HubUnavailableError(f"{endpoint} rejected the token in {repo.token_env} (401): use a valid write token")
-    hf_raise_for_status(response)
-    return response.json().get("name") if token else None
+    with _secrets_masked(f"checking {endpoint}"):
+        hf_raise_for_status(response)
+        return response.json().get("name") if token else None
 
 
 def _files(folder: Path, allow: Sequence[str] | None, ignore: Sequence[str]) -> list[str]:
@@ -148,12 +186,13 @@ def upload_folder(
     log = progress or (lambda message: None)
     log(f"uploading {len(files)} files from {folder} to {repo.repo_type} {repo.repo_id} as {user}")
     api = HfApi(endpoint=repo.resolved_endpoint, token=token)
-    repo_url = api.create_repo(repo.repo_id, repo_type=repo.repo_type, private=private, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo.repo_id, folder_path=folder, repo_type=repo.repo_type,
-        commit_message=commit_message or f"Upload {folder.name}",
-        allow_patterns=list(allow_patterns) if allow_patterns else None, ignore_patterns=list(ignore_patterns),
-    )  # fmt: skip
+    with _secrets_masked(f"uploading {folder} to {repo.repo_type} {repo.repo_id}"):
+        repo_url = api.create_repo(repo.repo_id, repo_type=repo.repo_type, private=private, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo.repo_id, folder_path=folder, repo_type=repo.repo_type,
+            commit_message=commit_message or f"Upload {folder.name}",
+            allow_patterns=list(allow_patterns) if allow_patterns else None, ignore_patterns=list(ignore_patterns),
+        )  # fmt: skip
     log(f"committed {commit.oid} to {repo_url}")
     return Transfer(url=str(repo_url), commit=commit.oid, folder=folder, files=files)
 
@@ -175,17 +214,18 @@ def download_folder(
     check_hub(repo, token)
     log = progress or (lambda message: None)
     log(f"downloading {repo.repo_type} {repo.repo_id} into {local_dir}")
-    path = Path(
-        snapshot_download(
-            repo.repo_id,
-            repo_type=repo.repo_type,
-            revision=revision,
-            local_dir=local_dir,
-            token=token or False,
-            endpoint=repo.resolved_endpoint,
-            allow_patterns=list(allow_patterns) if allow_patterns else None,
-        )  # fmt: skip
-    )
+    with _secrets_masked(f"downloading {repo.repo_type} {repo.repo_id}"):
+        path = Path(
+            snapshot_download(
+                repo.repo_id,
+                repo_type=repo.repo_type,
+                revision=revision,
+                local_dir=local_dir,
+                token=token or False,
+                endpoint=repo.resolved_endpoint,
+                allow_patterns=list(allow_patterns) if allow_patterns else None,
+            )  # fmt: skip
+        )
     files = _files(path, None, (".cache/**",))
     log(f"downloaded {len(files)} files")
     url = f"{repo.resolved_endpoint}/{'datasets/' if repo.repo_type == 'dataset' else ''}{repo.repo_id}"

@@ -32,6 +32,26 @@ def clean_articles(catalog_path: Path, facts: Facts | None = None) -> list[Datas
     ]
 
 
+def why_no_clean_texts(catalog_path: Path) -> str:
+    """What the catalog says about why no article has a kept text: no article at all, no LLM stage
+    yet, or every text rejected or failed (counts by stage and status)."""
+    with connect(catalog_path) as con:
+        (articles,) = con.execute("SELECT count(*) FROM articles").fetchone()
+        by_stage = con.execute("SELECT stage, status, count(*) FROM texts GROUP BY ALL ORDER BY ALL").fetchall()
+    if articles == 0:
+        return (
+            "the catalog holds no article. article_index stored none: the press room's feed and listing were "
+            "empty or unreachable (see article_index's metadata and the fetch_failures table), or it never ran"
+        )
+    counts = ", ".join(f"{stage} {status}: {n}" for stage, status, n in by_stage) or "none"
+    if not any(stage == "llm" for stage, _, _ in by_stage):
+        return f"the catalog holds {articles} articles but no LLM-cleaned text (texts {counts}): materialize llm_text"
+    return (
+        f"none of the {articles} articles has a kept text (texts {counts}): see llm_text's `rejected` "
+        "metadata and regex_text's `by_status`"
+    )
+
+
 def update_chatml_dataset(
     catalog_path: Path,
     datasets_dir: Path,
@@ -45,7 +65,7 @@ def update_chatml_dataset(
 
     articles = clean_articles(catalog_path, facts)
     if not articles:
-        raise ValueError("no clean article texts in the catalog: materialize llm_text first")
+        raise ValueError(f"no clean article text to build a dataset from: {why_no_clean_texts(catalog_path)}")
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     manifest = build_dataset(articles, tokenizer, settings, datasets_dir, progress=progress)
     with connect(catalog_path) as con, transaction(con):

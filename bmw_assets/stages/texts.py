@@ -188,22 +188,23 @@ def update_llm_text(
 ) -> StageSummary:
     """Let the LLM delete leftover furniture from each regex text (or reject the article).
 
-    An article is re-filtered only when its regex text, the model or the prompt changed;
-    decisions are also cached in the catalog, so nothing new means no requests.
+    An article is re-filtered when its regex text, the model or the prompt changed, or when the
+    last run fell back to the regex text (a failed request is no answer); decisions are also
+    cached in the catalog, so nothing new means no requests.
     """
     prompt_version = settings.cache_version(load_prompt(settings.prompt_path).version)
     with connect(catalog_path) as con:
         todo = con.execute(
-            """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1
+            """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1, l.status
                FROM texts r JOIN articles a ON a.id = r.article_id
                LEFT JOIN texts l ON l.article_id = r.article_id AND l.stage = 'llm'
                WHERE r.stage = 'regex' AND r.status IN ('ok', 'fallback') AND r.path IS NOT NULL
                ORDER BY r.article_id"""
         ).fetchall()
     pending = []
-    for article_id, path, text_sha, source, body, stored_input, _ in todo:
+    for article_id, path, text_sha, source, body, stored_input, _, stored_status in todo:
         input_sha = f"{text_sha}:{endpoint.model}:{prompt_version}"
-        if input_sha != stored_input:
+        if input_sha != stored_input or stored_status == "fallback":
             pending.append((article_id, Path(path).read_text(encoding="utf-8"), input_sha, source, body))
     run = filter_texts(
         [FilterInput(article_id, text) for article_id, text, *_ in pending], endpoint, catalog_path, settings, progress

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from bmw_assets.catalog import connect
-from bmw_assets.llm_filter import EndpointSettings, FilterInput, filter_texts
+from bmw_assets.llm_filter import EndpointConfigurationError, EndpointSettings, FilterInput, filter_texts
 from bmw_assets_tests.conftest import ScriptedServer, chat_reply
 
 ARTICLE = FilterInput(
@@ -108,13 +108,15 @@ def test_chat_route_drops_and_rejects_by_index_only(tmp_path, monkeypatch):
     assert cached_rows(catalog) == 2
 
 
-def test_an_endpoint_echoing_the_key_in_an_error_leaves_no_trace_of_it(tmp_path, monkeypatch):
+def test_an_endpoint_refusing_the_key_stops_the_run_and_its_error_holds_no_trace_of_it(tmp_path, monkeypatch):
     monkeypatch.setenv("BMW_TEST_LLM_KEY", "sk-test-secret-42")
     echo = lambda path, body: web.json_response({"error": {"message": "invalid key sk-test-secret-42"}}, status=401)  # noqa: E731
     with ScriptedServer(echo) as server:
         settings = scripted_settings(server, "chat_json", api_key_env="BMW_TEST_LLM_KEY")
-        run = filter_texts([ARTICLE], settings, tmp_path / "catalog.duckdb")
+        with pytest.raises(EndpointConfigurationError) as refused:
+            filter_texts([ARTICLE], settings, tmp_path / "catalog.duckdb")
     assert {auth for _, _, auth in server.requests} == {"Bearer sk-test-secret-42"}
-    (result,) = run.results
-    assert result.status == "fallback" and "401" in result.reason
-    assert "sk-test-secret-42" not in result.reason and "[redacted]" in result.reason
+    message = str(refused.value)
+    assert "401" in message and "$BMW_TEST_LLM_KEY" in message
+    assert "sk-test-secret-42" not in message and "[redacted]" in message and refused.value.__cause__ is None
+    assert cached_rows(tmp_path / "catalog.duckdb") == 0

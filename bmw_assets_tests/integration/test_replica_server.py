@@ -223,7 +223,7 @@ def test_ensure_replica_running_spawns_cli_and_publish_command(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base_url = ensure_replica_running(port, tmp_path)
-    pid = int((tmp_path / "replica.pid").read_text())
+    pid = json.loads((tmp_path / "replica.pid").read_text())["pid"]
     try:
         assert base_url == f"http://127.0.0.1:{port}/global"
         assert "serving at " + base_url in (tmp_path / "replica.log").read_text()

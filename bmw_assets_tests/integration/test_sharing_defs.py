@@ -126,6 +126,7 @@ def test_cards_carry_the_measured_numbers_and_the_exports_publish(workspace, mon
         assert front.eval_results[0].metric_type == "perplexity" and front.eval_results[0].metric_value == 31.4159
 
         with FakeHub() as hub:
+            monkeypatch.setenv("BMW_HUB_ENDPOINT", hub.endpoint)  # the operator allows this Hub
             monkeypatch.delenv("HF_TOKEN", raising=False)
             started = time.perf_counter()
             refused = publish(instance, workspace, {"dataset_repo_id": "tester/bmw-data", "endpoint": hub.endpoint})

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("hub_online")
 
 
 @pytest.fixture
-def hub():
+def hub(monkeypatch):
     with FakeHub() as server:
+        monkeypatch.setenv("BMW_HUB_ENDPOINT", server.endpoint)  # the operator allows this Hub
         yield server
 
 
@@ -82,22 +83,24 @@ def test_offline_mode_fails_at_once_without_a_request(hub, tmp_path, monkeypatch
 
 def test_a_missing_or_rejected_token_is_named(hub, tmp_path, monkeypatch):
     run_folder(tmp_path / "run")
-    repo = HubRepo("tester/bmw-run", endpoint=hub.endpoint, token_env="BMW_TEST_HUB_TOKEN")
-    monkeypatch.delenv("BMW_TEST_HUB_TOKEN", raising=False)
-    fails_fast(lambda: upload_folder(tmp_path / "run", repo), "BMW_TEST_HUB_TOKEN holds no Hugging Face token")
+    repo = HubRepo("tester/bmw-run", endpoint=hub.endpoint, token_env="HUGGING_FACE_HUB_TOKEN")
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    fails_fast(lambda: upload_folder(tmp_path / "run", repo), "HUGGING_FACE_HUB_TOKEN holds no Hugging Face token")
     assert hub.requests == []
-    monkeypatch.setenv("BMW_TEST_HUB_TOKEN", "hf_wrong")
-    fails_fast(lambda: upload_folder(tmp_path / "run", repo), r"rejected the token in BMW_TEST_HUB_TOKEN \(401\)")
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_wrong")
+    fails_fast(lambda: upload_folder(tmp_path / "run", repo), r"rejected the token in HUGGING_FACE_HUB_TOKEN \(401\)")
     assert hub.requests == [("GET", "/api/whoami-v2")] and hub.repos == {}
 
 
-def test_no_network_fails_within_seconds(tmp_path):
+def test_no_network_fails_within_seconds(tmp_path, monkeypatch):
     run_folder(tmp_path / "run")
-    closed = HubRepo("tester/bmw-run", endpoint=f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("BMW_HUB_ENDPOINT", closed_endpoint := f"http://127.0.0.1:{free_port()}")
+    closed = HubRepo("tester/bmw-run", endpoint=closed_endpoint)
     fails_fast(lambda: upload_folder(tmp_path / "run", closed), "cannot be reached")
     # A host that takes the connection and never answers: the check gives up after its timeout.
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        repo = HubRepo("tester/bmw-run", endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("BMW_HUB_ENDPOINT", silent_endpoint := f"http://127.0.0.1:{silent.getsockname()[1]}")
+        repo = HubRepo("tester/bmw-run", endpoint=silent_endpoint)
         fails_fast(lambda: check_hub(repo, TOKEN, timeout_s=1.0), "did not answer within 1 s")

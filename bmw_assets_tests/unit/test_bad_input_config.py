@@ -17,6 +17,7 @@ import yaml
 
 from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, ConfigError, load_variant_config
 from bmw_assets.settings import StorageLayout
+from bmw_assets.catalog import connect
 from bmw_assets.stages.dataset import update_chatml_dataset
 from bmw_assets.stages.training import plan_training_run
 
@@ -85,7 +86,7 @@ def test_malformed_yaml_in_a_parent_names_the_parent(configs):
 
 
 def test_unknown_variant_is_refused_before_any_file_is_read():
-    with pytest.raises(ConfigError, match=r"unknown variant '\.\./base'; known variants in .*: dropped, dropped_lora"):
+    with pytest.raises(ConfigError, match=r"'\.\./base' is not a variant name: names match"):
         load_variant_config("../base", "local")  # a variant name never becomes a path
 
 
@@ -142,7 +143,25 @@ def test_a_split_with_no_rows_to_train_on_fails_before_the_model_is_touched(tmp_
     assert_nothing_planned(layout)
 
 
-def test_a_dataset_from_no_clean_articles_fails_before_the_tokenizer_loads(tmp_path):
-    with pytest.raises(ValueError, match="no clean article texts in the catalog: materialize llm_text first"):
-        update_chatml_dataset(tmp_path / "catalog.duckdb", tmp_path / "datasets", "/no/such/tokenizer", settings=None)
+def test_a_dataset_from_no_clean_articles_fails_before_the_tokenizer_loads_and_says_why(tmp_path):
+    catalog = tmp_path / "catalog.duckdb"
+
+    def refusal() -> str:
+        with pytest.raises(ValueError, match="no clean article text to build a dataset from") as info:
+            update_chatml_dataset(catalog, tmp_path / "datasets", "/no/such/tokenizer", settings=None)
+        return str(info.value)
+
+    # An empty corpus: the press room listed nothing.
+    assert "the catalog holds no article. article_index stored none" in refusal()
+    now = "2026-01-01 00:00:00+00"
+    with connect(catalog) as con:
+        for i in range(3):
+            con.execute("INSERT INTO articles (id, url, title, first_seen_at, fetched_at) VALUES (?, ?, ?, ?, ?)",
+                        [f"T{i}", f"https://x/{i}", "t", now, now])  # fmt: skip
+            con.execute("INSERT INTO texts (article_id, stage, status, updated_at) VALUES (?, 'regex', 'ok', ?)", [f"T{i}", now])
+    assert "3 articles but no LLM-cleaned text (texts regex ok: 3): materialize llm_text" in refusal()
+    with connect(catalog) as con:
+        for i in range(3):
+            con.execute("INSERT INTO texts (article_id, stage, status, updated_at) VALUES (?, 'llm', 'rejected', ?)", [f"T{i}", now])
+    assert "none of the 3 articles has a kept text (texts llm rejected: 3, regex ok: 3)" in refusal()
     assert not (tmp_path / "datasets").exists()

@@ -193,3 +193,57 @@ def test_saved_config_round_trips_and_hash_tracks_content():
     assert config_sha256(VariantConfig.model_validate(saved)) == config_sha256(cfg)
     assert config_sha256(cfg) != config_sha256(load_variant_config("pruned", "local"))
     assert len(config_sha256(cfg)) == 64
+
+
+@pytest.mark.parametrize(
+    "setting, key", [({"surgery": {"layer": -1}}, "surgery.layer"), ({"training": {"max_steps": "eight"}}, "training.max_steps")]
+)
+def test_a_wrong_value_in_a_variant_is_reported_even_where_the_profile_overrides_it(configs: Path, setting, key):
+    path = configs / "variants" / "dropped.yaml"
+    write_yaml(path, {**yaml.safe_load(path.read_text()), **setting})
+    with pytest.raises(ConfigError) as info:
+        load_variant_config("dropped", "local", configs)  # local.yaml sets surgery.layer and training.max_steps
+    assert f"configs/variants/dropped.yaml: {key}: " in str(info.value)
+
+
+def test_a_file_name_that_is_not_a_safe_variant_name_is_no_variant(configs: Path):
+    for name in ("...yaml", "Bad-Name.yaml", "_hidden.yaml", "ünïcode.yaml"):
+        write_yaml(configs / "variants" / name, {"extends": "original"})
+    assert list_variants(configs) == VARIANTS
+    for variant in ("..", "Bad-Name", "../base"):
+        with pytest.raises(ConfigError, match=r"not a variant name.*\^\[a-z0-9\]\[a-z0-9_\]\*\$"):
+            load_variant_config(variant, "local", configs)
+
+
+def test_a_bad_variant_file_fails_only_its_own_partition(configs: Path):
+    from bmw_assets.defs.resources import ModelConfigsResource
+
+    write_yaml(configs / "variants" / "broken.yaml", {"extends": "original", "training": {"max_steps": "eight"}})
+    resource = ModelConfigsResource(profile="local", configs_dir=str(configs))
+    assert resource.base_model_name() == "packaged:smollm2-135m-instruct"
+    valid, errors = resource.load_valid()
+    assert sorted(valid) == VARIANTS and list(errors) == ["broken"] and "training.max_steps" in errors["broken"]
+    with pytest.raises(ConfigError, match="configs/variants/broken.yaml: training.max_steps"):
+        resource.load("broken")
+
+
+def test_the_variant_partitions_follow_bmw_configs_dir(configs: Path):
+    import os
+    import subprocess
+    import sys
+
+    write_yaml(configs / "variants" / "dropped_r8.yaml", {"extends": "dropped_lora", "training": {"lora": {"r": 8}}})
+    shown = subprocess.run(
+        [sys.executable, "-c", "from bmw_assets.defs.training import variants; print(variants.get_partition_keys())"],
+        env={**os.environ, "BMW_CONFIGS_DIR": str(configs)}, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "'dropped_r8'" in shown
+
+
+def test_a_wrong_value_in_base_yaml_is_reported_even_where_a_variant_overrides_it(configs: Path):
+    path = configs / "base.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["training"]["method"] = "qlora"  # every *_lora variant sets method: lora over it
+    write_yaml(path, data)
+    with pytest.raises(ConfigError, match="configs/base.yaml: training.method: "):
+        load_variant_config("original_lora", "local", configs)
