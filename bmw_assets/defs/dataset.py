@@ -26,10 +26,12 @@ CHECKS = ("schema_valid", "no_empty_assistant_turn", "no_article_in_two_splits",
 
 
 def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettings, str]:
-    """One dataset serves every variant: rows fit the shortest max_length any variant trains with."""
+    """One dataset serves every variant: rows fit the shortest max_length any variant trains with.
+    It holds every style the variants train on and always the plain `article` rows, which the
+    evaluation reads as held-out text and the retrieval baseline as its corpus."""
     configs = list(model_configs.load_valid()[0].values())  # a bad variant fails its own partition only
     shortest = min(configs, key=lambda c: c.training.max_length)
-    styles = sorted({s for c in configs for s in c.training.styles})
+    styles = sorted({s for c in configs for s in c.training.styles} | {"article"})
     return DatasetSettings(styles=tuple(styles), max_length=shortest.training.max_length), shortest.model.name
 
 

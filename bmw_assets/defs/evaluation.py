@@ -92,7 +92,7 @@ def rag_baseline_report(
     facts: FactsResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    evaluation = model_configs.load(model_configs.variants()[0]).evaluation.model_dump(mode="json")
+    evaluation = next(iter(model_configs.load_valid()[0].values())).evaluation.model_dump(mode="json")
     run_id = chatml_dataset["version"][:10]
     model = {"model_path": base_model["path"], "adapter_path": None}
     return _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, RAG_VARIANT, run_id, model,
