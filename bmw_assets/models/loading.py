@@ -10,14 +10,17 @@ import torch
 
 
 def load_model(model_path: str, adapter_path: str | None, removed_layers: list[int] | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) in float32, in eval mode, for a model folder, with a LoRA adapter on top
-    when given (its tokenizer is preferred when the adapter folder has one). `removed_layers`
-    are taken out of the base model first, as the training run did before it trained the adapter."""
+    """(model, tokenizer) in eval mode, for a model folder, with a LoRA adapter on top when given
+    (its tokenizer is preferred when the adapter folder has one): on the GPU in bfloat16 where
+    CUDA is available (as training ran), else on the CPU in float32. `removed_layers` are taken
+    out of the base model first, as the training run did before it trained the adapter."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    cuda = torch.cuda.is_available()
     # Trained variants never need custom model code: it stays off whatever the folder asks for.
     model = AutoModelForCausalLM.from_pretrained(
-        model_path, dtype=torch.float32, use_safetensors=True, trust_remote_code=False
+        model_path, dtype=torch.bfloat16 if cuda else torch.float32, use_safetensors=True, trust_remote_code=False,
+        device_map="cuda" if cuda else None,
     )
     if removed_layers:
         from bmw_assets.models.surgery import remove_layers
