@@ -1,0 +1,62 @@
+"""Replica press releases as text with ground truth, for scoring the cleaning and training the
+furniture classifier: a release's PDF text as pypdf extracts it, and paragraphs labelled body,
+furniture or mixed against the release's known body.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bmw_assets.replica.corpus import ReplicaArticle
+from bmw_assets.replica.pdf import render_press_pdf
+from bmw_assets.text.extraction import read_pdf_pages
+
+Label = Literal["body", "furniture", "mixed"]
+_SENTENCE_END = re.compile(r"(?<=[.!?\"])\s+")
+_MIN_SENTENCE_WORDS = 6  # a shared sentence this long is body, not a coincidence
+
+
+@dataclass(frozen=True)
+class LabelledParagraph:
+    text: str
+    label: Label
+
+
+def extracted_texts(articles: Iterable[ReplicaArticle]) -> Iterator[tuple[ReplicaArticle, str]]:
+    """Each article with its press PDF's text as `read_pdf_pages` gives it (rendered in a temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="replica-pdf-") as folder:
+        path = Path(folder) / "release.pdf"
+        for article in articles:
+            if not any(a.kind == "pdf" for a in article.attachments):
+                continue
+            path.write_bytes(render_press_pdf(article))
+            extracted = read_pdf_pages(path)
+            if extracted.status == "ok":
+                yield article, extracted.text
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def label_paragraphs(paragraphs: Iterable[str], body: str) -> list[LabelledParagraph]:
+    """`paragraphs` labelled against `body`: "body" when the paragraph is a stretch of the body,
+    "mixed" when it is not but shares a whole sentence of six words or more with it (body glued
+    to furniture), else "furniture"."""
+    flat_body = _flat(body)
+    labelled = []
+    for paragraph in paragraphs:
+        flat = _flat(paragraph)
+        if flat in flat_body:
+            label: Label = "body"
+        elif any(len(s.split()) >= _MIN_SENTENCE_WORDS and s in flat_body for s in _SENTENCE_END.split(flat)):
+            label = "mixed"
+        else:
+            label = "furniture"
+        labelled.append(LabelledParagraph(paragraph, label))
+    return labelled
