@@ -139,20 +139,21 @@ def update_regex_text(
                           arg_min(t.path, list_position(a.attachment_urls, t.url)) AS path
                    FROM articles a JOIN attachments t ON t.article_id = a.id AND t.status = 'ok'
                    GROUP BY a.id)
-               SELECT a.id, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256
+               SELECT a.id, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256, [a.title, a.teaser]
                FROM articles a LEFT JOIN first_pdf p ON p.id = a.id
                LEFT JOIN texts x ON x.article_id = a.id AND x.stage = 'regex'
                ORDER BY a.published_at, a.id"""
         ).fetchall()
     pending = []
-    for article_id, body, body_sha, pdf_sha, pdf_path, stored_input in todo:
-        input_sha = f"pdf:{pdf_sha}:{rules}" if pdf_sha else f"html:{body_sha}"
+    for article_id, body, body_sha, pdf_sha, pdf_path, stored_input, front_matter in todo:
+        front_matter = tuple(t for t in front_matter if t)  # title and teaser, removed where the PDF prints them
+        input_sha = f"pdf:{pdf_sha}:{rules}:{sha256_text(repr(front_matter))[:8]}" if pdf_sha else f"html:{body_sha}"
         if input_sha != stored_input:
-            pending.append((article_id, body, input_sha, pdf_path))
+            pending.append((article_id, body, input_sha, pdf_path, front_matter))
     rows: list[TextRow] = []
     with PdfTextExtractor() as extractor:
-        for done, (article_id, body, input_sha, pdf_path) in enumerate(pending, 1):
-            rows.append(_regex_row(extractor, article_id, body, input_sha, pdf_path, timeout_s))
+        for done, (article_id, body, input_sha, pdf_path, front_matter) in enumerate(pending, 1):
+            rows.append(_regex_row(extractor, article_id, body, input_sha, pdf_path, front_matter, timeout_s))
             if progress and (done % 25 == 0 or done == len(pending)):
                 progress(f"regex_text: {done}/{len(pending)} articles cleaned")
     store_texts(catalog_path, text_dir, rows)
@@ -161,13 +162,13 @@ def update_regex_text(
 
 def _regex_row(
     extractor: PdfTextExtractor, article_id: str, body: str | None, input_sha: str, pdf_path: str | None,
-    timeout_s: float,
+    front_matter: tuple[str, ...], timeout_s: float,
 ) -> TextRow:
     reason = "no PDF attachment"
     if pdf_path:
         extracted = extractor.extract(Path(pdf_path), timeout_s=timeout_s)
         if extracted.status == "ok":
-            cleaned = clean_pdf_text(extracted.text)
+            cleaned = clean_pdf_text(extracted.text, front_matter=front_matter)
             if cleaned.text.strip():
                 return TextRow(article_id, "regex", "pdf", cleaned.text, input_sha, "ok",
                                rules_hit=cleaned.rules_hit, reference=body)  # fmt: skip

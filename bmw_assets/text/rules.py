@@ -111,39 +111,6 @@ CLEANING_RULES: tuple[CleaningRule, ...] = (
         "photo codes ('P90512345', '(P90512345)') left inside a line",
     ),
     CleaningRule(
-        "contact_heading_and_names",
-        rf"^(?:(?:Press|Media|Your)[ ]+contacts?|Contacts?|Contact person|Pressekontakt|Ansprechpartner(?:in|innen)?"
-        rf"|Kontakt|Ihr(?:e)? Ansprechpartner(?:in)?|[^\n.]{{0,50}}\b(?:please contact|contact us|kontaktieren Sie"
-        rf"|wenden Sie sich an|Rückfragen an)[ ]*:)[ ]*\n"
-        rf"(?:[^\n.!?]{{2,70}}\n){{0,5}}(?={_CONTACT_LABEL}\b)",
-        "a contact block's heading ('Press contact', a short line ending 'please contact:') and the "
-        "name/title lines under it, only when a phone or e-mail line follows within five short lines",
-        _I,
-    ),
-    CleaningRule(
-        "contact_opener",
-        rf"^(?:{_CONTACT_OPENER}|(?:Press|Media)[ ]+[Cc]ontacts?\.?|Contacts?\.|Contact person\.?){_EOL}",
-        "a contact block's opening line on its own ('In case of queries, please contact:', 'Bitte wenden Sie sich "
-        "bei Rückfragen an:') or its heading ('Press Contact.', 'Media contacts'), when no phone or e-mail line "
-        "follows closely (entries set apart by blank lines)",
-    ),
-    CleaningRule(
-        "contact_person",
-        rf"^{_NAME_START}[A-ZÄÖÜ][^\n.!?:]{{1,79}}\n(?:{_NAME_START}[A-Za-zÄÖÜ][^\n.!?:]{{1,69}}\n){{0,2}}"
-        rf"(?={_CONTACT_DETAIL_LINE})",
-        "up to three short name/title lines directly above a phone or e-mail line ('Jane Doe, Communications "
-        "Finance', 'Dr. Jane Doe' / 'spokesperson Corporate Citizenship'); the first capitalised, none with "
-        "sentence punctuation",
-    ),
-    CleaningRule(
-        "contact_detail",
-        rf"^(?:{_CONTACT_LABEL}[ ]*[:.]{{0,2}}[ ]*)?(?:{_PHONE}|{_EMAIL})(?:[ ]*[,;|][ ]*(?:{_CONTACT_LABEL}[ ]*[:.]?[ ]*)?"
-        rf"(?:{_PHONE}|{_EMAIL}))*[ ]*[,;]?{_EOL}|^(?-i:Tel\.?|Telephone|Telefon|Phone|Mobile?|Fax|E-?[Mm]ail)[ ]*\.?:{_EOL}",
-        "lines holding only phone, fax or e-mail details ('Telephone: +49 89 382-12345', 'Tel.: +49 89 382-12345, "
-        "jane.doe@bmw.de', 'jane.doe@bmwgroup.com,'), and a label with a colon alone on its line ('Tel.:')",
-        _I,
-    ),
-    CleaningRule(
         "consumption_heading",
         rf"^(?:CO2|CO₂)[ ]+emission(?:s)?[ ]+information\.?|^Fuel consumption and (?:CO2|CO₂) emissions\.?{_EOL}",
         "the heading over consumption footnotes ('CO2 emission information.'), capitalised, the whole line",
@@ -170,6 +137,39 @@ CLEANING_RULES: tuple[CleaningRule, ...] = (
         rf"{_EOL}|^(?:Media website|Medien-?website|Find us on|Follow us on|Social media)[ ]*:?{_EOL}",
         "website and social-media lines: 'www.bmwgroup.com', 'Media website: www.press.bmwgroup.com', "
         "'LinkedIn: https://…', 'Follow us on'",
+        _I,
+    ),
+    CleaningRule(
+        "contact_heading_and_names",
+        rf"^(?:(?:Press|Media|Your)[ ]+contacts?|Contacts?|Contact person|Pressekontakt|Ansprechpartner(?:in|innen)?"
+        rf"|Kontakt|Ihr(?:e)? Ansprechpartner(?:in)?|[^\n.]{{0,50}}\b(?:please contact|contact us|kontaktieren Sie"
+        rf"|wenden Sie sich an|Rückfragen an)[ ]*:)[ ]*\n"
+        rf"(?:[^\n.!?]{{2,70}}\n){{0,5}}(?={_CONTACT_LABEL}\b)",
+        "a contact block's heading ('Press contact', a short line ending 'please contact:') and the "
+        "name/title lines under it, only when a phone or e-mail line follows within five short lines",
+        _I,
+    ),
+    CleaningRule(
+        "contact_opener",
+        rf"^(?:{_CONTACT_OPENER}|(?:Press|Media)[ ]+[Cc]ontacts?\.?|Contacts?\.|Contact person\.?){_EOL}",
+        "a contact block's opening line on its own ('In case of queries, please contact:', 'Bitte wenden Sie sich "
+        "bei Rückfragen an:') or its heading ('Press Contact.', 'Media contacts'), when no phone or e-mail line "
+        "follows closely (entries set apart by blank lines)",
+    ),
+    CleaningRule(
+        "contact_person",
+        rf"^{_NAME_START}[A-ZÄÖÜ][^\n.!?:]{{1,79}}\n(?:{_NAME_START}[A-Za-zÄÖÜ][^\n.!?:]{{1,69}}\n){{0,2}}"
+        rf"(?=\n?{_CONTACT_DETAIL_LINE})",
+        "up to three short name/title lines directly above a phone or e-mail line ('Jane Doe, Communications "
+        "Finance', 'Dr. Jane Doe' / 'spokesperson Corporate Citizenship'); the first capitalised, none with "
+        "sentence punctuation",
+    ),
+    CleaningRule(
+        "contact_detail",
+        rf"^(?:{_CONTACT_LABEL}[ ]*[:.]{{0,2}}[ ]*)?(?:{_PHONE}|{_EMAIL})(?:[ ]*[,;|][ ]*(?:{_CONTACT_LABEL}[ ]*[:.]?[ ]*)?"
+        rf"(?:{_PHONE}|{_EMAIL}))*[ ]*[,;]?{_EOL}|^(?-i:Tel\.?|Telephone|Telefon|Phone|Mobile?|Fax|E-?[Mm]ail)[ ]*\.?:{_EOL}",
+        "lines holding only phone, fax or e-mail details ('Telephone: +49 89 382-12345', 'Tel.: +49 89 382-12345, "
+        "jane.doe@bmw.de', 'jane.doe@bmwgroup.com,'), and a label with a colon alone on its line ('Tel.:')",
         _I,
     ),
     CleaningRule(

@@ -299,3 +299,14 @@ def test_a_period_less_footnote_before_a_page_break_keeps_the_next_body_paragrap
     )
     cleaned = clean_pdf_text(raw)
     assert cleaned.text == f"{BODY_BEFORE}\n\n{BODY_AFTER}"
+
+
+def test_the_releases_own_title_and_teaser_are_removed_where_printed_and_nowhere_else():
+    title = "The new BMW iX3: a new era begins"
+    teaser = "+++ Up to 805 km range +++ 400 kW charging +++"
+    body = f"{title} with the new model, the company says, and it arrives in spring."
+    raw = f"{title}\n\nUp to 805 km range - 400 kW\ncharging\n\n{laid_out(BODY_BEFORE)}\n{body}\n\n{laid_out(BODY_AFTER)}"
+    cleaned = clean_pdf_text(raw, front_matter=(title, teaser))
+    assert cleaned.text == f"{BODY_BEFORE}\n\n{body}\n\n{BODY_AFTER}"
+    assert "release_front_matter" in cleaned.rules_hit
+    assert clean_pdf_text(raw).text.startswith(title)  # without front matter nothing is removed
