@@ -15,10 +15,12 @@ from typing import Literal
 from bmw_assets.replica.corpus import ReplicaArticle
 from bmw_assets.replica.pdf import render_press_pdf
 from bmw_assets.text.extraction import read_pdf_pages
+from bmw_assets.text.normalise import normalise_characters, rejoin_hyphenated
+from bmw_assets.text.quality import FurnitureScore, furniture_score
 
 Label = Literal["body", "furniture", "mixed"]
 _SENTENCE_END = re.compile(r"(?<=[.!?\"])\s+")
-_MIN_SENTENCE_WORDS = 6  # a shared sentence this long is body, not a coincidence
+_MIN_SENTENCE_WORDS = 6  # a shared sentence (or paragraph) this long is body, not a coincidence ("BMW Group")
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,36 @@ def _flat(text: str) -> str:
 
 
 def label_paragraphs(paragraphs: Iterable[str], body: str) -> list[LabelledParagraph]:
-    """`paragraphs` labelled against `body`: "body" when the paragraph is a stretch of the body,
-    "mixed" when it is not but shares a whole sentence of six words or more with it (body glued
-    to furniture), else "furniture"."""
+    """`paragraphs` labelled against `body`: "body" when the paragraph is a stretch of the body of
+    six words or more, "mixed" when it is a shorter stretch (a header such as "BMW Group" can be
+    one by chance) or shares a whole sentence of six words or more with the body (body glued to
+    furniture), else "furniture"."""
     flat_body = _flat(body)
     labelled = []
     for paragraph in paragraphs:
         flat = _flat(paragraph)
         if flat in flat_body:
-            label: Label = "body"
+            label: Label = "body" if len(flat.split()) >= _MIN_SENTENCE_WORDS else "mixed"
         elif any(len(s.split()) >= _MIN_SENTENCE_WORDS and s in flat_body for s in _SENTENCE_END.split(flat)):
             label = "mixed"
         else:
             label = "furniture"
         labelled.append(LabelledParagraph(paragraph, label))
     return labelled
+
+
+def score_release(article: ReplicaArticle, extracted: str, cleaned: str) -> FurnitureScore:
+    """Body tokens kept and furniture tokens left in `cleaned`, made from `article`'s PDF text `extracted`."""
+    return furniture_score(rejoin_hyphenated(normalise_characters(extracted)), cleaned, article.body_text)
+
+
+def body_paragraphs_lost(article: ReplicaArticle, cleaned: str) -> list[str]:
+    """Body paragraphs of `article` deleted whole from `cleaned`: not one of their sentences (of six
+    words or more) is left. A word mangled by hyphenation does not count; a rule deleting the paragraph does."""
+    flat = _flat(cleaned)
+    lost = []
+    for paragraph in article.paragraphs:
+        sentences = [s for s in _SENTENCE_END.split(_flat(paragraph)) if len(s.split()) >= _MIN_SENTENCE_WORDS]
+        if sentences and not any(s in flat for s in sentences):
+            lost.append(paragraph)
+    return lost

@@ -64,6 +64,15 @@ def _is_word(word: str) -> bool:
     return word in words or any(word.endswith(s) and word[: -len(s)] in words for s in _SUFFIXES)
 
 
+def _is_compound(left: str, right: str) -> bool:
+    # Lowercase halves of three letters or more that are words, joined into no word; a capital
+    # (a name split: "Din-golfing") or a short half ("re-") is left to the other evidence.
+    return (
+        left[0].islower() and len(left) >= 3 and len(right) >= 3
+        and _is_word(left) and _is_word(right) and not _is_word(left + right)
+    )  # fmt: skip
+
+
 def rejoin_hyphenated(text: str) -> str:
     """Join words split by a hyphen at a line end ("elec-\\ntric" -> "electric").
 
@@ -85,7 +94,7 @@ def rejoin_hyphenated(text: str) -> str:
         hyphenated, joined = words[f"{left}-{right}".lower()], words[f"{left}{right}".lower()]
         keep = (
             hyphenated > joined
-            or (not hyphenated and not joined and _is_word(left) and _is_word(right) and not _is_word(left + right))
+            or (not hyphenated and not joined and _is_compound(left, right))
             or len(left) == 1
             or left[-1].isdigit()
             or right[0].isupper()
