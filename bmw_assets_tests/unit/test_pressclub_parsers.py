@@ -159,6 +159,7 @@ def test_listing_items():
         "<p>Bitte wenden Sie sich bei Rückfragen an:</p><p>Jane Doe</p>",
         "<p><strong>Press Contact.</strong></p><p>Jane Doe, Communications Finance</p>",
         "<p>Media Contact.</p><p>Jane Doe</p>",
+        "<p><strong>Contact.</strong><br>Jane Doe</p>",
         "<p>CO2 emission information.</p><p>BMW iX1 eDrive20: energy consumption combined: 15,4 kWh/100 km</p>",
         "<p>With its four brands BMW, MINI, Rolls-Royce and BMW Motorrad, the BMW Group is ...</p>",
         "<p>The BMW Group is the world's leading premium manufacturer of automobiles and motorcycles.</p>",
