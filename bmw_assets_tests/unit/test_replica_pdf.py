@@ -10,6 +10,7 @@ import pytest
 
 from bmw_assets.replica.corpus import build_corpus
 from bmw_assets.replica.labelled_text import extracted_texts
+from bmw_assets.replica.release_layout import furniture_text, release_layout
 from bmw_assets.replica.pdf import render_press_pdf
 
 
@@ -84,3 +85,14 @@ def test_every_furniture_shape_of_real_releases_appears_across_the_corpus():
     assert re.search(r"\n[^\n,]+, [^\n]+\nTel\.: \+49 [\d -]+, [a-z]+\.[a-z]+@bmw", text)  # "Name, Title" / phone, e-mail
     assert re.search(r"\n[a-z]+\.[a-z]+@[a-z.]+,\n", text)  # an e-mail with a trailing comma
     assert re.search(r"\n[A-Z][a-z]+ [A-Z][a-z]+(, [^\n]+)? The BMW Group\n", text)  # heading glued to a name
+
+
+def test_the_layout_follows_from_the_article_id_and_its_furniture_is_not_body():
+    corpus = build_corpus()
+    layouts = [release_layout(article) for article in corpus[:60]]
+    assert layouts == [release_layout(article) for article in build_corpus()[:60]]
+    assert len({(layout.header, layout.contact_opener) for layout in layouts}) >= 8  # generations are mixed
+    assert sum(layout.footnote is not None for layout in layouts) >= 10
+    for article in corpus[:60]:
+        furniture = furniture_text(article)
+        assert all(line not in article.body_text for line in furniture.splitlines() if len(line.split()) > 3)
