@@ -33,7 +33,7 @@ from bmw_assets.llm_filter.classifier import load_or_train
 from bmw_assets.llm_filter.run import judge_identity
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.replica.corpus import build_corpus
-from bmw_assets.replica.labelled_text import extracted_texts, label_paragraphs
+from bmw_assets.replica.labelled_text import body_sentences, extracted_texts, label_paragraphs
 from bmw_assets.text import clean_pdf_text
 
 # The local profile's classifier settings (bmw_assets/definitions.py).
@@ -82,15 +82,17 @@ def timed_run(articles, settings: EndpointSettings, rules: FilterSettings) -> tu
 
 def replica_articles(count: int, max_chars: int) -> tuple[list[FilterInput], dict[str, bool]]:
     """`count` replica releases as filter inputs (PDF text, no rule applied, body/furniture paragraphs
-    of at most `max_chars`), and each paragraph's label (True: body)."""
+    of at most `max_chars`, plus eight body sentences each as short body paragraphs), and each
+    paragraph's label (True: body)."""
     releases = [a for a in build_corpus()[1::7] if a.word_count < 1500][:count]
     inputs, labels = [], {}
     for article, raw in extracted_texts(releases):
         text = clean_pdf_text(raw, rules=()).text
         items = [p for p in label_paragraphs(text.split("\n\n"), article.body_text)
                  if p.label != "mixed" and len(p.text) <= max_chars]
-        labels |= {p.text: p.label == "body" for p in items}
-        inputs.append(FilterInput(article.id, "\n\n".join(p.text for p in items)))
+        sentences = body_sentences(article, 8)
+        labels |= {p.text: p.label == "body" for p in items} | dict.fromkeys(sentences, True)
+        inputs.append(FilterInput(article.id, "\n\n".join([p.text for p in items] + sentences)))
     return inputs, labels
 
 

@@ -18,8 +18,6 @@ the delete-only assembly of `filter_texts` are the same.
 from __future__ import annotations
 
 import json
-import random
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,11 +27,10 @@ from bmw_assets.atomic import write_text_atomic
 from bmw_assets.hashing import sha256_text
 from bmw_assets.llm_filter.decision import ModelAnswers
 
-CLASSIFIER_VERSION = "furniture_minilm_v1"
+CLASSIFIER_VERSION = "furniture_minilm_v2"
 # Tokens embedded per paragraph: furniture shows in its first words, and long body paragraphs
 # would cost the most (measured: 1,475 training texts take ~100 s at MiniLM's 256 on 2 busy cores).
 MAX_TOKENS = 64
-_SENTENCE_END = re.compile(r"(?<=[.!?\"])\s+")
 
 
 @dataclass(frozen=True)
@@ -112,10 +109,9 @@ def labelled_training_texts(settings: ClassifierSettings) -> tuple[list[str], li
     """Texts and labels (1 body, 0 furniture) from replica releases of the training seed: the
     paragraphs of their PDF text (title and teaser removed, nothing else), and single body sentences."""
     from bmw_assets.replica.corpus import build_corpus
-    from bmw_assets.replica.labelled_text import extracted_texts, label_paragraphs
+    from bmw_assets.replica.labelled_text import body_sentences, extracted_texts, label_paragraphs
     from bmw_assets.text.cleaning import clean_pdf_text
 
-    rng = random.Random(settings.training_seed)
     corpus = build_corpus(seed=settings.training_seed, size=max(12, settings.training_articles * 2))
     articles = [a for a in corpus if a.word_count < 1500][: settings.training_articles]
     texts: dict[str, int] = {}
@@ -124,8 +120,7 @@ def labelled_training_texts(settings: ClassifierSettings) -> tuple[list[str], li
         for item in label_paragraphs(paragraphs, article.body_text):
             if item.label != "mixed":
                 texts.setdefault(item.text, int(item.label == "body"))
-        sentences = [s for p in article.paragraphs for s in _SENTENCE_END.split(p)]
-        for sentence in rng.sample(sentences, min(settings.sentences_per_article, len(sentences))):
+        for sentence in body_sentences(article, settings.sentences_per_article):
             texts.setdefault(sentence, 1)
     ordered = sorted(texts)  # deterministic order, whatever the dict's history
     return ordered, [texts[t] for t in ordered]

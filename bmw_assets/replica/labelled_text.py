@@ -5,6 +5,7 @@ furniture or mixed against the release's known body.
 
 from __future__ import annotations
 
+import random
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -63,6 +64,13 @@ def label_paragraphs(paragraphs: Iterable[str], body: str) -> list[LabelledParag
             label = "furniture"
         labelled.append(LabelledParagraph(paragraph, label))
     return labelled
+
+
+def body_sentences(article: ReplicaArticle, count: int) -> list[str]:
+    """`count` sentences of `article`'s body (fewer if it has fewer), drawn by its id: short body text,
+    which real releases have and the replica's long paragraphs lack."""
+    sentences = [s for paragraph in article.paragraphs for s in _SENTENCE_END.split(paragraph)]
+    return random.Random(article.id + ":sentences").sample(sentences, min(count, len(sentences)))
 
 
 def score_release(article: ReplicaArticle, extracted: str, cleaned: str) -> FurnitureScore:

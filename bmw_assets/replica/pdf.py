@@ -4,8 +4,8 @@ The text layer holds the article body plus the furniture real PressClub PDFs car
 per article by `release_layout` (headers, a consumption footnote in front of a body paragraph
 across a page break, consumption notes, contact block, media desk and social-media lines,
 company profile), page numbers ("Page 2", or "Seite 2" on some), photo codes (P90xxxxxx) and
-the address block in the footer. Long words are hyphenated across line ends ("produc-" / "tion"), so body text is
-recovered only after joining them. Rendering is deterministic (fixed creation date), so
+the address block in the footer. Long words are hyphenated across line ends ("produc-" /
+"tion"), so body text is recovered only after joining them. Rendering is deterministic (fixed creation date), so
 the same article revision always gives the same bytes and sha256.
 """
 

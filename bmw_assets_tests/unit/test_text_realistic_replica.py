@@ -11,7 +11,9 @@ from bmw_assets.llm_filter.classifier import SHIPPED_WEIGHTS, ClassifierSettings
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.replica.corpus import build_corpus
 from bmw_assets.replica.labelled_text import (
+    LabelledParagraph,
     body_paragraphs_lost,
+    body_sentences,
     extracted_texts,
     label_paragraphs,
     score_release,
@@ -78,14 +80,17 @@ def test_no_body_paragraph_is_deleted_whole(releases, filtered):
 
 def test_the_classifier_removes_furniture_the_rules_would_have_removed_and_no_body(releases, classifier):
     # Without the rules, the paragraphs are full of furniture: the classifier alone must find it.
+    # Body sentences stand in for the short body paragraphs real releases have and the replica lacks.
     paragraphs = [
         item
         for article, raw, _ in releases[:5]
         for item in label_paragraphs(clean_pdf_text(raw, rules=()).text.split("\n\n"), article.body_text)
+        + [LabelledParagraph(sentence, "body") for sentence in body_sentences(article, 8)]
         if item.label != "mixed" and len(item.text) <= LOCAL_FILTER.max_judged_chars
     ]
     keep = classifier.keep_probability([item.text for item in paragraphs])
     dropped = [item for item, p in zip(paragraphs, keep, strict=True) if p < LOCAL_FILTER.keep_threshold]
     furniture = [item for item in paragraphs if item.label == "furniture"]
     assert [item.text for item in dropped if item.label == "body"] == []
+    assert sum(item.label == "body" for item in paragraphs) >= 30
     assert sum(item.label == "furniture" for item in dropped) >= 0.4 * len(furniture)
