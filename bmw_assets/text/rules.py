@@ -112,7 +112,7 @@ CLEANING_RULES: tuple[CleaningRule, ...] = (
     ),
     CleaningRule(
         "consumption_heading",
-        rf"^(?:CO2|CO₂)[ ]+emission(?:s)?[ ]+information\.?|^Fuel consumption and (?:CO2|CO₂) emissions\.?{_EOL}",
+        rf"^(?:(?:CO2|CO₂)[ ]+emissions?[ ]+information|Fuel consumption and (?:CO2|CO₂) emissions)\.?{_EOL}",
         "the heading over consumption footnotes ('CO2 emission information.'), capitalised, the whole line",
     ),
     CleaningRule(

@@ -234,6 +234,10 @@ DANGEROUS_BODY = [
     "With its brands the company reaches customers in more than 140 countries.",
     "Further information on the official launch of the model follows in June, said the company.",
     "Photos from the event show the BMW Group team with the new model at Plant Munich.",
+    "CO2 emission information for every model is published in the configurator, together with the\n"
+    "Topic of charging at home, which customers ask about most.",
+    "Press contacts with the media were intense, and the Contact team answered every question.",
+    "Energy consumption combined with recuperation falls to 14 kWh/100 km in town, the engineers say.",
 ]
 
 
