@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.hashing import sha256_text
 from bmw_assets.llm_filter.decision import ModelAnswers
+
+if TYPE_CHECKING:
+    import torch
 
 CLASSIFIER_VERSION = "furniture_minilm_v2"
 # Tokens embedded per paragraph: furniture shows in its first words, and long body paragraphs
@@ -63,7 +65,7 @@ class FurnitureClassifier:
     """P(keep) for paragraphs: the sigmoid of a linear function of their normalised MiniLM embeddings."""
 
     def __init__(self, weights: list[float], bias: float, meta: dict):
-        self.weights = torch.tensor(weights, dtype=torch.float32)
+        self.weights = list(weights)  # torch is imported only when paragraphs are judged: the code location loads fast
         self.bias = float(bias)
         self.meta = meta
         self._model = None
@@ -81,9 +83,11 @@ class FurnitureClassifier:
 
     def keep_probability(self, paragraphs: list[str]) -> list[float]:
         """P(body) for each paragraph, in order."""
+        import torch
+
         if not paragraphs:
             return []
-        logits = self._embed(paragraphs) @ self.weights + self.bias
+        logits = self._embed(paragraphs) @ torch.tensor(self.weights, dtype=torch.float32) + self.bias
         return [float(p) for p in torch.sigmoid(logits)]
 
     def answer_all(self, texts: dict[str, list[str]], judged: dict[str, list[int]]) -> dict[str, ModelAnswers]:
@@ -97,7 +101,7 @@ class FurnitureClassifier:
         }
 
     def to_json(self) -> str:
-        return json.dumps({"weights": self.weights.tolist(), "bias": self.bias, "meta": self.meta})
+        return json.dumps({"weights": self.weights, "bias": self.bias, "meta": self.meta})
 
     @classmethod
     def from_json(cls, document: str) -> FurnitureClassifier:
@@ -128,6 +132,8 @@ def labelled_training_texts(settings: ClassifierSettings) -> tuple[list[str], li
 
 def train_classifier(settings: ClassifierSettings = ClassifierSettings()) -> FurnitureClassifier:
     """Fit the classifier on `labelled_training_texts` (full-batch L-BFGS, classes weighted equally)."""
+    import torch
+
     texts, labels = labelled_training_texts(settings)
     classifier = FurnitureClassifier([0.0] * 384, 0.0, {})
     x = classifier._embed(texts, settings.encode_batch)
