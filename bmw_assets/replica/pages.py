@@ -5,7 +5,8 @@ Detail page, `#article-text` holds, in order:
   paragraph is merged with the next one through `<br><br>` (a hard line break pair
   separates the two paragraphs); an empty `<p>&nbsp;</p>` closes the body;
 - `div.text.co2_summary` (one consumption line);
-- a `<p>` starting "In case of queries, please contact:" (the press contact);
+- a `<p>` starting with the contact opener its PDF prints ("In case of queries, please contact:",
+  "Bitte wenden Sie sich bei Rückfragen an:", "Press Contact.", ...; see `release_layout`);
 - a `<p>` starting with `<strong>The BMW Group</strong>` (the company profile).
 So `body_text` is recovered by taking the `p` elements before `div.co2_summary`, turning
 `<br><br>` into a paragraph break and `&nbsp;` into a space, and dropping empty ones.
@@ -19,10 +20,10 @@ from html import escape
 from urllib.parse import quote
 
 from bmw_assets.replica.corpus import CATEGORIES, TOPICS, ReplicaArticle
+from bmw_assets.replica.release_layout import release_layout
 from bmw_assets.replica.furniture import (
     ABOUT_EN,
     ABOUT_HEADING_EN,
-    CONTACT_INTRO,
     FAX,
     consumption_summary,
     contact_for,
@@ -70,7 +71,7 @@ def article_body_html(article: ReplicaArticle) -> str:
     parts.append(f'<div class="text co2_summary"><p>{escape(consumption_summary(article))}</p></div>')
     c = contact_for(article)
     parts.append(
-        f"<p><strong>{CONTACT_INTRO}</strong><br>Corporate Communications<br>{escape(c.name)}<br>"
+        f"<p><strong>{escape(release_layout(article).contact_opener)}</strong><br>Corporate Communications<br>{escape(c.name)}<br>"
         f"{escape(c.title)}<br>Telephone: {c.phone}<br>Fax: {FAX}<br>"
         f'<a href="mailto:{c.email}">{c.email}</a></p>'
     )

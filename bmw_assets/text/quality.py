@@ -7,6 +7,7 @@ a token that appears twice in both texts matches twice, a third copy in one text
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -48,3 +49,43 @@ def token_prf(candidate: str, reference: str) -> PRF:
     precision = matched / n_cand
     recall = matched / n_ref
     return PRF(precision, recall, 2 * precision * recall / (precision + recall))
+
+
+@dataclass(frozen=True)
+class FurnitureScore:
+    """How a cleaning treated one document whose body is known, in word tokens.
+
+    ``body_tokens``: tokens of the body; ``body_kept``: of them, found in the cleaned text;
+    ``furniture_tokens``: tokens of the extracted text that are not body (bag difference);
+    ``furniture_left``: tokens of the cleaned text that are not body.
+    """
+
+    body_tokens: int
+    body_kept: int
+    furniture_tokens: int
+    furniture_left: int
+
+    def __add__(self, other: FurnitureScore) -> FurnitureScore:
+        return FurnitureScore(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+    @property
+    def body_kept_share(self) -> float:
+        return self.body_kept / self.body_tokens if self.body_tokens else 1.0
+
+    @property
+    def furniture_left_share(self) -> float:
+        return self.furniture_left / self.furniture_tokens if self.furniture_tokens else 0.0
+
+
+def furniture_score(extracted: str, cleaned: str, body: str) -> FurnitureScore:
+    """Score ``cleaned`` (made from ``extracted``) against the known ``body``: body tokens kept,
+    furniture tokens left. Bag counts, like ``token_prf``; ``extracted`` should have its
+    line-end hyphenation joined already, so split words count as neither."""
+    extracted_bag, cleaned_bag, body_bag = (Counter(word_tokens(t)) for t in (extracted, cleaned, body))
+    kept = sum((cleaned_bag & body_bag).values())
+    return FurnitureScore(
+        body_tokens=sum(body_bag.values()),
+        body_kept=kept,
+        furniture_tokens=sum((extracted_bag - body_bag).values()),
+        furniture_left=sum(cleaned_bag.values()) - kept,
+    )

@@ -50,6 +50,7 @@ def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm
 
         regex = metadata(first, "regex_text")
         assert regex["f1_mean"] >= 0.97 and regex["f1_below_0_90"] == 0
+        assert regex["furniture_like_lines"] <= 2, regex["furniture_like_examples"]
         assert regex["processed"] == TARGET
         llm = metadata(first, "llm_text")
         assert llm["requests"] > 0 and llm["fallbacks"] == 0
@@ -79,3 +80,24 @@ def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm
         assert metadata(second, "llm_text")["requests"] == 0
         assert metadata(second, "llm_text")["processed"] == 0
         assert metadata(second, "chatml_dataset")["version"] == data["version"]
+
+
+def test_llm_text_with_the_local_classifier(tmp_path: Path) -> None:
+    # The local profile's filter: the MiniLM classifier, no endpoint and no requests.
+    resources = {
+        "storage": StorageResource(root=str(tmp_path)),
+        "llm": LLMEndpointResource(profile="local", method="classifier", max_judged_chars=300, keep_threshold=0.1),
+        "failure_policy": FailurePolicyResource(),
+        "io_manager": ManifestIOManager(root=str(tmp_path / "manifests")),
+    }
+    assets = [ingestion.article_index, ingestion.raw_pdfs, text.regex_text, text.llm_text]
+    with ReplicaServer() as replica, dg.instance_for_test() as instance:
+        resources["pressclub"] = PressClubResource(profile="local", base_url=replica.base_url, default_target=TARGET)
+        result = dg.materialize(assets, resources=resources, instance=instance)
+        assert result.success
+        llm = metadata(result, "llm_text")
+        assert llm["judge"].startswith("furniture_minilm") and llm["requests"] == 0 and llm["fallbacks"] == 0
+        assert llm["f1_mean"] >= metadata(result, "regex_text")["f1_mean"] - 1e-4
+        assert "furniture_like_lines" in llm
+        again = dg.materialize(assets, resources=resources, instance=instance)
+        assert metadata(again, "llm_text")["processed"] == 0

@@ -80,3 +80,22 @@ def test_production_code_location_queues_evaluation_behind_training(tmp_path):
                           capture_output=True, text=True, timeout=120, check=True)
     pools = json.loads(done.stdout.strip().splitlines()[-1])
     assert pools == {"trained_model": ["gpu"], "eval_report": ["gpu"], "base_model_report": ["gpu"]}
+
+
+@pytest.mark.parametrize(("profile", "method", "override"), [("local", "classifier", None), ("production", "llm", None),
+                                                               ("local", "llm", "llm")])
+def test_the_paragraph_filter_is_chosen_by_profile(profile, method, override, tmp_path, monkeypatch):
+    # Locally the MiniLM classifier judges paragraphs (the 135M chat model cannot); production asks its LLM.
+    from bmw_assets.definitions import build_resources
+    from bmw_assets.llm_filter.classifier import FurnitureClassifier
+
+    if override:
+        monkeypatch.setenv("BMW_FILTER_METHOD", override)
+    else:
+        monkeypatch.delenv("BMW_FILTER_METHOD", raising=False)
+    settings = load_settings({"BMW_PROFILE": profile, "BMW_STORAGE": str(tmp_path)})
+    llm = build_resources(settings)["llm"]
+    assert llm.method == method
+    if method == "classifier":
+        assert isinstance(llm.judge(settings.storage), FurnitureClassifier)
+        assert llm.filter_settings().keep_threshold == 0.1

@@ -173,6 +173,18 @@ def test_listing_items():
         "<p>If you have any questions, please contact:</p><p>Jane Doe, +49 89 382 0</p>",
         "<p><b>The BMW Group</b><br>With its four brands ...</p>",
         "<p>The BMW Group</p><p>With its four brands BMW, MINI, Rolls-Royce and BMW Motorrad ...</p>",
+        # Every contact opener and heading real releases use, and profiles without their heading.
+        "<p>In case of queries, please contact:</p><p>Jane Doe</p>",
+        "<p>For further questions please contact:</p><p>Jane Doe</p>",
+        "<p>In the event of enquiries, please contact:</p><p>Jane Doe</p>",
+        "<p>Bitte wenden Sie sich bei Rückfragen an:</p><p>Jane Doe</p>",
+        "<p><strong>Press Contact.</strong></p><p>Jane Doe, Communications Finance</p>",
+        "<p>Media Contact.</p><p>Jane Doe</p>",
+        "<p><strong>Contact.</strong><br>Jane Doe</p>",
+        "<p>CO2 emission information.</p><p>BMW iX1 eDrive20: energy consumption combined: 15,4 kWh/100 km</p>",
+        "<p>With its four brands BMW, MINI, Rolls-Royce and BMW Motorrad, the BMW Group is ...</p>",
+        "<p>The BMW Group is the world's leading premium manufacturer of automobiles and motorcycles.</p>",
+        "<p>The success of the BMW Group has always been based on long-term thinking.</p>",
     ],
 )
 def test_body_ends_before_contact_and_company_profile(ending):

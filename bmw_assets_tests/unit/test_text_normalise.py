@@ -88,3 +88,16 @@ def test_a_word_split_across_a_page_break_is_rejoined():
 def test_empty_input_gives_empty_output():
     assert rebuild_paragraphs("") == ""
     assert rebuild_paragraphs("\n\n") == ""
+
+
+def test_rejoin_keeps_a_genuine_hyphen_at_a_line_end_and_joins_real_splits():
+    # "male" and "dominated" are words and "maledominated" is not: the hyphen belongs to the compound.
+    assert rejoin_hyphenated("a male-\ndominated industry") == "a male-dominated\nindustry"
+    assert rejoin_hyphenated("a long-\nterm plan") == "a long-term\nplan"
+    # Halves that are not words, or a joined form that is one: a hyphenation split.
+    assert rejoin_hyphenated("the produc-\ntion starts") == "the production\nstarts"
+    assert rejoin_hyphenated("it some-\ntimes rains") == "it sometimes\nrains"
+
+
+def test_rejoin_keeps_punctuation_on_the_joined_word():
+    assert rejoin_hyphenated("Head of Manage-\nment. Next sentence") == "Head of Management.\nNext sentence"

@@ -27,9 +27,27 @@ def laid_out(paragraph: str) -> str:
 
 # Furniture as pypdf extracts it, one or more examples per rule name.
 FURNITURE: dict[str, list[str]] = {
-    "header_line": ["BMW Group\nCorporate Communications\nMedia Information", "BMW Group Presse-Information"],
+    "consumption_footnote": [
+        "BMW iX1 eDrive20: energy consumption combined: 15,4 kWh/100 km (WLTP); CO2 emissions combined: 0 g/km "
+        "(WLTP); CO2 class: A",
+        "BMW X1 sDrive18i: fuel consumption combined: 10,0 l /100 km (WLTP); CO2 emissions combined: 228 g/km\n"
+        "(WLTP); CO2 class: G.",
+        "BMW M5: fuel consumption combined: 10.6 l/100 km; CO2 emissions combined: 241 g/km",
+    ],
+    "header_line": [
+        "BMW Group\nCorporate Communications\nMedia Information",
+        "BMW Group Presse-Information",
+        "Press Information",
+        "BMW Group Media Information 03/2016 Page 1",
+        "CONFIDENTIAL",
+    ],
     "date_line": ["Date 13 May 2026", "13.05.2026", "Datum: 4. März 2025", "May 13, 2026"],
-    "subject_line": ["Subject The new BMW iX3: a new era begins.", "Betreff: Der neue BMW X3."],
+    "subject_line": [
+        "Subject The new BMW iX3: a new era begins.",
+        "Betreff: Der neue BMW X3.",
+        "Topic The BMW Group at the IAA Mobility 2025",
+        "Thema Die neue BMW 3er Limousine",
+    ],
     "page_number": ["Page 2", "Seite 3", "Page 2 of 5", "- 4 -", "2/5"],
     "photo_code_line": ["P90512345", "Photos: P90512345, P90512346"],
     "contact_heading_and_names": [
@@ -37,8 +55,34 @@ FURNITURE: dict[str, list[str]] = {
         "Telephone: +49 89 382-27531\nE-mail: Martina.Hollerbach@bmwgroup.com",
         "Press contact\nJulia Keller\nTel. +49 89 382-12345",
     ],
-    "contact_person": ["Markus Vogel\nHead of Communications MINI\nPhone +49 89 382-54321"],
-    "contact_detail": ["Fax: +49 89 382-24418", "presse@bmwgroup.com", "Telephone +49 89 382-0"],
+    "contact_opener": [
+        "If you have any questions, please contact:\n\nJulia Keller, Communications Finance\n"
+        "Tel.: +49 89 382-12345, julia.keller@bmw.de",
+        "Bitte wenden Sie sich bei Rückfragen an:",
+        "For further questions please contact:\n\nMarkus Vogel\nspokesperson Corporate Citizenship\nTel.:\n"
+        "+49 89 382-54321\nmarkus.vogel@bmwgroup.com,\n\nDr. Anna Roth, Head of Communications MINI\n"
+        "Tel.: +49 89 382-11111, anna.roth@mini.com",
+        "Press Contact.",
+        "Media Contact.\n\nAnna Keller\nCommunications Finance\nTel.: +49 89 382-12345\nanna.keller@bmw.de,",
+    ],
+    "contact_person": [
+        "Markus Vogel\nHead of Communications MINI\nPhone +49 89 382-54321",
+        "Dr. Julia Keller\nspokesperson Corporate Citizenship\nTel.:\n+49 89 382-12345",
+        "Julia Keller, Communications Finance The BMW Group\nTel.: +49 89 382-12345, julia.keller@bmw.de",
+    ],
+    "contact_detail": [
+        "Fax: +49 89 382-24418",
+        "presse@bmwgroup.com",
+        "Telephone +49 89 382-0",
+        "Tel.: +49 89 382-12345, julia.keller@bmw.de",
+        "julia.keller@bmw.de,",
+        "Tel.:",
+    ],
+    "consumption_heading": [
+        "CO2 emission information.\nBMW iX1 eDrive20: energy consumption combined: 15,4 kWh/100 km (WLTP); "
+        "CO2 emissions combined: 0 g/km (WLTP); CO2 class: A",
+        "Fuel consumption and CO2 emissions.",
+    ],
     "company_address": [
         "Company Bayerische Motoren Werke Aktiengesellschaft\nPostal address BMW AG 80788 München\n"
         "Office address Petuelring 130 80809 München",
@@ -63,6 +107,11 @@ FURNITURE: dict[str, list[str]] = {
             "premium makers of cars and motorcycles. Its production network spans more than 30 sites."
         ),
         laid_out(
+            "The BMW Group is the world's leading premium manufacturer of automobiles and motorcycles and also "
+            "provides premium financial and mobility services. As a global company, the BMW Group operates 31 "
+            "production and assembly facilities in 14 countries."
+        ),
+        laid_out(
             "Die BMW Group ist mit ihren Marken BMW, MINI, Rolls-Royce und BMW Motorrad einer der führenden "
             "Premium-Hersteller von Automobilen und Motorrädern."
         ),
@@ -76,6 +125,10 @@ FURNITURE: dict[str, list[str]] = {
             "The economic success of the BMW Group has always been based on long-term thinking and "
             "responsible action."
         ),
+        laid_out(
+            "The success of the BMW Group has always been based on long-term thinking and responsible action. "
+            "The company has therefore established ecological and social sustainability throughout the value chain."
+        ),
     ],
     "about_company_de": [
         laid_out(
@@ -84,9 +137,9 @@ FURNITURE: dict[str, list[str]] = {
         ),
     ],
     "consumption_figures": [
-        "BMW iX3 50 xDrive: Power consumption combined: 17.5 kWh/100 km (WLTP); CO2 emissions combined:\n"
+        "BMW iX3 50 xDrive: combined power consumption: 17.5 kWh/100 km (WLTP); combined CO2 emissions:\n"
         "0 g/km; CO2 class: A",
-        laid_out("Fuel consumption combined: 7.2 l/100 km (WLTP); CO2 emissions combined: 169 g/km; CO2 class: E"),
+        laid_out("Combined fuel consumption 7.2 l /100 km (WLTP); combined CO2 emissions 169 g/km; CO2 class: E"),
     ],
     "consumption_disclaimer": [
         laid_out(
@@ -101,6 +154,15 @@ FURNITURE: dict[str, list[str]] = {
         laid_out(
             "For further details on official fuel consumption and specific CO2 emissions of new cars, see the "
             "guideline, available free of charge at all sales outlets."
+        ),
+        laid_out(
+            "The figures for fuel consumption, CO2 emissions and energy consumption are calculated in accordance "
+            "with the measurement procedure prescribed by Regulation (EC) No 715/2007 in the version applicable at "
+            "the time of type approval. The figures refer to a vehicle with basic configuration in Germany."
+        ),
+        laid_out(
+            "The CO2 efficiency classes are determined according to the Passenger Car Energy Consumption Labelling "
+            "Ordinance (Pkw-EnVKV) in the version applicable at the time, using the NEDC values."
         ),
     ],
 }
@@ -172,6 +234,10 @@ DANGEROUS_BODY = [
     "With its brands the company reaches customers in more than 140 countries.",
     "Further information on the official launch of the model follows in June, said the company.",
     "Photos from the event show the BMW Group team with the new model at Plant Munich.",
+    "CO2 emission information for every model is published in the configurator, together with the\n"
+    "Topic of charging at home, which customers ask about most.",
+    "Press contacts with the media were intense, and the Contact team answered every question.",
+    "Energy consumption combined with recuperation falls to 14 kWh/100 km in town, the engineers say.",
 ]
 
 
@@ -220,3 +286,31 @@ def test_furniture_around_a_whole_release_is_removed_and_paragraphs_kept():
 def test_a_rule_with_dotall_is_refused():
     with pytest.raises(ValueError, match="DOTALL"):
         CleaningRule("greedy", r"Subject.*?\n\n", "anything", re.DOTALL | re.IGNORECASE)
+
+
+def test_a_period_less_footnote_before_a_page_break_keeps_the_next_body_paragraph():
+    # The footnote sits at the foot of a page in small type (a line longer than a body line), the
+    # next page's header is furniture, and the body paragraph follows: rebuilt into one paragraph,
+    # the consumption rule used to delete the body paragraph with the footnote.
+    footnote = (
+        "BMW iX1 eDrive20: energy consumption combined: 15,4 kWh/100 km (WLTP); CO2 emissions combined: "
+        "0 g/km (WLTP); CO2 class: A"
+    )
+    raw = (
+        f"{laid_out(BODY_BEFORE)}\n\n{footnote}\n"
+        "Company Bayerische Motoren Werke Aktiengesellschaft\fBMW Group\nMedia Information\nPage 2\n\n"
+        f"{laid_out(BODY_AFTER)}"
+    )
+    cleaned = clean_pdf_text(raw)
+    assert cleaned.text == f"{BODY_BEFORE}\n\n{BODY_AFTER}"
+
+
+def test_the_releases_own_title_and_teaser_are_removed_where_printed_and_nowhere_else():
+    title = "The new BMW iX3: a new era begins"
+    teaser = "+++ Up to 805 km range +++ 400 kW charging +++"
+    body = f"{title} with the new model, the company says, and it arrives in spring."
+    raw = f"{title}\n\nUp to 805 km range - 400 kW\ncharging\n\n{laid_out(BODY_BEFORE)}\n{body}\n\n{laid_out(BODY_AFTER)}"
+    cleaned = clean_pdf_text(raw, front_matter=(title, teaser))
+    assert cleaned.text == f"{BODY_BEFORE}\n\n{body}\n\n{BODY_AFTER}"
+    assert "release_front_matter" in cleaned.rules_hit
+    assert clean_pdf_text(raw).text.startswith(title)  # without front matter nothing is removed
