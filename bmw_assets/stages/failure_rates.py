@@ -53,8 +53,10 @@ def attachment_failure_rate(catalog_path: Path) -> FailureRate:
 
 
 def text_failure_rate(catalog_path: Path, stage: str = "regex") -> FailureRate:
-    """Texts of `stage` that failed, or fell back to the HTML body although the article had a PDF."""
-    problem = f"status = 'failed' OR (status = 'fallback' AND reason IS DISTINCT FROM '{NO_PDF_REASON}')"
+    """Texts of `stage` that failed, or fell back to the HTML body although the article had a PDF
+    that could be read (a PDF text a gate turned down is counted by `gated_share` instead)."""
+    problem = (f"status = 'failed' OR (status = 'fallback' AND reason IS DISTINCT FROM '{NO_PDF_REASON}' "
+               "AND gate IS NULL)")
     with connect(catalog_path) as con:
         failed, total = con.execute(
             f"SELECT count(*) FILTER (WHERE {problem}), count(*) FROM texts WHERE stage = ?", [stage]
@@ -66,3 +68,17 @@ def text_failure_rate(catalog_path: Path, stage: str = "regex") -> FailureRate:
     return FailureRate(failed, total, examples)
 
 
+
+
+def gated_share(catalog_path: Path) -> FailureRate:
+    """Regex texts that a text gate turned down (switched to the HTML body, or the article
+    rejected) among all regex texts; examples name the gate, its score and the source used."""
+    with connect(catalog_path) as con:
+        gated, total = con.execute(
+            "SELECT count(*) FILTER (WHERE gate IS NOT NULL), count(*) FROM texts WHERE stage = 'regex'"
+        ).fetchall()[0]
+        examples = rows_as_dicts(con.execute(
+            "SELECT article_id, gate, round(gate_score, 3) AS score, source, reason FROM texts "
+            "WHERE stage = 'regex' AND gate IS NOT NULL ORDER BY updated_at DESC, article_id LIMIT ?", [EXAMPLES]
+        ))
+    return FailureRate(gated, total, examples)
