@@ -136,3 +136,20 @@ def test_thresholds_come_from_the_settings_file(tmp_path: Path) -> None:
     broken.write_text(json.dumps(values | {"min_html_f1": 2}))
     with pytest.raises(ValueError, match="broken.yaml"):
         load_text_gate_settings(broken)
+
+
+def test_gated_share_check_fails_when_most_texts_are_turned_down(tmp_path: Path) -> None:
+    """What a broken extractor looks like to regex_text's check: most PDF texts fail a gate."""
+    from bmw_assets.defs.text import gated_share_check
+
+    corpus = [a for a in with_pdf_shapes(build_corpus(size=120), PdfShapeRates(0.0, 0.5, 0.0))
+              if any(x.kind == "pdf" for x in a.attachments)][:12]
+    catalog = tmp_path / "catalog.duckdb"
+    seed_catalog(catalog, tmp_path / "pdfs", corpus)
+    gates = load_text_gate_settings()
+    update_regex_text(catalog, tmp_path / "text", gates=gates)
+    garbled = sum(a.pdf_shape != "good" for a in corpus)
+    result = gated_share_check(gated_share(catalog), gates.max_gated_share)
+    assert garbled / len(corpus) > gates.max_gated_share
+    assert not result.passed and result.metadata["gated"].value == garbled
+    assert f"{garbled} of {len(corpus)} articles failed a text gate" in result.description
