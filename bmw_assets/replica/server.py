@@ -50,7 +50,6 @@ from bmw_assets.replica.faults import (
     request_delay,
 )
 from bmw_assets.replica.feeds import feed_page_count, render_feed
-from bmw_assets.replica.pdf_shapes import PdfShapeRates, with_pdf_shapes
 from bmw_assets.replica.pages import (
     LISTING_PAGE_SIZE,
     detail_page,
@@ -58,6 +57,7 @@ from bmw_assets.replica.pages import (
     listing_items_html,
     listing_page,
 )
+from bmw_assets.replica.pdf_shapes import PdfShapeRates, with_pdf_shapes
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings
 from bmw_assets.llm_filter.prompt import load_prompt
 from bmw_assets.llm_filter.run import FilterInput, filter_texts
+from bmw_assets.stages.failure_rates import NO_PDF_REASON
 from bmw_assets.text import CLEANING_RULES, clean_pdf_text
 from bmw_assets.text.extraction import PdfTextExtractor
-from bmw_assets.stages.failure_rates import NO_PDF_REASON
 from bmw_assets.text.gates import GATES, GateVerdict, TextGateSettings, evaluate_gates, load_text_gate_settings
 from bmw_assets.text.quality import PRF, token_prf
 

@@ -40,7 +40,8 @@ from bmw_assets.text.quality import PRF, token_prf, word_tokens
 
 GATES = ("table_only", "garbled_characters", "unrecognised_text", "wrong_language", "html_mismatch")
 DEFAULT_GATES_FILE = Path(__file__).resolve().parents[2] / "configs" / "text_gates.yaml"
-_NUMERIC_CELL = re.compile(r"[+\-\u2212]?\d+(?:[.,:/]\d+)*%?")
+# A whitespace-separated cell that is a number: "68", "-17", "+3", "4.5%", "1:23.456".
+_NUMERIC_CELL = re.compile(r"(?<!\S)[+\-\u2212]?\d+(?:[.,:/]\d+)*%?(?!\S)")
 
 
 class TextGateSettings(BaseModel):
@@ -123,8 +124,8 @@ def _unusual(usual_characters: str) -> re.Pattern[str]:
 
 def numeric_cell_share(text: str) -> float:
     """Share of whitespace-separated cells of `text` that are numbers (0 for no cells)."""
-    cells = text.split()
-    return sum(1 for cell in cells if _NUMERIC_CELL.fullmatch(cell)) / len(cells) if cells else 0.0
+    cells = len(text.split())
+    return len(_NUMERIC_CELL.findall(text)) / cells if cells else 0.0
 
 
 def unusual_character_share(text: str, usual_characters: str) -> float:
@@ -151,11 +152,15 @@ def evaluate_gates(text: str, language: str | None, reference: str | None,
     scores["garbled_characters"] = unusual_character_share(text, settings.usual_characters)
     detected, expected = None, (language or "")[:2].lower()
     if len(text) >= settings.min_language_chars:
-        log_likelihood = language_log_likelihoods(text[: settings.language_sample_chars])
-        detected = max(log_likelihood, key=log_likelihood.__getitem__)
-        scores["unrecognised_text"] = -log_likelihood[detected]
-        if expected in log_likelihood:  # how much likelier the detected language is than the article's
-            scores["wrong_language"] = log_likelihood[detected] - log_likelihood[expected]
+        sample = text[: settings.language_sample_chars]
+        detected, best = _identifier().classify(sample)
+        scores["unrecognised_text"] = -float(best) / len(sample)
+        if detected == expected:
+            scores["wrong_language"] = 0.0
+        elif expected:  # how much likelier the detected language is than the article's (ranking all: rare)
+            log_likelihood = language_log_likelihoods(sample)
+            if expected in log_likelihood:
+                scores["wrong_language"] = log_likelihood[detected] - log_likelihood[expected]
     scores["html_mismatch"] = prf.f1 if prf else None
     failures = {
         "table_only": (scores["table_only"] > settings.max_numeric_cell_share,
