@@ -270,7 +270,7 @@ ARTICLE_STATE = "SELECT id, body_sha256, first_seen_at, fetched_at FROM articles
 def test_edit_after_first_fetch_updates_the_row_its_pdf_and_its_text_without_duplicates(tmp_path: Path) -> None:
     assets = [ingestion.article_index, ingestion.raw_pdfs, text.regex_text]
     target = 15
-    with ReplicaServer(pdf_shapes=NO_PDF_SHAPES) as replica, dg.instance_for_test() as instance:  # texts from PDFs
+    with ReplicaServer() as replica, dg.instance_for_test() as instance:
         materialize(replica, tmp_path, assets, instance, target=target)
         before = {r[0]: r[1:] for r in rows(tmp_path, ARTICLE_STATE)}
         pdf_before = dict(rows(tmp_path, "SELECT article_id, sha256 FROM attachments WHERE status = 'ok'"))
