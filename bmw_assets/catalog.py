@@ -131,6 +131,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (item, url)
     );
     """,
+    # 2 -> 3: the text gates' verdict per text (bmw_assets.text.gates); source gains 'rejected'.
+    """
+    ALTER TABLE texts ADD COLUMN gate VARCHAR;              -- the gate that fired (PDF text first), NULL if none
+    ALTER TABLE texts ADD COLUMN gate_score DOUBLE;         -- that gate's score
+    ALTER TABLE texts ADD COLUMN detected_language VARCHAR; -- of the text whose gate fired, else of the text used
+    ALTER TABLE texts ADD COLUMN gate_scores JSON;          -- {"pdf": {gate: score}, "html": {gate: score}}
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

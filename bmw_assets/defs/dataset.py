@@ -20,7 +20,8 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.models.base_model import ensure_base_model
-from bmw_assets.stages.dataset import update_chatml_dataset
+from bmw_assets.models.config import list_variants
+from bmw_assets.stages.dataset import articles_by_source, update_chatml_dataset
 
 CHECKS = ("schema_valid", "no_empty_assistant_turn", "no_article_in_two_splits", "no_example_over_max_length")
 
@@ -78,6 +79,7 @@ def chatml_dataset(
             ),
             "rows_by_style": dg.MetadataValue.json(manifest.rows),
             "chunked_articles": manifest.chunked_articles,
+            "articles_by_source": dg.MetadataValue.json(articles_by_source(layout.catalog_path, manifest.version)),
             "duplicate_groups": len(manifest.duplicate_groups),
             "max_length": settings.max_length,
             "token_histogram": markdown_image(histogram, "token lengths per split"),

@@ -6,14 +6,38 @@ import dagster as dg
 from pydantic import Field
 
 from bmw_assets.defs.failure_checks import FailurePolicyResource, failure_rate_spec
+from bmw_assets.defs.metadata import markdown_table
 from bmw_assets.defs.resources import LLMEndpointResource, StorageResource
-from bmw_assets.stages.failure_rates import text_failure_rate
+from bmw_assets.stages.failure_rates import FailureRate, gated_share, text_failure_rate
 from bmw_assets.stages.texts import StageSummary, update_llm_text, update_regex_text
+from bmw_assets.text.gates import GATES, load_text_gate_settings
+
+GATED_SHARE_CHECK = "gated_share_within_limit"
 
 
 class RegexTextConfig(dg.Config):
     pdf_timeout_s: float = Field(default=30.0, gt=0, description="seconds one PDF may take to parse before "
                                  "it is abandoned and the article falls back to its HTML body")
+    text_gates_file: str | None = Field(default=None, description="YAML with the text gates' thresholds; "
+                                        "default configs/text_gates.yaml")
+
+
+def gated_share_check(rate: FailureRate, max_share: float) -> dg.AssetCheckResult:
+    """Fails (as a warning) when more articles than `max_share` had their PDF text turned down by a gate."""
+    return dg.AssetCheckResult(
+        check_name=GATED_SHARE_CHECK,
+        passed=rate.rate <= max_share,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{rate.failed} of {rate.total} articles failed a text gate ({rate.rate:.1%}); "
+        f"the limit is {max_share:.0%}",
+        metadata={
+            "gated_share": dg.MetadataValue.float(round(rate.rate, 4)),
+            "gated": rate.failed,
+            "total": rate.total,
+            "max_gated_share": dg.MetadataValue.float(max_share),
+            "examples": dg.MetadataValue.json(rate.examples),
+        },
+    )
 
 
 def quality_metadata(summary: StageSummary) -> dict[str, object]:
@@ -55,10 +79,20 @@ def furniture_metadata(found: dict) -> dict[str, object]:
     group_name="text",
     kinds={"python", "duckdb", "pdf"},
     pool="duckdb",
-    check_specs=[failure_rate_spec("regex_text")],
-    description="Article text from each article's PDF (pypdf), cleaned by the rule set in bmw_assets.text; "
-    "articles without a usable PDF fall back to the HTML body. Token precision/recall/F1 against the HTML "
-    "body per article in the catalog table `texts` (stage 'regex').",
+    check_specs=[
+        failure_rate_spec("regex_text"),
+        dg.AssetCheckSpec(
+            GATED_SHARE_CHECK, asset="regex_text",
+            description="Share of articles whose text failed a text gate (wrong language, garbled, table only: "
+            "switched to the HTML body or rejected) at most max_gated_share of configs/text_gates.yaml (20%). "
+            "The real press room gives about 9%; a jump points at a broken extractor rather than bad PDFs.",
+        ),
+    ],
+    description="Article text from each article's PDF (pypdf), cleaned by the rule set in bmw_assets.text and "
+    "judged by the text gates (language, garbled text, table only; configs/text_gates.yaml): a PDF text that "
+    "fails is replaced by the HTML body if that passes, else the article is rejected and never reaches the "
+    "dataset. Articles without a usable PDF use the HTML body. Per article in the catalog table `texts` "
+    "(stage 'regex'): source, gate, gate_score, token precision/recall/F1 against the HTML body.",
 )
 def regex_text(
     context: dg.AssetExecutionContext,
@@ -68,10 +102,17 @@ def regex_text(
     failure_policy: FailurePolicyResource,
 ):  # no return annotation: with check specs Dagster would read it as the type of every output
     layout = storage.layout
-    summary = update_regex_text(layout.catalog_path, layout.text_dir, config.pdf_timeout_s, progress=context.log.info)
+    gates = load_text_gate_settings(config.text_gates_file)
+    summary = update_regex_text(layout.catalog_path, layout.text_dir, config.pdf_timeout_s,
+                                progress=context.log.info, gates=gates)  # fmt: skip
     metadata = {k: v for k, v in quality_metadata(summary).items() if v is not None}
-    check = failure_policy.check(text_failure_rate(layout.catalog_path, "regex"), "regex texts")
-    return dg.MaterializeResult(value=asdict(summary), metadata=metadata, check_results=[check])
+    metadata["by_gate"] = dg.MetadataValue.json({gate: summary.by_gate.get(gate, 0) for gate in GATES})
+    metadata["gated_articles"] = markdown_table(summary.gated)
+    checks = [
+        failure_policy.check(text_failure_rate(layout.catalog_path, "regex"), "regex texts"),
+        gated_share_check(gated_share(layout.catalog_path), gates.max_gated_share),
+    ]
+    return dg.MaterializeResult(value=asdict(summary), metadata=metadata, check_results=checks)
 
 
 @dg.asset(

@@ -75,6 +75,7 @@ class ReplicaArticle:
     attachments: tuple[ReplicaAttachment, ...]
     revision: int = 1
     reissue_of: str | None = None
+    pdf_shape: str = "good"  # what its first PDF really is: bmw_assets.replica.pdf_shapes
 
     @property
     def body_text(self) -> str:

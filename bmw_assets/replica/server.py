@@ -60,6 +60,7 @@ from bmw_assets.replica.pages import (
     listing_items_html,
     listing_page,
 )
+from bmw_assets.replica.pdf_shapes import PdfShapeRates, with_pdf_shapes
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +157,9 @@ class ReplicaState:
 
 @functools.lru_cache(maxsize=256)
 def _pdf_bytes(article: ReplicaArticle) -> bytes:
-    from bmw_assets.replica.pdf import render_press_pdf
+    from bmw_assets.replica.pdf_shapes import render_shaped_pdf
 
-    return render_press_pdf(article)
+    return render_shaped_pdf(article)
 
 
 @functools.lru_cache(maxsize=16)
@@ -370,6 +371,7 @@ def build_app(state: ReplicaState) -> web.Application:
             return web.json_response({"error": f"no article {request.match_info['id']}"}, status=404)
         a = state.current(state.corpus[index])
         return web.json_response({"id": a.id, "title": a.title, "revision": a.revision, "body": a.body_text,
+                                  "pdf_shape": a.pdf_shape,
                                   "facts": [{"question": f.question, "answer": f.answer} for f in a.facts]})
 
     app = web.Application(middlewares=[_fault_middleware(state)])
@@ -452,13 +454,16 @@ class ReplicaServer:
     """The replica on loopback in a background thread; use as a context manager.
 
     `port=0` picks a free port. `published` (default: all but the newest 40, or what
-    `state_file` remembers) sets how many of the oldest articles are visible.
+    `state_file` remembers) sets how many of the oldest articles are visible. `pdf_shapes`
+    (default: the real rates) sets how many first PDFs are the wrong language, garbled or
+    only a table (`NO_PDF_SHAPES`: none).
     """
 
     def __init__(self, port: int = 0, published: int | None = None, faults: Faults | None = None,
-                 state_file: Path | None = None, seed: int = 2026, size: int = REPLICA_SIZE, host: str = "127.0.0.1"):
+                 state_file: Path | None = None, seed: int = 2026, size: int = REPLICA_SIZE, host: str = "127.0.0.1",
+                 pdf_shapes: PdfShapeRates = PdfShapeRates()):
         self.host, self._requested_port = host, port
-        self.state = ReplicaState(build_corpus(seed, size), published, faults, state_file)
+        self.state = ReplicaState(with_pdf_shapes(build_corpus(seed, size), pdf_shapes), published, faults, state_file)
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None

@@ -16,11 +16,13 @@ Facts = Mapping[str, Sequence[tuple[str, str]]]
 
 
 def clean_articles(catalog_path: Path, facts: Facts | None = None) -> list[DatasetArticle]:
-    """Articles whose final (`llm`) text was kept, with any known facts; rejected and failed ones are left out."""
+    """Articles whose final (`llm`) text was kept, with any known facts; rejected and failed ones
+    (at either stage: a text gate may have rejected the regex text since the LLM saw it) are left out."""
     with connect(catalog_path) as con:
         rows = con.execute(
             """SELECT a.id, a.title, a.published_at, t.path FROM articles a
                JOIN texts t ON t.article_id = a.id AND t.stage = 'llm'
+               JOIN texts r ON r.article_id = a.id AND r.stage = 'regex' AND r.status IN ('ok', 'fallback')
                WHERE t.status IN ('ok', 'fallback') AND t.path IS NOT NULL
                ORDER BY a.published_at, a.id"""
         ).fetchall()
@@ -84,3 +86,13 @@ def update_chatml_dataset(
             [(manifest.version, article_id, split) for article_id, split in manifest.article_splits.items()],
         )
     return manifest
+
+
+def articles_by_source(catalog_path: Path, version: str) -> dict[str, int]:
+    """Articles of dataset `version` per source of their text: pdf or html_fallback."""
+    with connect(catalog_path) as con:
+        return dict(con.execute(
+            """SELECT t.source, count(*) FROM dataset_splits s
+               JOIN texts t ON t.article_id = s.article_id AND t.stage = 'regex'
+               WHERE s.version = ? GROUP BY t.source ORDER BY t.source""", [version]
+        ).fetchall())

@@ -2,11 +2,15 @@
 
 Every text is stored as a file under the storage root (named by its sha256) and
 one row per (article, stage) in the catalog table `texts`, with its quality
-(token precision/recall/F1) against the article's HTML body.
+(token precision/recall/F1) against the article's HTML body. Before any LLM, the text
+gates (bmw_assets.text.gates) judge each PDF text: one that fails is replaced by the HTML
+body where that passes the same gates, else the article is rejected; the row records the
+gate that fired, its score and the source used (pdf / html_fallback / rejected).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,18 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.atomic import write_text_atomic
-from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog import connect, rows_as_dicts, transaction
 from bmw_assets.hashing import sha256_text
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.run import FilterInput, Judge, filter_texts, judge_identity
+from bmw_assets.stages.failure_rates import NO_PDF_REASON
 from bmw_assets.text import CLEANING_RULES, clean_pdf_text
 from bmw_assets.text.extraction import PdfTextExtractor
 from bmw_assets.text.furniture_detector import detect_furniture_lines
-from bmw_assets.text.quality import token_prf
+from bmw_assets.text.gates import GATES, GateVerdict, TextGateSettings, evaluate_gates, load_text_gate_settings
+from bmw_assets.text.quality import PRF, token_prf
 
 TEXT_COLUMNS = (
     "article_id", "stage", "source", "text_sha256", "input_sha256", "path", "chars",
     "precision", "recall", "f1", "rules_hit", "status", "reason", "updated_at",
+    "gate", "gate_score", "detected_language", "gate_scores",
 )  # fmt: skip
 
 
@@ -46,6 +53,11 @@ class TextRow:
     reason: str | None = None
     rules_hit: tuple[str, ...] = ()
     reference: str | None = None
+    gate: str | None = None  # the gate that fired first (on the PDF text, else on the HTML body)
+    gate_score: float | None = None
+    detected_language: str | None = None
+    gate_scores: dict[str, dict[str, float | None]] | None = None  # {"pdf"|"html": {gate: score}}
+    prf: PRF | None = None  # against `reference`, when the gates already computed it
 
 
 @dataclass
@@ -58,6 +70,8 @@ class StageSummary:
     low_f1: list[dict[str, Any]] = field(default_factory=list)
     furniture_lines: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    by_gate: dict[str, int] = field(default_factory=dict)  # texts per gate that fired
+    gated: list[dict[str, Any]] = field(default_factory=list)  # a few of them: gate, score, source
 
 
 def store_texts(catalog_path: Path, text_dir: Path, rows: list[TextRow]) -> None:
@@ -73,13 +87,13 @@ def store_texts(catalog_path: Path, text_dir: Path, rows: list[TextRow]) -> None
             if not path.exists():
                 write_text_atomic(path, row.text)
             chars = len(row.text)
-            if row.reference:
-                prf = token_prf(row.text, row.reference)
+            prf = row.prf or (token_prf(row.text, row.reference) if row.reference else None)
         values.append((
             row.article_id, row.stage, row.source, text_sha, row.input_sha256,
             str(path) if path else None, chars,
             prf.precision if prf else None, prf.recall if prf else None, prf.f1 if prf else None,
             list(row.rules_hit), row.status, row.reason, now,
+            row.gate, row.gate_score, row.detected_language, json.dumps(row.gate_scores) if row.gate_scores else None,
         ))  # fmt: skip
     if not values:
         return
@@ -100,6 +114,13 @@ def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int
             "SELECT article_id, path FROM texts WHERE stage = ? AND source = 'pdf' AND path IS NOT NULL ORDER BY article_id",
             [stage],
         ).fetchall()
+        by_gate = dict(con.execute(
+            "SELECT gate, count(*) FROM texts WHERE stage = ? AND gate IS NOT NULL GROUP BY gate ORDER BY gate", [stage]
+        ).fetchall())
+        gated = rows_as_dicts(con.execute(
+            "SELECT article_id, gate, round(gate_score, 3) AS score, source, detected_language FROM texts "
+            "WHERE stage = ? AND gate IS NOT NULL ORDER BY updated_at DESC, article_id LIMIT 20", [stage]
+        ))
     furniture = detect_furniture_lines((article_id, Path(path).read_text(encoding="utf-8")) for article_id, path in pdf_texts)
     scores = sorted(r[3] for r in rows if r[3] is not None and r[2] == "pdf")
     by_status: dict[str, int] = {}
@@ -126,6 +147,8 @@ def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int
         furniture_lines={"lines": furniture.paragraphs, "flagged": furniture.flagged,
                          "flagged_share": round(furniture.flagged_share, 4), "by_sign": furniture.by_sign,
                          "examples": furniture.examples},  # fmt: skip
+        by_gate=by_gate,
+        gated=gated,
     )
 
 
@@ -134,12 +157,17 @@ def update_regex_text(
     text_dir: Path,
     timeout_s: float = 30,
     progress: Callable[[str], None] | None = None,
+    gates: TextGateSettings | None = None,
 ) -> StageSummary:
-    """Extract and clean each article's first good PDF; fall back to the HTML body when there is none.
+    """Extract and clean each article's first good PDF, judged by the text `gates` (default:
+    configs/text_gates.yaml); use the HTML body when there is no PDF text or it fails a gate and the
+    body passes them, else reject the article.
 
-    Incremental: an article whose input (PDF hash + rule set, or body hash) is unchanged is skipped.
+    Incremental: an article whose input (PDF hash + rule set, or body hash; + gate settings) is
+    unchanged is skipped.
     """
-    rules = ruleset_fingerprint()
+    gates = gates or load_text_gate_settings()
+    rules = f"{ruleset_fingerprint()}:{gates.fingerprint()}"
     with connect(catalog_path) as con:
         todo = con.execute(
             """WITH first_pdf AS (
@@ -147,45 +175,93 @@ def update_regex_text(
                           arg_min(t.path, list_position(a.attachment_urls, t.url)) AS path
                    FROM articles a JOIN attachments t ON t.article_id = a.id AND t.status = 'ok'
                    GROUP BY a.id)
-               SELECT a.id, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256, [a.title, a.teaser]
+               SELECT a.id, a.language, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256, [a.title, a.teaser]
                FROM articles a LEFT JOIN first_pdf p ON p.id = a.id
                LEFT JOIN texts x ON x.article_id = a.id AND x.stage = 'regex'
                ORDER BY a.published_at, a.id"""
         ).fetchall()
     pending = []
-    for article_id, body, body_sha, pdf_sha, pdf_path, stored_input, front_matter in todo:
+    for article_id, language, body, body_sha, pdf_sha, pdf_path, stored_input, front_matter in todo:
         front_matter = tuple(t for t in front_matter if t)  # title and teaser, removed where the PDF prints them
-        input_sha = f"pdf:{pdf_sha}:{rules}:{sha256_text(repr(front_matter))[:8]}" if pdf_sha else f"html:{body_sha}"
+        input_sha = (f"pdf:{pdf_sha}:{rules}:{sha256_text(repr(front_matter))[:8]}" if pdf_sha
+                     else f"html:{body_sha}:{gates.fingerprint()}")  # fmt: skip
         if input_sha != stored_input:
-            pending.append((article_id, body, input_sha, pdf_path, front_matter))
+            pending.append((article_id, language, body, input_sha, pdf_path, front_matter))
     rows: list[TextRow] = []
     with PdfTextExtractor() as extractor:
-        for done, (article_id, body, input_sha, pdf_path, front_matter) in enumerate(pending, 1):
-            rows.append(_regex_row(extractor, article_id, body, input_sha, pdf_path, front_matter, timeout_s))
+        for done, (article_id, language, body, input_sha, pdf_path, front_matter) in enumerate(pending, 1):
+            pdf = _pdf_text(extractor, pdf_path, front_matter, timeout_s)
+            rows.append(_regex_row(article_id, language, body, input_sha, pdf, gates))
             if progress and (done % 25 == 0 or done == len(pending)):
                 progress(f"regex_text: {done}/{len(pending)} articles cleaned")
     store_texts(catalog_path, text_dir, rows)
     return summarise_stage(catalog_path, "regex", processed=len(pending), skipped=len(todo) - len(pending))
 
 
+@dataclass(frozen=True)
+class PdfText:
+    """An article's cleaned PDF text, or why there is none."""
+
+    text: str | None
+    rules_hit: tuple[str, ...] = ()
+    problem: str | None = None
+
+
+def _pdf_text(extractor: PdfTextExtractor, pdf_path: str | None, front_matter: tuple[str, ...], timeout_s: float) -> PdfText:
+    """The cleaned text of the PDF at `pdf_path` without the release's `front_matter` (title, teaser)."""
+    if not pdf_path:
+        return PdfText(None, problem=NO_PDF_REASON)
+    extracted = extractor.extract(Path(pdf_path), timeout_s=timeout_s)
+    if extracted.status != "ok":
+        return PdfText(None, problem=f"PDF {extracted.status}: {extracted.reason}")
+    cleaned = clean_pdf_text(extracted.text, front_matter=front_matter)
+    if not cleaned.text.strip():
+        return PdfText(None, problem="PDF text empty after cleaning")
+    return PdfText(cleaned.text, cleaned.rules_hit)
+
+
 def _regex_row(
-    extractor: PdfTextExtractor, article_id: str, body: str | None, input_sha: str, pdf_path: str | None,
-    front_matter: tuple[str, ...], timeout_s: float,
+    article_id: str, language: str | None, body: str | None, input_sha: str, pdf: PdfText,
+    gates: TextGateSettings,
 ) -> TextRow:
-    reason = "no PDF attachment"
-    if pdf_path:
-        extracted = extractor.extract(Path(pdf_path), timeout_s=timeout_s)
-        if extracted.status == "ok":
-            cleaned = clean_pdf_text(extracted.text, front_matter=front_matter)
-            if cleaned.text.strip():
-                return TextRow(article_id, "regex", "pdf", cleaned.text, input_sha, "ok",
-                               rules_hit=cleaned.rules_hit, reference=body)  # fmt: skip
-            reason = "PDF text empty after cleaning"
-        else:
-            reason = f"PDF {extracted.status}: {extracted.reason}"
-    if body and body.strip():
-        return TextRow(article_id, "regex", "html_fallback", body, input_sha, "fallback", reason=reason)
-    return TextRow(article_id, "regex", "none", None, input_sha, "failed", reason=f"{reason}; no HTML body")
+    """The regex text of one article: its PDF text if that passes the gates, else its HTML body if
+    that does, else a rejection (or a failure when there was no text at all) naming why."""
+    judged: dict[str, GateVerdict] = {}
+    reason = pdf.problem
+    if pdf.text is not None:
+        judged["pdf"] = verdict = _judge(pdf.text, language, body, gates)
+        if verdict.passed:
+            return _row(article_id, "pdf", pdf.text, input_sha, "ok", None, judged,
+                        rules_hit=pdf.rules_hit, reference=body, prf=verdict.prf)  # fmt: skip
+        reason = f"PDF text failed {verdict.reason}"
+    if not (body and body.strip()):
+        status = "rejected" if judged else "failed"
+        return _row(article_id, "rejected" if judged else "none", None, input_sha, status,
+                    f"{reason}; no HTML body", judged)  # fmt: skip
+    judged["html"] = verdict = _judge(body, language, None, gates)
+    if verdict.passed:
+        return _row(article_id, "html_fallback", body, input_sha, "fallback", reason, judged)
+    return _row(article_id, "rejected", None, input_sha, "rejected",
+                f"{reason + '; ' if reason else ''}HTML body failed {verdict.reason}", judged)  # fmt: skip
+
+
+def _judge(text: str, language: str | None, reference: str | None, gates: TextGateSettings) -> GateVerdict:
+    if not gates.enabled:
+        return GateVerdict(dict.fromkeys(GATES))
+    return evaluate_gates(text, language, reference, gates)
+
+
+def _row(article_id: str, source: str, text: str | None, input_sha: str, status: str, reason: str | None,
+         judged: dict[str, GateVerdict], **fields: Any) -> TextRow:
+    """A regex TextRow carrying the first gate that fired (on the PDF text, else the HTML body)."""
+    fired = next((v for v in judged.values() if not v.passed), None)
+    last = list(judged.values())[-1] if judged else None
+    return TextRow(
+        article_id, "regex", source, text, input_sha, status, reason=reason,
+        gate=fired.failed if fired else None, gate_score=fired.score if fired else None,
+        detected_language=(fired or last).detected_language if judged else None,
+        gate_scores={where: v.scores for where, v in judged.items()} or None, **fields,
+    )  # fmt: skip
 
 
 def update_llm_text(
@@ -204,6 +280,11 @@ def update_llm_text(
     """
     model, version = judge_identity(judge, settings)
     with connect(catalog_path) as con:
+        # An article whose regex text is now rejected (or failed) keeps no LLM text from an earlier run.
+        con.execute(
+            """DELETE FROM texts WHERE stage = 'llm' AND article_id IN
+               (SELECT article_id FROM texts WHERE stage = 'regex' AND status NOT IN ('ok', 'fallback'))"""
+        )
         todo = con.execute(
             """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1, l.status
                FROM texts r JOIN articles a ON a.id = r.article_id

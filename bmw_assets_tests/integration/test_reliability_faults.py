@@ -33,6 +33,7 @@ from bmw_assets.defs.resources import PressClubResource, StorageResource
 from bmw_assets.pressclub import ClientSettings, fetch_articles
 from bmw_assets.replica import Faults, ReplicaServer
 from bmw_assets.replica.faults import document_fault
+from bmw_assets.replica.pdf_shapes import NO_PDF_SHAPES
 
 TARGET = 40
 
@@ -175,7 +176,9 @@ def test_bad_files_recorded_per_item_good_items_unaffected_and_failure_rate_chec
                     malformed_page_rate=0.05, huge_pdf_rate=0.05, huge_pdf_bytes=2_000_000, slow_pdf_rate=0.05,
                     bomb_pdf_rate=0.05, damaged_pdf_rate=0.1, seed=3)  # fmt: skip
     assets = [ingestion.article_index, ingestion.raw_pdfs, text.regex_text]
-    with ReplicaServer(faults=faults) as replica, dg.instance_for_test() as instance:
+    # Every PDF is the article's (no wrong-language, garbled or table-only ones: test_text_gates has
+    # those), so each text's source follows from its transfer fault alone.
+    with ReplicaServer(faults=faults, pdf_shapes=NO_PDF_SHAPES) as replica, dg.instance_for_test() as instance:
         truth = replica.visible_articles()[:TARGET]
         pressclub = TunedPressClub(profile="local", base_url=replica.base_url, default_target=TARGET,
                                    max_download_bytes=1_000_000)
