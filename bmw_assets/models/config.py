@@ -104,6 +104,9 @@ class TrainingSection(_Section):
     liger: Literal["auto"] | bool
     styles: list[Literal["instruct", "qa", "article"]] = Field(min_length=1)
     merge_lora: bool  # LoRA runs also write merged/ (full safetensors) for export and serving
+    # Where the trainer logs: TensorBoard event files in the run folder, an MLflow file store under
+    # the storage root, or Weights & Biases; mlflow and wandb need their package installed.
+    report_to: Literal["tensorboard", "mlflow", "wandb", "none"]
 
 
 class EvaluationSection(_Section):
@@ -120,6 +123,9 @@ class EvaluationSection(_Section):
     generation_prompts: list[str] = Field(min_length=1)
     fact_questions: int = Field(ge=1)  # per split (train, test), taken in article order
     heldout_max_tokens: int | None = Field(default=None, ge=1)  # cap on held-out text scored; None: all of it
+    # The forgetting_within_limit check: general-text perplexity at most this % above the base's.
+    # A threshold of the verdict, not of the measurement: it is left out of the evaluation spec.
+    max_forgetting_pct: float = Field(ge=0.0)
 
     @model_validator(mode="after")
     def _stride_fits(self) -> EvaluationSection:
