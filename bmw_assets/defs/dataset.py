@@ -5,6 +5,7 @@
 import dagster as dg
 
 from bmw_assets.dataset.build import load_split
+from bmw_assets.dataset.loss_preview import training_preview
 from bmw_assets.dataset.manifest import plot_token_histogram
 from bmw_assets.dataset.settings import SPLITS, DatasetSettings
 from bmw_assets.dataset.validation import (
@@ -35,12 +36,14 @@ CHECKS = {
 }
 
 
-def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettings, str]:
-    """One dataset serves every variant: rows fit the shortest max_length any variant trains with."""
+def dataset_settings(model_configs: ModelConfigsResource) -> tuple[DatasetSettings, str, dict[str, bool]]:
+    """One dataset serves every variant: rows fit the shortest max_length any variant trains with.
+    Also each variant's training.assistant_only_loss, which decides the tokens that carry loss."""
     configs = [model_configs.load(v) for v in list_variants(model_configs.configs_dir)]
     shortest = min(configs, key=lambda c: c.training.max_length)
     styles = sorted({s for c in configs for s in c.training.styles})
-    return DatasetSettings(styles=tuple(styles), max_length=shortest.training.max_length), shortest.model.name
+    loss = {c.variant: c.training.assistant_only_loss for c in configs}
+    return DatasetSettings(styles=tuple(styles), max_length=shortest.training.max_length), shortest.model.name, loss
 
 
 @dg.asset(
@@ -62,7 +65,7 @@ def chatml_dataset(
     facts: FactsResource,
 ):
     layout = storage.layout
-    settings, model_name = dataset_settings(model_configs)
+    settings, model_name, assistant_only_loss = dataset_settings(model_configs)
     tokenizer_path = ensure_base_model(model_name, layout.cache_dir / "base_models")
     manifest = update_chatml_dataset(
         layout.catalog_path, layout.datasets_dir, tokenizer_path, settings, facts.facts(), context.log.info
@@ -92,6 +95,10 @@ def chatml_dataset(
             "duplicate_groups": len(manifest.duplicate_groups),
             "max_length": settings.max_length,
             "token_histogram": markdown_image(histogram, "token lengths per split"),
+            # One row per style as training sees it: what carries loss, what is only read.
+            "training_view": dg.MetadataValue.md(
+                training_preview(tokenizer_path, splits["train"], settings.styles, assistant_only_loss)
+            ),
         },
     )
     for name, (passed, details) in results.items():
