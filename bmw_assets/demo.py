@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from bmw_assets.definitions import build_definitions
+from bmw_assets.defs import jobs
 from bmw_assets.settings import Settings, load_settings
 
 
@@ -59,7 +60,7 @@ def _train_variants(settings: Settings, instance_ref, variants: list[str], train
         materialize = _materializer(settings, instance, timings, lambda line: print(line, flush=True))
         try:
             for variant in variants:
-                materialize("train_variant", variant)
+                materialize(jobs.train_variant.name, variant)
                 trained.put((variant, dict(timings)))
                 timings.clear()
         except Exception as error:
@@ -71,7 +72,7 @@ def _train_variants(settings: Settings, instance_ref, variants: list[str], train
 def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dict[str, float]:
     timings: dict[str, float] = {}
     materialize = _materializer(settings, instance, timings, say)
-    materialize("ingest_and_prepare")
+    materialize(jobs.ingest_and_prepare.name)
     # Training and evaluation use different pools, as under the daemon: a second process trains
     # the variants one after another while this one evaluates the base model, then each variant
     # as it is done (one CPU thread each).
@@ -82,11 +83,11 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
                             name="demo-training")  # fmt: skip
     trainer.start()
     try:
-        materialize("evaluate_base_model")
+        materialize(jobs.evaluate_base_model.name)
         while (done := trained.get())[0] is not None:
             variant, train_timings = done
             timings.update(train_timings)
-            materialize("evaluate_variant", variant)
+            materialize(jobs.evaluate_variant.name, variant)
         if done[1] is not None:
             raise RuntimeError(f"training failed: {done[1]}")
         trainer.join()
@@ -94,11 +95,11 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
         if trainer.is_alive():
             trainer.terminate()
             trainer.join()
-    materialize("compare_and_document")
+    materialize(jobs.compare_and_document.name)
     # Model cards last: they quote the comparison. Exports (merging LoRA adapters) are left to
     # `python -m bmw_assets.serve` or the UI, which make them when a variant is served or shared.
     for variant in variants:
-        materialize("write_model_card", variant)
+        materialize(jobs.write_model_card.name, variant)
     return timings
 
 

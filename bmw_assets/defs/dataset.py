@@ -14,7 +14,7 @@ from bmw_assets.dataset.validation import (
     check_no_leakage,
     check_schema,
 )
-from bmw_assets.defs.metadata import markdown_image, markdown_table
+from bmw_assets.defs.metadata import markdown_image, metadata_table
 from bmw_assets.defs.resources import (
     FactsResource,
     ModelConfigsResource,
@@ -86,7 +86,7 @@ def chatml_dataset(
         metadata={
             "version": manifest.version,
             "path": dg.MetadataValue.path(manifest.path),
-            "rows_and_tokens": markdown_table(
+            "rows_and_tokens": metadata_table(
                 [{"split": s, "articles": manifest.articles[s], "rows": sum(manifest.rows[s].values()),
                   "tokens": sum(manifest.tokens[s].values())} for s in SPLITS]  # fmt: skip
             ),

@@ -6,8 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from bmw_assets.atomic import write_text_atomic
-from bmw_assets.defs.metadata import markdown_image, rounded
-from bmw_assets.defs.metadata import table as table_metadata
+from bmw_assets.defs.metadata import markdown_image, metadata_table, rounded
 from bmw_assets.defs.resources import (
     ComputeResource,
     FactsResource,
@@ -100,7 +99,7 @@ def report_metadata(report: EvalReport, base: EvalReport | None) -> dict:
     metrics, errors = report.metrics(), report.standard_errors()
     base_metrics, base_errors = (base.metrics(), base.standard_errors()) if base is not None else (None, {})
     metadata = {name: significant(value) for name, (value, _) in metrics.items() if finite(value) is not None}
-    metadata["metrics"] = table_metadata(metric_rows(metrics, errors, base_metrics, base_errors), METRIC_COLUMNS)
+    metadata["metrics"] = metadata_table(metric_rows(metrics, errors, base_metrics, base_errors), METRIC_COLUMNS)
     metadata["samples"] = dg.MetadataValue.md(samples_markdown({report.variant: report.samples}))
     return metadata
 
@@ -152,7 +151,7 @@ def eval_report(
     model_configs: ModelConfigsResource,
     facts: FactsResource,
     compute: ComputeResource,
-) -> dg.MaterializeResult:
+):  # no return annotation: with check specs Dagster would read MaterializeResult as a Nothing output
     cfg = model_configs.load(context.partition_key)
     model = model_to_evaluate(trained_model, base_model["path"])
     report, metadata = _evaluate(context, compute, storage, facts, chatml_dataset, _measured_config(cfg.evaluation),
@@ -256,7 +255,7 @@ def variant_comparison(
     samples = {"base": base.samples} | {v: r.samples for v, r in reports.items() if r is not None}
     metadata = {
         "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines)),
-        "comparison": table_metadata(table_rows(table), {c: f"{h} ({u})" if u else h for c, (h, u) in COLUMNS.items()}),
+        "comparison": metadata_table(table_rows(table), {c: f"{h} ({u})" if u else h for c, (h, u) in COLUMNS.items()}),
         "samples": dg.MetadataValue.md(samples_markdown(samples)),
         "loss_curves": markdown_image(curves, "training loss per variant"),
         "skipped_plots": dg.MetadataValue.json(skipped),

@@ -39,7 +39,7 @@ def _column_type(values: Sequence[Any]) -> str:
     return "string"
 
 
-def table(rows: Sequence[dict[str, Any]], descriptions: dict[str, str] | None = None) -> dg.TableMetadataValue:
+def metadata_table(rows: Sequence[dict[str, Any]], descriptions: dict[str, str] | None = None) -> dg.TableMetadataValue:
     """Rows of equal keys as a Dagster table (sortable in the UI); column types from the values,
     None stays empty. `descriptions` explains columns by name."""
     header = list(rows[0]) if rows else []

@@ -220,7 +220,7 @@ def show_eval_report_verdict(page: Page, ui: DagsterUI, shots: Path) -> None:
         expect(page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first).to_be_visible()
     page.screenshot(path=shots / "eval-report-metadata.png")
     page.get_by_role("row").filter(has=page.get_by_text("verdict", exact=True)).get_by_text("[Show Markdown]").click()
-    expect(page.get_by_role("dialog").get_by_text(VERDICT)).to_be_visible()
+    expect(page.get_by_role("dialog").get_by_text(VERDICT).first).to_be_visible()
     page.keyboard.press("Escape")
     page.goto("/assets/eval_report?view=checks")
     for check in EVAL_CHECKS:
@@ -253,7 +253,7 @@ def check_comparison_follows(page: Page, ui: DagsterUI, shots: Path) -> int:
     page.get_by_role("row").filter(has=page.get_by_text("verdict", exact=True)).get_by_text("[Show Markdown]").click()
     dialog = page.get_by_role("dialog")
     for variant in VARIANTS:
-        expect(dialog.get_by_text(variant, exact=True)).to_be_visible()
+        expect(dialog.get_by_text(variant, exact=True).first).to_be_visible()
     page.screenshot(path=shots / "variant-comparison-verdict.png")
     page.keyboard.press("Escape")
     page.get_by_role("row").filter(has=page.get_by_text("samples", exact=True)).get_by_text("[Show Markdown]").click()
