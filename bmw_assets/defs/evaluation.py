@@ -160,7 +160,8 @@ def eval_report(
     judged = report_verdict(report, base, cfg.evaluation.max_forgetting_pct)
     return dg.MaterializeResult(
         value=report.to_dict(),
-        metadata=metadata | report_metadata(report, base) | {"verdict": dg.MetadataValue.md(judged.line())},
+        # The verdict first: the UI lists entries in this order.
+        metadata={"verdict": dg.MetadataValue.md(judged.line())} | metadata | report_metadata(report, base),
         check_results=verdict_checks(judged),
     )
 
@@ -238,8 +239,7 @@ def variant_comparison(
     storage: StorageResource,
     model_configs: ModelConfigsResource,
 ) -> dg.MaterializeResult:
-    variants_ = model_configs.variants()
-    reports = {v: EvalReport.from_dict(eval_report[v]) if v in eval_report else None for v in variants_}
+    reports = {v: EvalReport.from_dict(eval_report[v]) if v in eval_report else None for v in model_configs.variants()}
     base = EvalReport.from_dict(base_model_report)
     stats = {v: load_training_stats(Path(m["output_dir"])) for v, m in trained_model.items()}
     table = compare_variants(reports, base, stats)

@@ -75,6 +75,8 @@ class Change:
     def text(self) -> str:
         """For example "−7.2% held-out perplexity, lower is better"."""
         name, lower = DIRECTIONS[self.metric]
+        if self.better is None:
+            return f"no change in {name}"
         unit = " points" if self.metric in RATES else "%"
         noise = " (within noise)" if self.noise else ""
         return f"{signed(self.delta)}{unit} {name}, {'lower' if lower else 'higher'} is better{noise}"
@@ -144,9 +146,9 @@ class Verdict:
 
     @property
     def summary(self) -> str:
-        """better / worse / mixed / not evaluated."""
+        """better / worse / mixed, or undecided without a held-out perplexity to compare."""
         if self.heldout is None:
-            return "not evaluated"
+            return "undecided"
         if self.beats_base and self.forgetting_within_limit:
             return "better"
         if not self.beats_base and not self.forgetting_within_limit:
@@ -155,9 +157,7 @@ class Verdict:
 
     def line(self) -> str:
         """One Markdown line, e.g. "**original_lora**: better. −7.2% held-out perplexity, …"."""
-        if self.heldout is None:
-            return f"**{self.variant}**: not evaluated yet."
-        parts = [self.heldout.text()]
+        parts = [self.heldout.text() if self.heldout else "held-out perplexity is missing in this report or the base's"]
         if self.forgetting is None:
             parts.append(f"forgetting cannot be measured ({self.forgetting_metric} is missing)")
         else:

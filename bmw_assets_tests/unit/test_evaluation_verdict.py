@@ -45,6 +45,7 @@ def test_change_states_the_direction_and_a_true_minus_sign():
     recall = change("fact_recall_train", 0.25, 0.0)
     assert recall.delta == pytest.approx(25.0) and recall.better is True
     assert recall.text() == "+25.0 points fact recall (training articles), higher is better"
+    assert change("fact_recall_train", 0.0, 0.0).text() == "no change in fact recall (training articles)"
     assert change("heldout_perplexity", None, 59.8) is None
     assert change("heldout_perplexity", float("nan"), 59.8) is None
     assert signed(-0.01) == "±0.0"
@@ -85,9 +86,12 @@ def test_verdict_summary_and_line(heldout, probe, summary, beats, within):
     assert "fact recall 0.25 vs 0.05 for the base" in line
 
 
-def test_verdict_of_a_report_without_perplexity_is_not_evaluated_and_fails_its_checks():
+def test_verdict_of_a_report_without_perplexity_is_undecided_and_fails_its_checks():
     judged = verdict("dropped", metrics(float("nan"), float("nan")), {}, BASE, {}, 10.0)
-    assert judged.summary == "not evaluated" and not judged.beats_base and not judged.forgetting_within_limit
+    assert judged.summary == "undecided" and not judged.beats_base and not judged.forgetting_within_limit
+    assert judged.line() == ("**dropped**: undecided. held-out perplexity is missing in this report or the base's; "
+                             "forgetting cannot be measured (probe_perplexity is missing); "
+                             "fact recall 0.25 vs 0.05 for the base.")  # fmt: skip
     beats, forgetting = verdict_checks(judged)
     assert not beats.passed and "missing" in beats.description
     assert not forgetting.passed and "probe_perplexity is missing" in forgetting.description
