@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from bmw_assets.defs import dataset, evaluation, ingestion, run_recovery, sensors, sharing, text, training
+from bmw_assets.defs import dataset, evaluation, ingestion, jobs, run_recovery, sensors, sharing, text, training
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.kubernetes import pod_settings_from_env
@@ -78,7 +78,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([ingestion, text, dataset, training, evaluation, sharing]),
-        jobs=[sharing.publish_to_hub],
+        jobs=[*jobs.PIPELINE_JOBS, sharing.publish_to_hub],
         sensors=[sensors.new_press_releases, sensors.retrain_on_new_articles, sensors.automation,
                  run_recovery.recover_dead_runs_sensor],
         resources=build_resources(settings),

@@ -17,11 +17,10 @@ import dagster as dg
 
 from bmw_assets import local_services
 from bmw_assets.definitions import build_definitions
+from bmw_assets.defs import jobs
 from bmw_assets.defs.run_recovery import check_instance, recover_dead_runs
 from bmw_assets.settings import Settings, load_settings
 from bmw_assets.stop_signals import interrupt_on_stop_signals
-
-DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset", "base_model"]
 
 
 def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -39,18 +38,16 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
 
 
 def _materializer(settings: Settings, instance: dg.DagsterInstance, timings: dict[str, float], say) -> Callable:
-    """A function materializing a selection (one partition of it, if given) of the code location's
-    assets into `instance`, recording each step's seconds in `timings`."""
+    """A function running one of the code location's named jobs (bmw_assets.defs.jobs; one partition
+    of it, if given) into `instance`, recording each step's seconds in `timings`."""
     defs = build_definitions(settings)
-    assets = list(defs.assets or [])
-    resources = dict(defs.resources or {})
 
-    def materialize(selection: list[str], partition: str | None = None) -> None:
-        label = f"{', '.join(selection)}" + (f" [{partition}]" if partition else "")
-        say(f"==> materializing {label}")
+    def materialize(job: str, partition: str | None = None) -> None:
+        label = job + (f" [{partition}]" if partition else "")
+        say(f"==> running {label}")
         started = time.monotonic()
-        result = dg.materialize(assets, selection=selection, partition_key=partition, resources=resources,
-                                instance=instance, raise_on_error=True)  # fmt: skip
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition,
+                                                              raise_on_error=True)  # fmt: skip
         for step, seconds in step_seconds(instance, result.run_id).items():
             timings[f"{step}[{partition}]" if partition else step] = seconds
         say(f"    {label} done in {time.monotonic() - started:.1f} s")
@@ -66,7 +63,7 @@ def _train_variants(settings: Settings, instance_ref, variants: list[str], train
         materialize = _materializer(settings, instance, timings, lambda line: print(line, flush=True))
         try:
             for variant in variants:
-                materialize(["trained_model"], variant)
+                materialize(jobs.train_variant.name, variant)
                 trained.put((variant, dict(timings)))
                 timings.clear()
         except Exception as error:
@@ -78,7 +75,7 @@ def _train_variants(settings: Settings, instance_ref, variants: list[str], train
 def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dict[str, float]:
     timings: dict[str, float] = {}
     materialize = _materializer(settings, instance, timings, say)
-    materialize(DATA_ASSETS)
+    materialize(jobs.ingest_and_prepare.name)
     # Training and evaluation use different pools, as under the daemon: a second process trains
     # the variants one after another while this one evaluates the base model, then each variant
     # as it is done (one CPU thread each).
@@ -89,11 +86,11 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
                             name="demo-training")  # fmt: skip
     trainer.start()
     try:
-        materialize(["base_model_report", "rag_baseline_report"])
+        materialize(jobs.evaluate_base_model.name)
         while (done := trained.get())[0] is not None:
             variant, train_timings = done
             timings.update(train_timings)
-            materialize(["eval_report"], variant)
+            materialize(jobs.evaluate_variant.name, variant)
         if done[1] is not None:
             raise RuntimeError(f"training failed: {done[1]}")
         trainer.join()
@@ -101,11 +98,11 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
         if trainer.is_alive():
             trainer.terminate()
             trainer.join()
-    materialize(["variant_comparison", "dataset_card"])
+    materialize(jobs.compare_and_document.name)
     # Model cards last: they quote the comparison. Exports (merging LoRA adapters) are left to
     # `python -m bmw_assets.serve` or the UI, which make them when a variant is served or shared.
     for variant in variants:
-        materialize(["model_card"], variant)
+        materialize(jobs.write_model_card.name, variant)
     return timings
 
 

@@ -1,6 +1,9 @@
 """`trained_model[variant]`: one static partition per variant config, trained out of process."""
 
+from pathlib import Path
+
 import dagster as dg
+
 from bmw_assets.defs.metadata import markdown_image
 from bmw_assets.defs.resources import (
     ComputeResource,
@@ -9,6 +12,7 @@ from bmw_assets.defs.resources import (
 )
 from bmw_assets.models.config import list_variants
 from bmw_assets.settings import configs_dir
+from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.training import (
     base_model_config,
     plan_training_run,
@@ -80,5 +84,22 @@ def trained_model(
             "device": manifest["device"],
             "loss_curve": markdown_image(plan.output_dir / manifest["paths"]["loss_curve"], "loss curve"),
             "checkpoint_dir": dg.MetadataValue.path(str(plan.output_dir)),
+            **_tracking_metadata(cfg.training.report_to, plan.output_dir, manifest, storage.layout),
         },
     )
+
+
+def _tracking_metadata(report_to: str, output_dir: Path, manifest: dict, layout: StorageLayout) -> dict:
+    """Where the run's tracker logged (training.report_to) and the command that opens it."""
+    logs = manifest["paths"].get("tensorboard")
+    if report_to == "tensorboard" and logs:
+        logdir = output_dir / logs
+        return {
+            "tensorboard_logdir": dg.MetadataValue.path(str(logdir)),
+            "open_tracking": dg.MetadataValue.md(f"`tensorboard --logdir {logdir}`\n\nEvery variant side by side: "
+                                                 f"`tensorboard --logdir {layout.models_dir}`"),
+        }  # fmt: skip
+    if report_to == "mlflow":
+        store = (layout.root / "mlruns").resolve().as_uri()
+        return {"open_tracking": dg.MetadataValue.md(f"`mlflow ui --backend-store-uri {store}`")}
+    return {"tracking": report_to}

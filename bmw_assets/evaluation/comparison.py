@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from bmw_assets.evaluation.report import EvalReport
+from bmw_assets.evaluation.verdict import significant
 
 BASE_ROW = "base"
 # Column -> (header, unit) for the Markdown table; the order is the table's.
@@ -119,3 +120,31 @@ def comparison_markdown(table: pl.DataFrame) -> str:
     for row in table.iter_rows(named=True):
         lines.append("| " + " | ".join([row["variant"]] + [_format(c, row[c]) for c in present]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def table_rows(table: pl.DataFrame) -> list[dict[str, Any]]:
+    """The comparison table's rows with floats rounded to SIGNIFICANT_DIGITS significant digits."""
+    return [{column: significant(value) for column, value in row.items()} for row in table.iter_rows(named=True)]
+
+
+SAMPLE_CHARS = 400  # characters of an answer shown inline; the report file has all of it
+
+
+def samples_markdown(samples: Mapping[str, list[dict[str, Any]]], max_chars: int = SAMPLE_CHARS) -> str:
+    """Sample generations grouped by prompt (and thinking mode), one bullet per model in
+    `samples` order (model name -> its report's `samples`), each answer on one line, cut to
+    `max_chars`; "_(empty)_" for an empty answer."""
+    prompts: dict[tuple[str, bool | None], list[str]] = {}
+    for model, generations in samples.items():
+        for sample in generations:
+            answer = " ".join((sample.get("answer") or "").split())
+            if len(answer) > max_chars:
+                answer = answer[:max_chars].rstrip() + " …"
+            prompts.setdefault((sample["prompt"], sample.get("enable_thinking")), []).append(
+                f"- **{model}**: {answer or '_(empty)_'}"
+            )
+    lines = []
+    for (prompt, thinking), answers in prompts.items():
+        mode = {True: " (thinking on)", False: " (thinking off)", None: ""}[thinking]
+        lines += [f"**{' '.join(prompt.split())}**{mode}", "", *answers, ""]
+    return "\n".join(lines) if lines else "_no sample generations_"

@@ -108,6 +108,9 @@ class TrainingSection(_Section):
     liger: Literal["auto"] | bool
     styles: list[Literal["instruct", "qa", "article"]] = Field(min_length=1)
     merge_lora: bool  # LoRA runs also write merged/ (full safetensors) for export and serving
+    # Where the trainer logs: TensorBoard event files in the run folder, an MLflow file store under
+    # the storage root, or Weights & Biases; mlflow and wandb need their package installed.
+    report_to: Literal["tensorboard", "mlflow", "wandb", "none"]
 
 
 class EvaluationSection(_Section):
@@ -128,6 +131,9 @@ class EvaluationSection(_Section):
     general_text_chars: int = Field(ge=1000)  # general English (WordNet) scored for forgetting, in characters
     retrieval_top_k: int = Field(ge=1)  # passages in the retrieval baseline's prompt
     retrieval_passage_words: int = Field(ge=10)  # words per retrieved passage (whole sentences)
+    # The forgetting_within_limit check: general-text perplexity at most this % above the base's.
+    # A threshold of the verdict, not of the measurement: it is left out of the evaluation spec.
+    max_forgetting_pct: float = Field(ge=0.0)
 
     @model_validator(mode="after")
     def _stride_fits(self) -> EvaluationSection:

@@ -114,6 +114,8 @@ def plan_training_run(cfg: VariantConfig, dataset: dict[str, Any], layout: Stora
             "version": dataset["version"],
         },
         "output_dir": str(output_dir),
+        # training.report_to: mlflow keeps one file store for every run, under the storage root.
+        "tracking_dir": str(layout.root),
     }
     spec_path = output_dir.parent / f"{run_id}.run_spec.json"
     write_json_atomic(spec_path, spec)

@@ -71,3 +71,30 @@ def to_trainer_rows(rows: list[dict[str, Any]], mode: LossMode) -> list[dict[str
             )
         converted.append({"prompt": messages[:-1], "completion": messages[-1:]})
     return converted
+
+
+def loss_mask(tokenizer: Any, row: dict[str, Any], mode: LossMode) -> tuple[list[int], list[bool]]:
+    """The token ids of one dataset row as TRL's SFTTrainer tokenizes it in `mode`, and for each
+    whether it carries loss, by TRL's own rule: every token (FULL_SEQUENCE); the chat template's
+    assistant mask, with TRL's training template where the tokenizer's has no generation markers
+    (ASSISTANT_MASK); the tokens after the longest common prefix of the prompt rendered with its
+    generation prompt and the whole conversation (COMPLETION_ONLY). Raises ValueError for a row
+    `mode` cannot train on (see to_trainer_rows)."""
+    (trainer_row,) = to_trainer_rows([row], mode)
+
+    def ids(messages: list[dict[str, str]], **kwargs: Any) -> dict[str, list]:
+        return tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, **kwargs)
+
+    if mode is LossMode.COMPLETION_ONLY:
+        prompt = ids(trainer_row["prompt"], add_generation_prompt=True)["input_ids"]
+        whole = ids(trainer_row["prompt"] + trainer_row["completion"])["input_ids"]
+        shared = next((i for i, (a, b) in enumerate(zip(prompt, whole)) if a != b), min(len(prompt), len(whole)))
+        return whole, [i >= shared for i in range(len(whole))]
+    if mode is LossMode.ASSISTANT_MASK:
+        from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+        template = None if has_generation_markers(tokenizer.chat_template) else get_training_chat_template(tokenizer)
+        tokens = ids(trainer_row["messages"], chat_template=template, return_assistant_tokens_mask=True)
+        return tokens["input_ids"], [bool(bit) for bit in tokens["assistant_masks"]]
+    whole = ids(trainer_row["messages"])["input_ids"]
+    return whole, [True] * len(whole)

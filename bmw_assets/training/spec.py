@@ -26,6 +26,12 @@ class RunSpec:
     # torch threads on a CPU: one, since training shares a 2-core machine with the next step's
     # evaluation and intra-op threads contend badly there.
     cpu_threads: int = 1
+    # Where a file-based tracker (training.report_to: mlflow) keeps its store; None: the output_dir.
+    tracking_root: Path | None = None
+
+    @property
+    def tracking_dir(self) -> Path:
+        return self.tracking_root or self.output_dir
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
@@ -51,6 +57,7 @@ class RunSpec:
             output_dir=Path(data["output_dir"]),
             dataset_version=dataset.get("version"),
             cpu_threads=int(data.get("cpu_threads", 1)),
+            tracking_root=Path(data["tracking_dir"]) if data.get("tracking_dir") else None,
         )
 
     @classmethod

@@ -59,6 +59,12 @@ from bmw_assets.training.reporting import (
     open_reporter,
 )
 from bmw_assets.training.spec import RunSpec
+from bmw_assets.training.tracking import (
+    TENSORBOARD_DIR,
+    check_tracker,
+    tracker_environment,
+    trainer_report_to,
+)
 
 LOSS_CURVE_NAME = "loss_curve.png"
 LAYER_SCORES_NAME = "layer_scores.png"
@@ -244,7 +250,8 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         seed=int(training.get("seed", 0)),
         bf16=cuda,
         use_liger_kernel=backend.use_liger,
-        report_to=["tensorboard"],
+        report_to=trainer_report_to(training.get("report_to", "tensorboard")),
+        run_name=f"{spec.variant}/{spec.run_id}",
         include_num_input_tokens_seen="non_padding",
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
@@ -362,6 +369,9 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         return completed
 
     training = spec.config["training"]
+    report_to = training.get("report_to", "tensorboard")
+    check_tracker(report_to)  # before any model is loaded
+    tracker_environment(report_to, spec.tracking_dir)
     cuda = torch.cuda.is_available()
     backend = resolve_backend(
         training.get("backend", "trl"),
@@ -467,7 +477,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
             "metrics": "metrics.json",
             "loss_curve": LOSS_CURVE_NAME,
             "layer_scores": LAYER_SCORES_NAME if (output_dir / LAYER_SCORES_NAME).is_file() else None,
-            "tensorboard": "runs",
+            "tensorboard": TENSORBOARD_DIR if training.get("report_to", "tensorboard") == "tensorboard" else None,
         },
         "layers": _layer_count(model),
         "removed_layers": surgery["removed_layers"],

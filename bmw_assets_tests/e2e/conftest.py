@@ -93,7 +93,8 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     import dagster as dg
 
     from bmw_assets.definitions import build_definitions
-    from bmw_assets.demo import DATA_ASSETS, stop_local_services
+    from bmw_assets.defs.jobs import DATA_ASSETS
+    from bmw_assets.demo import stop_local_services
     from bmw_assets.llm_filter.endpoint import LocalEndpoint
     from bmw_assets.replica.server import ReplicaServer
     from bmw_assets.settings import load_settings

@@ -193,6 +193,14 @@ class DagsterUI:
             {"a": {"path": [asset]}, "p": partitions},
         )["assetOrError"]["assetMaterializations"]
 
+    def check_executions(self, asset: str, check: str) -> list[dict[str, Any]]:
+        """Executions of one asset check (every partition), newest first, with their evaluation."""
+        return self.graphql(
+            """query($a: AssetKeyInput!, $c: String!) { assetCheckExecutions(assetKey: $a, checkName: $c, limit: 20) {
+                 partition status evaluation { success description severity } } }""",
+            {"a": {"path": [asset]}, "c": check},
+        )["assetCheckExecutions"]
+
 
 def tag(run: dict[str, Any], key: str) -> str | None:
     return next((t["value"] for t in run["tags"] if t["key"] == key), None)

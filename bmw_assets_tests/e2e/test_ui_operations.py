@@ -1,13 +1,15 @@
 """Operating bmw_assets as a user does, in a real browser against the real webserver and daemon:
 read the asset graph, backfill two trained_model variants from the launch dialog, watch
-eval_report follow them by automation, then publish press releases, start the sensor, and see
-its refresh run mark the trained variants as unsynced with the new dataset.
+eval_report follow them by automation with its verdict checks, and variant_comparison follow the
+evaluations with a verdict per variant and the samples inline, then publish press releases, start
+the sensor, and see its refresh run mark the trained variants as unsynced with the new dataset.
 
 Waits poll the webserver's GraphQL API (bounded); nothing sleeps a fixed time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -42,6 +44,8 @@ VARIANTS = ["dropped", "dropped_lora", "original", "original_lora", "pruned", "p
 BACKFILLED = ["original_lora", "dropped_lora"]
 REFRESH_SELECTION = {"article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset"}
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+EVAL_CHECKS = ["beats_base_on_heldout_perplexity", "forgetting_within_limit"]
+VERDICT = re.compile(r": (better|worse|mixed|undecided)\. ")
 
 
 def test_operating_the_graph_from_the_ui(page: Page, ui_stack: Stack, screenshot_dir: Path) -> None:
@@ -51,10 +55,14 @@ def test_operating_the_graph_from_the_ui(page: Page, ui_stack: Stack, screenshot
     check_trained_partitions(ui, backfill_id, ui_stack.storage)
     show_loss_curve(page, screenshot_dir)
     check_eval_reports_follow(ui)
+    show_eval_report_verdict(page, ui, screenshot_dir)
+    comparisons = check_comparison_follows(page, ui, screenshot_dir)
     show_backfill_done(page, ui, backfill_id, screenshot_dir)
     show_eval_report_runs(page, screenshot_dir)
     check_sensor_requests_refresh(page, ui_stack, screenshot_dir)
     check_models_unsynced(page, ui, screenshot_dir)
+    # Minutes later, and after a new dataset: no further comparison run (its automation does not loop).
+    assert len(comparison_runs(ui)) == comparisons
 
 
 def check_asset_graph(page: Page, shots: Path) -> None:
@@ -198,6 +206,74 @@ def check_eval_reports_follow(ui: DagsterUI) -> None:
         assert "report" in labels and len(labels) > 3, labels
 
 
+def show_eval_report_verdict(page: Page, ui: DagsterUI, shots: Path) -> None:
+    """Each evaluated partition ran both verdict checks, which say how it compares with the base;
+    its metadata shows the verdict, the rounded metrics table and the samples inline."""
+    for check in EVAL_CHECKS:
+        executions = ui.check_executions("eval_report", check)
+        assert sorted(e["partition"] for e in executions) == sorted(BACKFILLED), executions
+        for execution in executions:
+            evaluation = execution["evaluation"]
+            assert evaluation["severity"] == "WARN" and evaluation["description"], execution
+            assert ("lower is better" in evaluation["description"]) or "missing" in evaluation["description"]
+    page.goto(f"/assets/eval_report?view=partitions&partition={BACKFILLED[0]}")
+    for label in ("verdict", "metrics", "samples", "heldout_perplexity"):
+        expect(page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first).to_be_visible()
+    page.screenshot(path=shots / "eval-report-metadata.png")
+    with markdown_entry(page, "verdict") as verdict:
+        expect(verdict.get_by_text(VERDICT).first).to_be_visible()
+    page.goto("/assets/eval_report?view=checks")
+    for check in EVAL_CHECKS:
+        expect(page.get_by_text(check, exact=True).first).to_be_visible()
+    page.screenshot(path=shots / "eval-report-checks.png")
+
+
+def comparison_runs(ui: DagsterUI) -> list[dict]:
+    return [r for r in ui.runs() if "variant_comparison" in assets_of(r)]
+
+
+def check_comparison_follows(page: Page, ui: DagsterUI, shots: Path) -> int:
+    """Automation materializes variant_comparison once the evaluations are in, though four variants
+    were never evaluated: a verdict line per variant, samples inline. Returns its number of runs."""
+    runs = wait_for_runs(ui, "variant_comparison requested by automation", lambda r: "variant_comparison" in assets_of(r),
+                         1, timeout_s=240)  # fmt: skip
+    assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs)
+    (event,) = ui.materializations("variant_comparison")[:1]
+    metadata = {m["label"]: m for m in event["metadataEntries"]}
+    verdicts = metadata["verdict"]["mdStr"].splitlines()
+    assert len(verdicts) == len(VARIANTS)
+    for variant in VARIANTS:
+        line = next(v for v in verdicts if v.startswith(f"- **{variant}**: "))
+        assert VERDICT.search(line) if variant in BACKFILLED else line.endswith("not evaluated yet."), line
+    samples = metadata["samples"]["mdStr"]
+    assert all(f"- **{model}**: " in samples for model in ["base", *BACKFILLED])
+    page.goto("/assets/variant_comparison?view=events")
+    for label in ("verdict", "comparison", "samples", "metrics"):
+        expect(page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first).to_be_visible()
+    with markdown_entry(page, "verdict") as verdict:
+        for variant in VARIANTS:
+            expect(verdict.get_by_text(variant, exact=True).first).to_be_visible()
+        page.screenshot(path=shots / "variant-comparison-verdict.png")
+    with markdown_entry(page, "samples") as samples:
+        expect(samples.get_by_text("base", exact=True).first).to_be_visible()
+        page.screenshot(path=shots / "variant-comparison-samples.png")
+    return len(comparison_runs(ui))
+
+
+@contextlib.contextmanager
+def markdown_entry(page: Page, label: str):
+    """Where a Markdown metadata entry is rendered: in its row when short (the UI inlines Markdown of
+    under 1,000 characters), else in the dialog its [Show Markdown] link opens (closed afterwards)."""
+    row = page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first
+    link = row.get_by_text("[Show Markdown]")
+    if link.count() == 0:
+        yield row
+        return
+    link.click()
+    yield page.get_by_role("dialog")
+    page.keyboard.press("Escape")
+
+
 def show_backfill_done(page: Page, ui: DagsterUI, backfill_id: str, shots: Path) -> None:
     """The backfill completes, and its page lists one succeeded run per variant."""
     status = wait_for("the backfill to complete", lambda: _backfill_status(ui, backfill_id), 120, every_s=1)
@@ -227,8 +303,8 @@ def show_eval_report_runs(page: Page, shots: Path) -> None:
     """The runs list: the backfill's trainings, then the eval_report runs automation requested."""
     page.goto("/runs")
     expect(page.get_by_text("eval_report", exact=True).filter(visible=True)).to_have_count(len(BACKFILLED))
-    # "Launched by" links to the sensor that requested the run.
-    expect(page.locator(f"a[href='/locations/{LOCATION}/sensors/automation']")).to_have_count(len(BACKFILLED))
+    # "Launched by" links to the sensor that requested the run: each evaluation and the comparison.
+    expect(page.locator(f"a[href='/locations/{LOCATION}/sensors/automation']")).to_have_count(len(BACKFILLED) + 1)
     page.screenshot(path=shots / "runs.png")
 
 

@@ -1,6 +1,7 @@
 """Materialize the text and dataset assets over real parts: the replica on loopback, a real
 DuckDB file, `transformers serve` with the packaged model behind the real openai client."""
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -74,6 +75,12 @@ def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm
         train = load_split(Path(data["path"]) / "train.jsonl")
         assert train and all(row["messages"][-1]["role"] == "assistant" for row in train)
         assert max(row["tokens"] for row in train) <= data["max_length"]
+        # One row per style as training sees it, under the loss rule the local variants use.
+        view = data["training_view"]
+        assert re.search(r"^Loss rule `(full_sequence|completion_only|assistant_mask)` \(dropped, ", view), view[:200]
+        for style in ("instruct", "qa", "article"):
+            assert f"**{style}**" in view
+        assert "«<|im_start|>" in view or "«" in view.split("<|im_start|>assistant")[1]
 
         # Nothing new upstream: no LLM requests, the same dataset version.
         second = dg.materialize(assets, resources=resources, instance=instance)

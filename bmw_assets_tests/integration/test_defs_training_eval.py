@@ -20,7 +20,7 @@ from bmw_assets.defs.resources import ModelConfigsResource
 from bmw_assets.models.config import list_variants
 from bmw_assets.replica.corpus import build_corpus
 from bmw_assets.settings import Settings, StorageLayout
-from bmw_assets_tests.conftest import write_tiny_configs
+from bmw_assets_tests.conftest import TINY_PROFILE, write_tiny_configs
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +80,9 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
             assert meta["loss_curve"].startswith("![loss curve](data:image/png;base64,")
             assert (Path(meta["checkpoint_dir"]) / "manifest.json").is_file()
             assert any(Path(meta["checkpoint_dir"]).glob("*.safetensors"))
+            # training.report_to: tensorboard (the default) logged event files where the metadata says.
+            assert any(Path(meta["tensorboard_logdir"]).rglob("events.out.tfevents.*"))
+            assert meta["open_tracking"].startswith(f"`tensorboard --logdir {meta['tensorboard_logdir']}`")
 
         # A finished run is not trained again for the same inputs.
         manifest = next((root / "models" / "original_lora").glob("*/manifest.json"))
@@ -94,8 +97,23 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
 
         materialize(workspace, [evaluation.base_model_report], instance)
         for variant in ("original_lora", "dropped_lora"):
-            materialize(workspace, [evaluation.eval_report], instance, variant)
+            evaluated = materialize(workspace, [evaluation.eval_report], instance, variant)
+            # Both verdict checks ran for this partition, each saying how the variant compares.
+            checks = {c.check_name: c for c in evaluated.get_asset_check_evaluations()}
+            assert set(checks) == {"beats_base_on_heldout_perplexity", "forgetting_within_limit"}
+            assert all(c.partition == variant and c.description for c in checks.values())
+            meta = {k: v.value for k, v in evaluated.asset_materializations_for_node("eval_report")[0].metadata.items()}
+            assert meta["verdict"].startswith(f"**{variant}**: ")
+            assert len(str(meta["heldout_perplexity"]).split(".")[-1]) <= 4  # rounded, not 15 digits
+            assert any(r.data["change_vs_base"].endswith("held-out perplexity, lower is better")
+                       or "within noise" in r.data["change_vs_base"] for r in meta["metrics"].records)  # fmt: skip
         compared = materialize(workspace, [evaluation.variant_comparison], instance)
+        shown = {k: v.value for k, v in compared.asset_materializations_for_node("variant_comparison")[0].metadata.items()}
+        verdicts = shown["verdict"].splitlines()
+        assert len(verdicts) == len(expected_layers) and "- **pruned**: not evaluated yet." in verdicts
+        assert shown["samples"].count("- **base**: ") == len(TINY_PROFILE["evaluation"]["generation_prompts"])
+        assert "- **original_lora**: " in shown["samples"] and "- **pruned**: " not in shown["samples"]
+        assert [r.data["variant"] for r in shown["comparison"].records][0] == "base"
 
     table = compared.asset_value("variant_comparison")["table"]
     rows = {row["variant"]: row for row in table}

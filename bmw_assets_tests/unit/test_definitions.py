@@ -36,8 +36,14 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             "has_description": bool(node.description),
             "checks": sorted(c.name for c in node.check_keys),
         }
+    jobs = {}
+    for job in defs.jobs or []:
+        resolved = defs.resolve_job_def(job.name)
+        keys = resolved.asset_layer.executable_asset_keys if resolved.asset_layer else set()
+        jobs[job.name] = sorted(k.to_user_string() for k in keys)
     return {
         "assets": assets,
+        "jobs": jobs,
         "sensors": sorted(s.name for s in defs.sensors or []),
         "resources": sorted(defs.resources or {}),
     }
@@ -59,6 +65,12 @@ def test_every_asset_has_group_kind_and_description() -> None:
         assert node["group"] not in (None, "default"), name
         assert node["kinds"], name
         assert node["has_description"], name
+
+
+def test_every_check_says_what_it_checks() -> None:
+    graph = build_definitions(load_settings({})).resolve_asset_graph()
+    for check_key in graph.asset_check_keys:
+        assert graph.get_check_spec(check_key).description, check_key.to_user_string()
 
 
 def test_evaluation_pool_follows_the_profile_unless_set():

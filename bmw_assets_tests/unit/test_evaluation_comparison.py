@@ -11,8 +11,10 @@ from bmw_assets.evaluation.comparison import (
     compare_variants,
     comparison_markdown,
     load_training_stats,
+    samples_markdown,
+    table_rows,
 )
-from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
+from bmw_assets.evaluation.plots import metric_panels, plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import (
     EvalReport,
     eval_result_rows,
@@ -99,8 +101,42 @@ def test_training_stats_and_plots(tmp_path):
     assert stats["tokens_per_second"] == 99.0 and stats["layers"] == 30
     assert load_training_stats(tmp_path / "never-trained") is None
     table = compare_variants({"original": make_report("original", 8.0, 25.0, 0.75), "pruned": None}, make_report("base", 10, 20, 0.25), {"original": stats})
-    bars = plot_metric_bars(table, tmp_path / "bars.png")
+    bars, skipped = plot_metric_bars(table, tmp_path / "bars.png")
     curves = plot_loss_curves({"original": stats, "pruned": None}, tmp_path / "loss.png")
+    # The test split had no questions (NaN for every model): no empty panel, and the reason instead.
+    assert skipped == {"fact_recall_test": "no model has a value yet"}
     for path in (bars, curves):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert math.isfinite(table.filter(table["variant"] == "original")["general_perplexity"].item())
+
+
+
+def test_panels_skip_metrics_that_are_zero_or_missing_for_every_model(tmp_path):
+    reports = {"original": make_report("original", 55.8, 25.0, 0.0), "pruned": make_report("pruned", 252.0, 30.0, 0.0)}
+    table = compare_variants(reports, make_report("base", 59.8, 20.0, 0.0))
+    drawn, skipped = metric_panels(table)
+    assert skipped == {"fact_recall_train": "0 for every model, the base included",
+                       "fact_recall_test": "no model has a value yet"}  # fmt: skip
+    assert drawn == ["heldout_perplexity", "forgetting_change_pct", "semantic_entropy", "parameters"]
+    nothing = compare_variants({"original": None}, make_report("base", 59.8, 20.0, 0.0)).with_columns(
+        heldout_perplexity=None, forgetting_change_pct=None, semantic_entropy=None, parameters=None
+    )
+    assert plot_metric_bars(nothing, tmp_path / "none.png")[0] is None
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_table_rows_are_rounded_and_samples_grouped_by_prompt():
+    table = compare_variants({"original": make_report("original", 55.81234, 25.0, 0.5)}, make_report("base", 59.8, 20.0, 0.25))
+    rows = table_rows(table)
+    assert rows[1]["heldout_perplexity"] == 55.81 and rows[1]["forgetting_change_pct"] == 25.0
+    assert rows[1]["parameters"] == 134_515_008
+    long_answer = "word " * 200
+    markdown = samples_markdown({
+        "base": [{"prompt": "Which models?", "enable_thinking": None, "answer": "The  iX3\nand i4."}],
+        "original": [{"prompt": "Which models?", "enable_thinking": None, "answer": long_answer},
+                     {"prompt": "Deliveries?", "enable_thinking": False, "answer": ""}],
+    })  # fmt: skip
+    lines = markdown.splitlines()
+    assert lines[:4] == ["**Which models?**", "", "- **base**: The iX3 and i4.", lines[3]]
+    assert lines[3].startswith("- **original**: word word") and lines[3].endswith(" …") and len(lines[3]) < 440
+    assert "**Deliveries?** (thinking off)" in lines and "- **original**: _(empty)_" in lines
