@@ -239,7 +239,7 @@ COMPARISON_AUTOMATION = (
     )
     & ~dg.AutomationCondition.in_progress()
     & ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
-        dg.AssetSelection.assets("base_model_report")
+        dg.AssetSelection.assets("base_model_report", "rag_baseline_report")
     )
 ).with_label("after_new_evaluations")
 
