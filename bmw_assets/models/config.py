@@ -202,7 +202,16 @@ def load_variant_config(
     profile_data = _read_yaml(profile_path, root)
     if "extends" in profile_data:
         raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
+    # A profile's `by_method: {full: {...}, lora: {...}}` is laid on last, by the variant's training
+    # method: settings such as the learning rate differ between the two by an order of magnitude.
+    by_method = profile_data.pop("by_method", {}) or {}
+    unknown = set(by_method) - {"full", "lora"}
+    if unknown:
+        raise ConfigError(f"{_show(profile_path, root)}: by_method: {sorted(unknown)}; use full and/or lora")
     merged = _deep_merge(merged, profile_data, profile_path, origins)
+    method = merged.get("training", {}).get("method")
+    if by_method.get(method):
+        merged = _deep_merge(merged, by_method[method], profile_path, origins)
     return _validate(merged, variant, profile, origins, root)
 
 
