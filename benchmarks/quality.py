@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # a GPU host runs it from a copy of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 PROFILE = "gpu-quality"
 VARIANTS = ("original", "original_lora", "dropped", "dropped_lora", "pruned", "pruned_lora")
@@ -398,60 +400,59 @@ def _targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def report(run_dir: Path, results: Path) -> dict[str, Any]:
-    """quality.json from the unpacked device output in `run_dir` (models/, reports/, state.json)."""
+def _training_summary(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not stats:
+        return None
+    return {key: stats.get(key) for key in ("best_eval_loss", "final_train_loss", "final_eval_loss", "global_step",
+                                            "trained_tokens", "tokens_per_second", "wall_seconds", "layers",
+                                            "removed_layers", "trainable_params", "total_params", "device")} | {
+        "eval_loss_curve": [(p["step"], round(p["loss"], 4)) for p in stats.get("history", {}).get("eval", [])]}
+
+
+def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """quality.json from the unpacked device output in `run_dir` (models/, reports/, state.json):
+    every run's training summary, the sweeps, and the evaluation table with its targets where the
+    evaluations completed (`jobs`: the device calls' job results, when several calls made the run)."""
     from bmw_assets.evaluation.comparison import compare_variants, load_training_stats
     from bmw_assets.evaluation.report import read_report
 
     state = json.loads((run_dir / "state.json").read_text())
-    chosen = state["chosen"]
-    names = {"original": chosen["original"], "original_lora": chosen["original_lora"]} | {
-        v: v for v in VARIANTS if v not in ("original", "original_lora")}  # fmt: skip
-    reports = {v: read_report(run_dir / "reports" / v) if (run_dir / "reports" / v / "eval_report.json").is_file()
-               else None for v in VARIANTS}  # fmt: skip
-    base = read_report(run_dir / "reports" / "base")
-    retrieval = read_report(run_dir / "reports" / "base+rag")
-    stats = {v: load_training_stats(run_dir / "models" / names[v]) for v in VARIANTS}
-    table = compare_variants(reports, base, stats, retrieval=retrieval)
-    errors = {r.variant: r.standard_errors() for r in [base, retrieval, *filter(None, reports.values())]}
-    rows = {row["variant"]: row | {"standard_errors": errors.get(row["variant"], {})} for row in table.to_dicts()}
-    for v in VARIANTS:
-        train_seconds = (state["stages"].get("sweep", {}) | state["stages"].get("final", {})).get(names[v], {})
-        rows[v]["gpu_seconds_training"] = train_seconds.get("seconds")
-        rows[v]["best_eval_loss"] = (stats[v] or {}).get("best_eval_loss")
-    sweep = []
-    for name, variant, overrides in SWEEP:
-        run = load_training_stats(run_dir / "models" / name) or {}
-        sweep.append({"run": name, "variant": variant, "overrides": overrides, "best_eval_loss": run.get("best_eval_loss"),
-                      "chosen": name in chosen.values()})  # fmt: skip
+    chosen = state.get("chosen", {})
+    training = {path.name: _training_summary(load_training_stats(path)) for path in sorted((run_dir / "models").iterdir())
+                if path.is_dir()}  # fmt: skip
+    sweep = [{"run": name, "variant": variant, "overrides": overrides, "best_eval_loss": (training.get(name) or {}).get(
+        "best_eval_loss"), "chosen": name in chosen.values()} for name, variant, overrides in SWEEP]  # fmt: skip
     local = []
     for name, variant, overrides in LOCAL_SWEEP:
+        row = {"run": name, "variant": variant, "overrides": overrides,
+               "best_eval_loss": (training.get(name) or {}).get("best_eval_loss")}  # fmt: skip
         path = run_dir / "reports" / name / "eval_report.json"
         if path.is_file():
             r = read_report(path)
-            local.append({"run": name, "variant": variant, "overrides": overrides,
-                          "heldout_perplexity": r.perplexity.get("perplexity"),
-                          "fact_recall_train": r.fact_recall["train"]["rate"], "n": r.fact_recall["train"]["n"],
-                          "trained_tokens": (load_training_stats(run_dir / "models" / name) or {}).get("trained_tokens")})  # fmt: skip
-    local_base = run_dir / "reports" / "local-base" / "eval_report.json"
-    if local_base.is_file():
-        r = read_report(local_base)
-        local.insert(0, {"run": "local-base", "heldout_perplexity": r.perplexity.get("perplexity"),
-                         "fact_recall_train": r.fact_recall["train"]["rate"], "n": r.fact_recall["train"]["n"]})  # fmt: skip
-    result = {
-        "device": (stats["original"] or {}).get("device"),
-        "profile": PROFILE,
-        "rows": rows,
-        "targets": _targets(rows),
-        "sweep": sweep,
-        "chosen": chosen,
-        "local_sweep": local,
-        "jobs": state["stages"],
-        "dequantize_seconds": state.get("dequantize_seconds"),
-    }
+            row |= {"heldout_perplexity": r.perplexity.get("perplexity"), "fact_recall_train": r.fact_recall["train"]["rate"]}
+        local.append(row)
+    result: dict[str, Any] = {"profile": PROFILE, "chosen": chosen, "sweep": sweep, "local_sweep": local,
+                              "training": training, "jobs": jobs or state["stages"],
+                              "dequantize_seconds": state.get("dequantize_seconds")}  # fmt: skip
+    if (run_dir / "reports" / "base" / "eval_report.json").is_file():
+        names = chosen | {v: v for v in VARIANTS if v not in chosen}
+        reports = {v: read_report(run_dir / "reports" / v) if (run_dir / "reports" / v / "eval_report.json").is_file()
+                   else None for v in VARIANTS}  # fmt: skip
+        base = read_report(run_dir / "reports" / "base")
+        rag = run_dir / "reports" / "base+rag" / "eval_report.json"
+        retrieval = read_report(rag) if rag.is_file() else None
+        stats = {v: load_training_stats(run_dir / "models" / names[v]) for v in VARIANTS}
+        table = compare_variants(reports, base, stats, retrieval=retrieval)
+        errors = {r.variant: r.standard_errors() for r in [base, retrieval, *reports.values()] if r is not None}
+        rows = {row["variant"]: row | {"standard_errors": errors.get(row["variant"], {})} for row in table.to_dicts()}
+        result |= {"rows": rows, "targets": _targets(rows)}
+        _print_table(result)
+    else:
+        result["evaluation"] = "not completed: no base-model report in the device output"
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    _print_table(result)
+    for row in sweep + local:
+        print(f"{row['run']:<28} best validation loss {row['best_eval_loss']}")
     return result
 
 
@@ -491,9 +492,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--evaluation", type=json.loads, default={}, help="JSON laid over every evaluation section")
     rep = phases.add_parser("report", help="quality.json from the device output (unpacked quality-run.tar.gz)")
     rep.add_argument("--run-dir", type=Path, required=True)
+    rep.add_argument("--jobs", type=Path, nargs="*", default=[],
+                     help="state.json of each device call, when several calls made the run (their job results are kept)")
     args = parser.parse_args(argv)
     if args.phase == "report":
-        report(args.run_dir, RESULTS)
+        jobs = {f"call {n}: {stage}": outcome for n, path in enumerate(args.jobs, 1)
+                for stage, outcome in json.loads(path.read_text())["stages"].items()} or None  # fmt: skip
+        report(args.run_dir, RESULTS, jobs)
     elif args.phase == "run":
         run_stage(args.stage, Work(args.work, args.training, args.evaluation, args.parallel), args.out, args.deadline)
     elif args.phase == "prepare":
