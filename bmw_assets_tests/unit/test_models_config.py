@@ -68,13 +68,15 @@ def test_production_reproduces_the_original_hyper_parameters():
     assert (original.surgery.kind, original.training.method) == ("none", "full")
 
 
-def test_local_profile_is_small_enough_to_train_in_seconds():
+def test_local_profile_is_small_enough_for_the_demo_and_learns_the_facts():
     for variant in VARIANTS:
         cfg = load_variant_config(variant, "local")
         assert cfg.model.name == "packaged:smollm2-135m-instruct"
         assert cfg.model.dtype == "float32"
         assert cfg.training.max_length == 256
-        assert cfg.training.max_steps <= 10
+        assert (cfg.training.max_steps, cfg.training.num_train_epochs, cfg.training.styles) == (-1, 1.0, ["qa"])
+        assert cfg.training.assistant_only_loss  # loss on the answers, where the facts are
+        assert cfg.training.learning_rate == (3.0e-3 if cfg.training.method == "lora" else 3.0e-4)  # by_method
         assert cfg.training.per_device_batch_size == 2
         assert cfg.surgery.calibration_samples == 8
         assert (cfg.evaluation.entropy_samples, cfg.evaluation.max_new_tokens) == (4, 24)
@@ -107,6 +109,16 @@ def test_profile_is_laid_over_the_resolved_variant(configs: Path):
     assert (cfg.training.lora.r, cfg.training.lora.alpha) == (2, 16)
     assert (cfg.surgery.kind, cfg.surgery.layer, cfg.training.method) == ("drop", 3, "lora")
     assert cfg.profile == "tiny"
+
+
+def test_a_profile_sets_values_by_training_method(configs: Path):
+    write_yaml(configs / "profiles" / "tiny.yaml", {"training": {"learning_rate": 1.0e-6},
+                                                   "by_method": {"lora": {"training": {"learning_rate": 5.0e-3}}}})
+    assert load_variant_config("pruned_lora", "tiny", configs).training.learning_rate == 5.0e-3
+    assert load_variant_config("pruned", "tiny", configs).training.learning_rate == 1.0e-6  # full: the profile's
+    write_yaml(configs / "profiles" / "tiny.yaml", {"by_method": {"qlora": {"training": {"learning_rate": 1.0}}}})
+    with pytest.raises(ConfigError, match="by_method.*qlora.*full and/or lora"):
+        load_variant_config("original", "tiny", configs)
 
 
 def test_extends_cycle_is_reported_with_the_chain(configs: Path):
