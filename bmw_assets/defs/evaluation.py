@@ -121,10 +121,15 @@ def base_model_report(
     facts: FactsResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
+    return _evaluate_base(context, compute, storage, facts, chatml_dataset, model_configs, base_model, BASE_VARIANT)
+
+
+def _evaluate_base(context, compute, storage, facts, dataset, model_configs, base_model, variant, retrieval_corpus=None):
+    """The base model's evaluation (alone, or as the retrieval baseline), once per dataset version."""
     evaluation = _measured_config(next(iter(model_configs.load_valid()[0].values())).evaluation)
-    run_id = chatml_dataset["version"][:10]
     model = {"model_path": base_model["path"], "adapter_path": None}
-    report, metadata = _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, BASE_VARIANT, run_id, model)
+    report, metadata = _evaluate(context, compute, storage, facts, dataset, evaluation, variant, dataset["version"][:10],
+                                 model, retrieval_corpus)  # fmt: skip
     return dg.MaterializeResult(value=report.to_dict(), metadata=metadata | report_metadata(report, None))
 
 
@@ -145,12 +150,8 @@ def rag_baseline_report(
     facts: FactsResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    evaluation = _measured_config(next(iter(model_configs.load_valid()[0].values())).evaluation)
-    run_id = chatml_dataset["version"][:10]
-    model = {"model_path": base_model["path"], "adapter_path": None}
-    report, metadata = _evaluate(context, compute, storage, facts, chatml_dataset, evaluation, RAG_VARIANT, run_id,
-                                 model, retrieval_corpus=Path(chatml_dataset["path"]) / "train.jsonl")  # fmt: skip
-    return dg.MaterializeResult(value=report.to_dict(), metadata=metadata | report_metadata(report, None))
+    return _evaluate_base(context, compute, storage, facts, chatml_dataset, model_configs, base_model, RAG_VARIANT,
+                          retrieval_corpus=Path(chatml_dataset["path"]) / "train.jsonl")  # fmt: skip
 
 
 @dg.asset(
