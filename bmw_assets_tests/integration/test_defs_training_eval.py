@@ -96,6 +96,7 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
         assert runs == expected_layers
 
         materialize(workspace, [evaluation.base_model_report], instance)
+        materialize(workspace, [evaluation.rag_baseline_report], instance)
         for variant in ("original_lora", "dropped_lora"):
             evaluated = materialize(workspace, [evaluation.eval_report], instance, variant)
             # Both verdict checks ran for this partition, each saying how the variant compares.
@@ -110,14 +111,16 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
         compared = materialize(workspace, [evaluation.variant_comparison], instance)
         shown = {k: v.value for k, v in compared.asset_materializations_for_node("variant_comparison")[0].metadata.items()}
         verdicts = shown["verdict"].splitlines()
-        assert len(verdicts) == len(expected_layers) and "- **pruned**: not evaluated yet." in verdicts
+        assert len(verdicts) == len(expected_layers) + 1 and "- **pruned**: not evaluated yet." in verdicts
+        assert verdicts[-1].startswith("- **base+rag** (retrieval baseline): fact recall on training articles")
         assert shown["samples"].count("- **base**: ") == len(TINY_PROFILE["evaluation"]["generation_prompts"])
         assert "- **original_lora**: " in shown["samples"] and "- **pruned**: " not in shown["samples"]
         assert [r.data["variant"] for r in shown["comparison"].records][0] == "base"
 
     table = compared.asset_value("variant_comparison")["table"]
     rows = {row["variant"]: row for row in table}
-    assert list(rows)[0] == "base" and set(rows) == {"base", *expected_layers}
+    assert list(rows)[:2] == ["base", "base+rag"] and set(rows) == {"base", "base+rag", *expected_layers}
+    assert rows["base+rag"]["heldout_perplexity"] is None  # the retrieval baseline scores no perplexity
     assert rows["original_lora"]["heldout_perplexity"] > 1 and rows["dropped_lora"]["layers"] == 29
     # Trained but not evaluated: training columns filled, evaluation columns missing (not zero).
     assert rows["pruned"]["heldout_perplexity"] is None and rows["pruned"]["layers"] == 20
@@ -125,4 +128,4 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     evaluated = {r[0] for r in con.execute("SELECT DISTINCT variant FROM eval_results").fetchall()}
     con.close()
-    assert evaluated == {"base", "original_lora", "dropped_lora"}
+    assert evaluated == {"base", "base+rag", "original_lora", "dropped_lora"}
