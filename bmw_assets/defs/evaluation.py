@@ -141,7 +141,7 @@ def _evaluate_base(context, compute, storage, facts, dataset, model_configs, bas
     "top passages of the training articles in its prompt (MiniLM embeddings). Answers whether fine-tuning "
     "is worth it against retrieval; no perplexity (the model is the base).",
 )
-def rag_baseline_report(
+def rag_baseline(
     context: dg.AssetExecutionContext,
     base_model: dict,
     chatml_dataset: dict,
@@ -240,7 +240,7 @@ COMPARISON_AUTOMATION = (
     )
     & ~dg.AutomationCondition.in_progress()
     & ~dg.AutomationCondition.any_deps_match(dg.AutomationCondition.missing()).allow(
-        dg.AssetSelection.assets("base_model_report", "rag_baseline_report")
+        dg.AssetSelection.assets("base_model_report", "rag_baseline")
     )
 ).with_label("after_new_evaluations")
 
@@ -262,13 +262,13 @@ def variant_comparison(
     eval_report: dict,
     trained_model: dict,
     base_model_report: dict,
-    rag_baseline_report: dict,
+    rag_baseline: dict,
     storage: StorageResource,
     model_configs: ModelConfigsResource,
 ) -> dg.MaterializeResult:
     reports = {v: EvalReport.from_dict(eval_report[v]) if v in eval_report else None for v in model_configs.variants()}
     base = EvalReport.from_dict(base_model_report)
-    retrieval = EvalReport.from_dict(rag_baseline_report)
+    retrieval = EvalReport.from_dict(rag_baseline)
     stats = {v: load_training_stats(Path(m["output_dir"])) for v, m in trained_model.items()}
     table = compare_variants(reports, base, stats, retrieval=retrieval)
     out = storage.layout.reports_dir / "comparison"

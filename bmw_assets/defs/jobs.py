@@ -15,7 +15,7 @@ ingest_and_prepare = dg.define_asset_job(
 )
 evaluate_base_model = dg.define_asset_job(
     "evaluate_base_model",
-    selection=["base_model_report", "rag_baseline_report"],
+    selection=["base_model_report", "rag_baseline"],
     description="Measure the base model on the current dataset, alone and with retrieved passages (the retrieval "
     "baseline): the references every variant is judged against.",
 )

@@ -136,7 +136,7 @@ def ui_stack(base_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
                 result = dg.materialize(
                     list(defs.assets or []),
-                    selection=[*DATA_ASSETS, "base_model_report", "rag_baseline_report"],
+                    selection=[*DATA_ASSETS, "base_model_report", "rag_baseline"],
                     resources=dict(defs.resources or {}),
                     instance=instance,
                     run_config={"ops": {"article_index": {"config": {"target": PUBLISHED}}}},

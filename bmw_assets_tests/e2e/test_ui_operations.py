@@ -37,7 +37,7 @@ GROUPS = {
     "text": ["regex_text", "llm_text"],
     "dataset": ["chatml_dataset"],
     "training": ["base_model", "trained_model"],
-    "evaluation": ["base_model_report", "eval_report", "rag_baseline_report", "variant_comparison"],
+    "evaluation": ["base_model_report", "eval_report", "rag_baseline", "variant_comparison"],
     "sharing": ["dataset_card", "exported_model", "model_card"],
 }
 VARIANTS = ["dropped", "dropped_lora", "original", "original_lora", "pruned", "pruned_lora"]

@@ -96,7 +96,7 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
         assert runs == expected_layers
 
         materialize(workspace, [evaluation.base_model_report], instance)
-        materialize(workspace, [evaluation.rag_baseline_report], instance)
+        materialize(workspace, [evaluation.rag_baseline], instance)
         for variant in ("original_lora", "dropped_lora"):
             evaluated = materialize(workspace, [evaluation.eval_report], instance, variant)
             # Both verdict checks ran for this partition, each saying how the variant compares.

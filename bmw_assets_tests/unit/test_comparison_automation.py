@@ -26,7 +26,7 @@ def test_comparison_runs_once_after_new_evaluations(tmp_path):
             result = dg.evaluate_automation_conditions(defs, instance, asset_selection=selection, cursor=cursor)
             return result, {(key.to_user_string(), partition) for key, partition in _requested(result)}
 
-        for asset in ("chatml_dataset", "base_model", "base_model_report", "rag_baseline_report"):
+        for asset in ("chatml_dataset", "base_model", "base_model_report", "rag_baseline"):
             _materialized(instance, asset)
         result, asked = requested()
         assert asked == set()  # nothing evaluated yet: nothing to compare
