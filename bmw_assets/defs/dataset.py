@@ -82,7 +82,8 @@ def chatml_dataset(
     }
     histogram = plot_token_histogram(manifest, layout.reports_dir / "datasets" / f"{manifest.version[:16]}_tokens.png")
     yield dg.MaterializeResult(
-        value={"version": manifest.version, "path": manifest.path, "max_length": settings.max_length},
+        value={"version": manifest.version, "path": manifest.path, "max_length": settings.max_length,
+               "system_prompt": settings.system_prompt},  # fmt: skip
         # The content hash: models trained on an older one show as unsynced (stale) in the UI.
         data_version=dg.DataVersion(manifest.version),
         metadata={

@@ -82,7 +82,8 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
     max_tokens = evaluation_config["heldout_max_tokens"]
     heldout_path = layout.reports_dir / "heldout" / f"{dataset['version'][:16]}-{max_tokens}.jsonl"
     write_heldout_texts(Path(dataset["path"]), heldout_path, max_tokens)
-    plan = plan_eval_run(variant, run_id, evaluation_config, model, facts_path, heldout_path, layout, retrieval_corpus)
+    plan = plan_eval_run(variant, run_id, evaluation_config, model, facts_path, heldout_path, layout, retrieval_corpus,
+                         dataset.get("system_prompt"))  # fmt: skip
     reported = {}
     if plan.completed:
         context.log.info(f"{plan.output_dir} already holds this evaluation")

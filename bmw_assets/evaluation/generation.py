@@ -24,15 +24,20 @@ def supports_thinking(tokenizer) -> bool:
     return rendered[True] != rendered[False]
 
 
-def chat_prompt_ids(tokenizer, question: str, enable_thinking: bool | None = None) -> list[int]:
-    """Token ids of `question` as one user turn plus the assistant header.
+def chat_prompt_ids(
+    tokenizer, question: str, enable_thinking: bool | None = None, system_prompt: str | None = None
+) -> list[int]:
+    """Token ids of `question` as one user turn plus the assistant header, after `system_prompt`
+    when given (the one the training rows carry: without it some templates, SmolLM2's among
+    them, put in a default system turn the model was not trained under).
 
     `enable_thinking` is passed to the template only when not None; templates that do
     not know it ignore it.
     """
     extra = {} if enable_thinking is None else {"enable_thinking": enable_thinking}
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True, **extra
+        [*system, {"role": "user", "content": question}], tokenize=False, add_generation_prompt=True, **extra
     )
     # The template already wrote any BOS/special tokens into the text.
     return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -14,6 +14,7 @@ hand it prints plain lines. The spec is JSON:
  adapter goes on), optional "retrieval" ({"corpus_path": a split JSONL whose articles are
  retrieved from}: the retrieval baseline, which asks the fact questions with the top
  `retrieval_top_k` passages in the prompt and scores no perplexity, the model being the base),
+ optional "system_prompt" (the dataset rows' system turn, under which every question is asked),
  optional "cpu_threads" (torch threads on CPU, default 1: on a shared 2-core machine
  two threads contend so badly that greedy decoding ran 7x slower than with one)
  and optional "judge_base_url" (for judge "llm"; else $OPENAI_BASE_URL)}.
@@ -111,8 +112,9 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
 
     facts = load_facts(Path(spec["facts_path"]))
     prompts = _fact_prompts(spec, facts, log)
+    system_prompt = spec.get("system_prompt")
     recall = fact_recall(model, tokenizer, facts, max_new_tokens=cfg["max_new_tokens"], batch_size=cfg["batch_size"],
-                         prompts=prompts)  # fmt: skip
+                         prompts=prompts, system_prompt=system_prompt)  # fmt: skip
     by_split = {
         split: score_fact_recall(
             [f for f in facts if f.split == split],
@@ -133,9 +135,10 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     entropy = semantic_entropy_for_questions(
         model, tokenizer, [prompts[i] for i in asked], [recall.answers[i].correct for i in asked], judge,
         samples=cfg["entropy_samples"], temperature=cfg["entropy_temperature"],
-        max_new_tokens=cfg["max_new_tokens"], seed=cfg.get("seed"), progress=log,
+        max_new_tokens=cfg["max_new_tokens"], seed=cfg.get("seed"), progress=log, system_prompt=system_prompt,
     )
-    samples = generate_samples(model, tokenizer, cfg["generation_prompts"], max_new_tokens=cfg["max_new_tokens"])
+    samples = generate_samples(model, tokenizer, cfg["generation_prompts"], max_new_tokens=cfg["max_new_tokens"],
+                               system_prompt=system_prompt)  # fmt: skip
 
     report = EvalReport(
         variant=spec["variant"],

@@ -24,13 +24,15 @@ class SampleGeneration:
     answer: str
 
 
-def generate_samples(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int) -> list[SampleGeneration]:
+def generate_samples(
+    model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, system_prompt: str | None = None
+) -> list[SampleGeneration]:
     """Greedy completions of `prompts` (at most `max_new_tokens` tokens each), split into
     thinking and answer; each prompt twice (thinking on, off) when the template supports it."""
     modes: list[bool | None] = [True, False] if supports_thinking(tokenizer) else [None]
     cases = [(prompt, mode) for prompt in prompts for mode in modes]
     texts = generate_greedy(
-        model, tokenizer, [chat_prompt_ids(tokenizer, p, enable_thinking=m) for p, m in cases],
+        model, tokenizer, [chat_prompt_ids(tokenizer, p, enable_thinking=m, system_prompt=system_prompt) for p, m in cases],
         max_new_tokens=max_new_tokens,
     )
     return [SampleGeneration(p, m, *split_thinking(t)) for (p, m), t in zip(cases, texts)]

@@ -132,6 +132,7 @@ def semantic_entropy_for_questions(
     max_new_tokens: int = 64,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    system_prompt: str | None = None,
 ) -> SemanticEntropyResult:
     """Sample `samples` answers per question (one batched `generate` call each, thinking
     off), cluster them with `judge`, and score entropies; `correct[i]` is the greedy
@@ -140,7 +141,7 @@ def semantic_entropy_for_questions(
     give a question the same samples."""
     results: list[QuestionEntropy] = []
     for number, question in enumerate(questions, start=1):
-        prompt = chat_prompt_ids(tokenizer, question, enable_thinking=False)
+        prompt = chat_prompt_ids(tokenizer, question, enable_thinking=False, system_prompt=system_prompt)
         sampled = sample_answers(
             model, tokenizer, prompt, n=samples, temperature=temperature, max_new_tokens=max_new_tokens,
             seed=None if seed is None else question_seed(seed, question),

@@ -107,9 +107,11 @@ def plan_eval_run(
     heldout_path: Path,
     layout: StorageLayout,
     retrieval_corpus: Path | None = None,
+    system_prompt: str | None = None,
 ) -> EvalPlan:
     """Write the eval spec for one model under reports/<variant>/<run_id>/; with `retrieval_corpus`
-    (a split JSONL) the spec asks for the retrieval baseline over that split's articles."""
+    (a split JSONL) the spec asks for the retrieval baseline over that split's articles. Questions
+    are asked under `system_prompt`, the one the dataset's rows carry."""
     output_dir = layout.reports_dir / variant / run_id
     spec = {
         "variant": variant,
@@ -120,6 +122,7 @@ def plan_eval_run(
         "facts_path": str(facts_path),
         **general_text_spec(layout, evaluation_config["general_text_chars"]),
         "retrieval": {"corpus_path": str(retrieval_corpus)} if retrieval_corpus else None,
+        "system_prompt": system_prompt,
         "output_dir": str(output_dir),
     }
     spec_path = output_dir / "eval_spec.json"

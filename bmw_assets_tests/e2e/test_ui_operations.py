@@ -301,11 +301,16 @@ def show_loss_curve(page: Page, shots: Path) -> None:
 
 
 def show_eval_report_runs(page: Page, shots: Path) -> None:
-    """The runs list: the backfill's trainings, then the eval_report runs automation requested."""
+    """The runs list: the backfill, then one run per trained variant that automation requested (its
+    eval_report with the cards that follow it), and the comparison's run."""
     page.goto("/runs")
-    expect(page.get_by_text("eval_report", exact=True).filter(visible=True)).to_have_count(len(BACKFILLED))
+    automation = f"a[href='/locations/{LOCATION}/sensors/automation']"
+    for variant in BACKFILLED:
+        row = page.get_by_role("row").filter(has_text=f"partition: {variant}")
+        expect(row).to_have_count(1)
+        expect(row.locator(automation)).to_have_count(1)
     # "Launched by" links to the sensor that requested the run: each evaluation and the comparison.
-    expect(page.locator(f"a[href='/locations/{LOCATION}/sensors/automation']")).to_have_count(len(BACKFILLED) + 1)
+    expect(page.locator(automation)).to_have_count(len(BACKFILLED) + 1)
     page.screenshot(path=shots / "runs.png")
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from bmw_assets.dataset.settings import DatasetSettings
 from bmw_assets.evaluation.generation import (
     chat_prompt_ids,
     completion_ids,
@@ -52,6 +53,20 @@ def test_prompt_does_not_round_trip_through_decode(tokenizer):
     ids = chat_prompt_ids(tokenizer, ODD_QUESTION)
     text = tokenizer.apply_chat_template([{"role": "user", "content": ODD_QUESTION}], tokenize=False, add_generation_prompt=True)
     assert tokenizer.decode(ids, skip_special_tokens=True) != text
+
+
+def test_questions_are_asked_under_the_training_rows_system_prompt(tokenizer):
+    """A fact question is asked exactly as the training row that taught it: the dataset's system
+    turn, not the template's default one (SmolLM2 writes its own when none is given)."""
+    system = DatasetSettings().system_prompt
+    question, answer = "Where is the BMW iX eDrive40 produced?", "At Plant San Luis Potosi."
+    row = [{"role": "system", "content": system}, {"role": "user", "content": question},
+           {"role": "assistant", "content": answer}]  # fmt: skip
+    trained = tokenizer(tokenizer.apply_chat_template(row, tokenize=False), add_special_tokens=False)["input_ids"]
+    asked = chat_prompt_ids(tokenizer, question, system_prompt=system)
+    assert trained[: len(asked)] == asked
+    assert tokenizer.decode(trained[len(asked):]).startswith(answer)
+    assert chat_prompt_ids(tokenizer, question)[: len(asked)] != asked
 
 
 def test_greedy_answer_is_exactly_the_generated_tokens(tiny_model, tokenizer):
