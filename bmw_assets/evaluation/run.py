@@ -100,7 +100,7 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     cfg = spec["config"]
     if not torch.cuda.is_available():
         torch.set_num_threads(int(spec.get("cpu_threads", 1)))
-    model, tokenizer = load_model(spec["model_path"], spec["adapter_path"], spec.get("removed_layers"))
+    model, tokenizer = load_model(spec["model_path"], spec["adapter_path"], spec.get("removed_layers"), cfg["cpu_bf16"])
     log(f"loaded {spec['model_path']}" + (f" + adapter {spec['adapter_path']}" if spec["adapter_path"] else ""))
     windows = {"max_length": cfg["perplexity_max_length"], "stride": cfg["perplexity_stride"], "batch_size": cfg["batch_size"]}
     retrieval = bool(spec.get("retrieval"))

@@ -30,6 +30,7 @@ import torch
 from bmw_assets.atomic import write_json_atomic
 from bmw_assets.hashing import sha256_file as file_sha256
 from bmw_assets.hashing import sha256_json
+from bmw_assets.models.loading import cpu_has_bf16
 from bmw_assets.models.surgery import (
     apply_surgery,
     build_calibration_batches,
@@ -248,7 +249,8 @@ def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: boo
         greater_is_better=False,
         save_total_limit=2,  # the best and the latest checkpoint are all that selection and resume need
         seed=int(training.get("seed", 0)),
-        bf16=cuda,
+        bf16=cuda or (bool(training["cpu_bf16"]) and cpu_has_bf16()),
+        use_cpu=not cuda,  # the Trainer takes CPU bf16 (autocast) only when told it runs on the CPU
         use_liger_kernel=backend.use_liger,
         report_to=trainer_report_to(training.get("report_to", "tensorboard")),
         run_name=f"{spec.variant}/{spec.run_id}",
@@ -339,7 +341,7 @@ def build_trainer(
         peft_config=peft_config,
         callbacks=callbacks or [],
     )
-    if cuda and peft_config is not None:
+    if args.bf16 and peft_config is not None:
         # PEFT casts each projection's input to the fp32 adapters and bf16 autocast casts it back:
         # two copies of a tokens x hidden activation per projection, 15% of a LoRA step on an H200.
         # Without that cast, autocast casts the small adapter weights instead.

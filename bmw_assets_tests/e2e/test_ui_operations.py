@@ -173,7 +173,7 @@ def wait_for_runs(ui: DagsterUI, what: str, select, expected: int, timeout_s: fl
 
 def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> None:
     runs = wait_for_runs(ui, "the backfill's training runs", lambda r: tag(r, "dagster/backfill") == backfill_id,
-                         len(BACKFILLED), timeout_s=300)  # fmt: skip
+                         len(BACKFILLED), timeout_s=600)  # fmt: skip
     assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
     assert all(assets_of(r) == {"trained_model"} for r in runs)
 
@@ -196,7 +196,7 @@ def check_trained_partitions(ui: DagsterUI, backfill_id: str, storage: Path) -> 
 def check_eval_reports_follow(ui: DagsterUI) -> None:
     """eval_report has no backfill of its own: the automation sensor requests it per trained partition."""
     runs = wait_for_runs(ui, "eval_report runs requested by automation",
-                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=300)  # fmt: skip
+                         lambda r: "eval_report" in assets_of(r), len(BACKFILLED), timeout_s=600)  # fmt: skip
     assert sorted(tag(r, "dagster/partition") for r in runs) == sorted(BACKFILLED)
     assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs), [r["tags"] for r in runs]
     events = ui.materializations("eval_report")
@@ -236,7 +236,7 @@ def check_comparison_follows(page: Page, ui: DagsterUI, shots: Path) -> int:
     """Automation materializes variant_comparison once the evaluations are in, though four variants
     were never evaluated: a verdict line per variant, samples inline. Returns its number of runs."""
     runs = wait_for_runs(ui, "variant_comparison requested by automation", lambda r: "variant_comparison" in assets_of(r),
-                         1, timeout_s=240)  # fmt: skip
+                         1, timeout_s=480)  # fmt: skip
     assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs)
     (event,) = ui.materializations("variant_comparison")[:1]
     metadata = {m["label"]: m for m in event["metadataEntries"]}
@@ -347,7 +347,7 @@ def check_sensor_requests_refresh(page: Page, stack: Stack, shots: Path) -> None
     page.get_by_role("button", name="Runs", exact=True).click()
     expect(page.get_by_text(f"bmw/new_article_count: {len(published)}")).to_be_visible()
     page.screenshot(path=shots / "sensor-refresh-run.png")
-    wait_for_runs(ui, "the refresh run", lambda r: r["runId"] == run["runId"], 1, timeout_s=300)
+    wait_for_runs(ui, "the refresh run", lambda r: r["runId"] == run["runId"], 1, timeout_s=600)
 
 
 def check_models_unsynced(page: Page, ui: DagsterUI, shots: Path) -> None:
