@@ -132,14 +132,14 @@ def _page_text_with_gaps(page: PageObject) -> str:
             lines[-1] += piece
     steps = [
         above - below
-        for above, below in zip(heights, heights[1:])
+        for above, below in zip(heights, heights[1:], strict=False)
         if above is not None and below is not None and above > below
     ]
     if not steps:
         return text
     usual = statistics.median(steps)
     out = [lines[0]]
-    for above, below, line in zip(heights, heights[1:], lines[1:]):
+    for above, below, line in zip(heights, heights[1:], lines[1:], strict=False):
         gap = above is not None and below is not None and above - below > _PARAGRAPH_GAP * usual
         out.append(f"\n{line}" if gap else line)
     return "\n".join(out)

@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import dagster as dg
@@ -203,7 +203,7 @@ class StandInKubelet:
             env[var.name] = self.secrets[ref.name][ref.key] if ref else var.value
         done = subprocess.run(container.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=60)  # fmt: skip
-        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
         self.log_lines = [
             f"{(start + timedelta(milliseconds=i)).strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {line}"
             for i, line in enumerate(done.stdout.splitlines())

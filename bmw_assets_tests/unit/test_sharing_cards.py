@@ -4,7 +4,7 @@ paragraph names the removed layers and the reason for each kind of surgery."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from huggingface_hub import DatasetCard, ModelCard
@@ -21,7 +21,7 @@ from bmw_assets.sharing.cards import (
     write_card,
 )
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -29,10 +29,10 @@ def catalog(tmp_path):
     """Three articles in dataset version v1 (two sources), a fourth the LLM filter rejected."""
     path = tmp_path / "catalog.duckdb"
     articles = [
-        ("A1", "https://www.press.bmwgroup.com/global/article/detail/A1", datetime(2025, 3, 2, tzinfo=timezone.utc), 0.9, 1.0),
-        ("A2", "https://www.press.bmwgroup.com/global/article/detail/A2", datetime(2025, 7, 9, tzinfo=timezone.utc), 0.8, 0.95),
-        ("A3", "https://www.bmw-m.com/en/news/A3", datetime(2024, 11, 30, tzinfo=timezone.utc), 0.7, 0.9),
-        ("A4", "https://www.press.bmwgroup.com/global/article/detail/A4", datetime(2026, 1, 1, tzinfo=timezone.utc), 0.5, None),
+        ("A1", "https://www.press.bmwgroup.com/global/article/detail/A1", datetime(2025, 3, 2, tzinfo=UTC), 0.9, 1.0),
+        ("A2", "https://www.press.bmwgroup.com/global/article/detail/A2", datetime(2025, 7, 9, tzinfo=UTC), 0.8, 0.95),
+        ("A3", "https://www.bmw-m.com/en/news/A3", datetime(2024, 11, 30, tzinfo=UTC), 0.7, 0.9),
+        ("A4", "https://www.press.bmwgroup.com/global/article/detail/A4", datetime(2026, 1, 1, tzinfo=UTC), 0.5, None),
     ]  # fmt: skip
     with connect(path) as con:
         for article_id, url, published, regex_f1, llm_f1 in articles:
