@@ -72,8 +72,8 @@ def test_train_split_trains_one_step_with_trl(base_model_dir, tmp_path):
 
     # The loss covers exactly the assistant's answer and its end-of-turn token, never the prompt.
     example = trainer.train_dataset[0]
-    pairs = zip(example["input_ids"], example["labels"], strict=True)
-    trained = tokenizer.decode([t for t, label in pairs if label != -100])
+    token_labels = zip(example["input_ids"], example["labels"], strict=True)
+    trained = tokenizer.decode([t for t, label in token_labels if label != -100])
     assert trained == pairs[0]["completion"][0]["content"] + "<|im_end|>\n"
     result = trainer.train()
     assert result.global_step == 1
