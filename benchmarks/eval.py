@@ -24,12 +24,12 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from bmw_assets.atomic import write_json_atomic  # noqa: E402
+from bmw_assets.evaluation.general_text import general_documents  # noqa: E402
 from bmw_assets.evaluation.generation import (  # noqa: E402
     chat_prompt_ids,
     sample_answers,
 )
 from bmw_assets.evaluation.perplexity import token_perplexity  # noqa: E402
-from bmw_assets.evaluation.general_text import general_documents  # noqa: E402
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "eval.json"
@@ -45,7 +45,9 @@ def bench_perplexity(model, tokenizer, max_length: int, stride: int, batch_size:
     documents = [tokenizer("\n".join(general_documents(tokens * 8)))["input_ids"][:tokens]]
     runs = {}
     for name, size in (("one window per forward", 1), (f"batched ({batch_size} windows)", batch_size)):
-        result, seconds = _timed(lambda: token_perplexity(model, documents, max_length=max_length, stride=stride, batch_size=size))
+        result, seconds = _timed(
+            lambda size=size: token_perplexity(model, documents, max_length=max_length, stride=stride, batch_size=size)
+        )
         runs[name] = {"seconds": seconds, "scored_tokens": result.tokens, "tokens_per_s": result.tokens / seconds, "perplexity": result.perplexity}
     return runs
 

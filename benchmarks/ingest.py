@@ -98,7 +98,7 @@ def sequential(base_url: str, n: int) -> dict:
         detail = requests.get(link, timeout=30)
         requests_made += 1
         for href in dict.fromkeys(ATTACHMENT_HREF.findall(detail.content)):
-            requests.get(requests.compat.urljoin(link, href.decode()), timeout=30).content
+            _ = requests.get(requests.compat.urljoin(link, href.decode()), timeout=30).content  # the whole body
             requests_made += 1
             files += 1
     seconds = time.monotonic() - started

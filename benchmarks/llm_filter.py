@@ -106,7 +106,7 @@ def quality(articles, catalog: Path, model: str, rules: FilterSettings, labels: 
                 [text_sha256(article.text), model],
             ).fetchone()
             paragraphs = article.text.split("\n\n")
-            for paragraph, p in zip(paragraphs, json.loads(document)["keep_probability"]):
+            for paragraph, p in zip(paragraphs, json.loads(document)["keep_probability"], strict=False):
                 (body if labels.get(paragraph, True) else furniture).append(p)
     auc = statistics.mean(float(b > f) + 0.5 * (b == f) for b in body for f in furniture)
     return {

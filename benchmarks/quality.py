@@ -23,7 +23,6 @@ Three phases, one script:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -57,6 +56,7 @@ def prepare(storage: Path, articles: int, root: Path, fact_questions: int, local
     from bmw_assets.defs.resources import ModelConfigsResource
     from bmw_assets.evaluation.general_text import write_general_text
     from bmw_assets.evaluation.judges import packaged_minilm_path
+    from bmw_assets.hashing import sha256_file
     from bmw_assets.models.base_model import packaged_gguf_path
     from bmw_assets.replica.server import ReplicaServer
     from bmw_assets.settings import load_settings
@@ -102,7 +102,7 @@ def prepare(storage: Path, articles: int, root: Path, fact_questions: int, local
         "fact_questions": questions,
         "heldout_tokens": heldout_tokens,
         "general_text": general,
-        "gguf": {"name": gguf.name, "sha256": _sha256(gguf), "parts": parts},
+        "gguf": {"name": gguf.name, "sha256": sha256_file(gguf), "parts": parts},
         "prepare_seconds": round(time.monotonic() - started, 1),
     }
     (bundle / "bundle.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -132,14 +132,6 @@ def _fp16_copy(model_dir: Path, target: Path) -> None:
     for weights in Path(model_dir).rglob("*.safetensors"):
         tensors = {name: t.half() if t.is_floating_point() else t for name, t in load_file(weights).items()}
         save_file(tensors, str(target / weights.relative_to(model_dir)))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _split_file(path: Path, folder: Path, part_bytes: int) -> list[str]:
@@ -313,6 +305,7 @@ def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str,
     state_path = work.root / "state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"stages": {}}
     if stage == "sweep":
+        from bmw_assets.hashing import sha256_file
         from bmw_assets.models.base_model import dequantize_gguf
 
         info = json.loads((work.bundle / "bundle.json").read_text())
@@ -320,7 +313,7 @@ def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str,
         with open(gguf, "wb") as joined:
             for part in info["gguf"]["parts"]:
                 joined.write((work.root / "gguf" / part).read_bytes())
-        if _sha256(gguf) != info["gguf"]["sha256"]:
+        if sha256_file(gguf) != info["gguf"]["sha256"]:
             raise RuntimeError(f"{gguf} does not match the bundle's sha256: a part is missing or damaged")
         started = time.monotonic()
         dequantize_gguf(gguf, work.base)

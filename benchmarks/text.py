@@ -184,7 +184,7 @@ def gates_part(args: argparse.Namespace) -> dict:
         root = Path(folder)
         start = time.perf_counter()
         with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-            rendered = dict(zip((a.id for a in corpus), pool.map(_Render(), corpus, chunksize=20)))
+            rendered = dict(zip((a.id for a in corpus), pool.map(_Render(), corpus, chunksize=20), strict=True))
         seed_catalog(root / "off.duckdb", root / "pdfs", corpus, render=lambda a: rendered[a.id])
         shutil.copy(root / "off.duckdb", root / "on.duckdb")
         seeded_s = time.perf_counter() - start

@@ -184,7 +184,7 @@ class _StepClock:
         if self._torch.cuda.is_available():
             self._torch.cuda.synchronize()
         out = []
-        for (start, tokens_a), (end, tokens_b) in zip(self.marks, self.marks[1:]):
+        for (start, tokens_a), (end, tokens_b) in zip(self.marks, self.marks[1:], strict=False):
             seconds = start.elapsed_time(end) / 1000 if hasattr(start, "elapsed_time") else end - start
             out.append((seconds, tokens_b - tokens_a))
         return out

@@ -17,10 +17,7 @@ def sha256_json(value: Any) -> str:
     return sha256_text(json.dumps(value, sort_keys=True, separators=(",", ":")))
 
 
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (memory stays small for multi-GB weights)."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -79,11 +79,11 @@ def evaluation_pool(environ: dict[str, str] | None = None) -> str:
     """The Dagster pool of the evaluation assets: `BMW_EVALUATION_POOL`, else `gpu` under the
     production profile on one box and `evaluation` otherwise.
 
-    In the `gpu` pool an evaluation waits for the training in progress. Measured on one H200:
-    Qwen3-8B full fine-tuning peaks at 118 GiB of 140, an 8B evaluation at 22-26 GiB, so the two
-    do not fit side by side; on CPU, beside LoRA's 54 GiB, or in pods with GPUs of their own
-    (`BMW_LAUNCHER=kubernetes`) they do, and the `evaluation` pool evaluates one variant while
-    the next one trains."""
+    In the `gpu` pool an evaluation waits for the training in progress: on one GPU an 8B full
+    fine-tuning and an 8B evaluation do not fit side by side (the peaks measured: docs/deploy.md,
+    "A laptop", and benchmarks/results/train_throughput.json). On CPU, beside a LoRA
+    run, or in pods with GPUs of their own (`BMW_LAUNCHER=kubernetes`) they do, and the
+    `evaluation` pool evaluates one variant while the next one trains."""
     env = os.environ if environ is None else environ
     explicit = env.get("BMW_EVALUATION_POOL")
     if explicit:

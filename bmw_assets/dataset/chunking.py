@@ -77,8 +77,8 @@ def chunk_text(text: str, span: Span, fits: Callable[[str, bool], bool]) -> list
     while first < len(units):
         continued = bool(chunks)
 
-        def fits_through(last: int) -> bool:
-            return fits(text[units[first][0] : units[last][1]], continued)
+        def fits_through(last: int) -> bool:  # called within this iteration only
+            return fits(text[units[first][0] : units[last][1]], continued)  # noqa: B023
 
         # Every unit fits alone; grow the step until a chunk fails, then bisect.
         good, step = first, 1

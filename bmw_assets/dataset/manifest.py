@@ -81,13 +81,13 @@ def plot_token_histogram(manifest: DatasetManifest, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     edges = manifest.token_histogram["edges"]
-    widths = [b - a for a, b in zip(edges, edges[1:])]
+    widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
     figure, axes = plt.subplots(figsize=(7, 3.5), dpi=100)
     bottom = [0] * len(widths)
     for split in SPLITS:
         counts = manifest.token_histogram["counts"].get(split, [0] * len(widths))
         axes.bar(edges[:-1], counts, width=widths, bottom=bottom, align="edge", label=split, edgecolor="white")
-        bottom = [b + c for b, c in zip(bottom, counts)]
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     axes.axvline(manifest.settings["max_length"], color="black", linestyle="--", label="max_length")
     axes.set_xlabel("tokens per row (rendered)")
     axes.set_ylabel("rows")

@@ -21,7 +21,6 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.models.base_model import ensure_base_model
-from bmw_assets.models.config import list_variants
 from bmw_assets.stages.dataset import articles_by_source, update_chatml_dataset
 
 # The blocking checks that stand between a dataset and training, with what each one guarantees.

@@ -37,7 +37,6 @@ from bmw_assets.stages.evaluation import (
 )
 from bmw_assets.training.artifacts import model_to_evaluate
 
-
 # A threshold of the verdict, not a setting of the measurement: a new limit re-checks, never re-evaluates.
 VERDICT_SETTINGS = {"max_forgetting_pct"}
 BEATS_BASE_CHECK = "beats_base_on_heldout_perplexity"
@@ -280,7 +279,10 @@ def variant_comparison(
     curves = plot_loss_curves(stats, out / "loss_curves.png")
     verdicts = [report_verdict(r, base, model_configs.load(v).evaluation.max_forgetting_pct) if r else None
                 for v, r in reports.items()]  # fmt: skip
-    lines = [judged.line() if judged else f"**{v}**: not evaluated yet." for v, judged in zip(reports, verdicts)]
+    lines = [
+        judged.line() if judged else f"**{v}**: not evaluated yet."
+        for v, judged in zip(reports, verdicts, strict=True)
+    ]
     lines.append(f"**{RAG_VARIANT}** (retrieval baseline): fact recall on training articles "
                  f"{retrieval.fact_recall['train']['rate']:.0%} against the base's {base.fact_recall['train']['rate']:.0%}.")
     samples = {"base": base.samples} | {v: r.samples for v, r in reports.items() if r is not None}

@@ -75,7 +75,8 @@ def pod_settings_from_env(environ: Mapping[str, str], storage_root: str) -> K8sP
     """K8sPodSettings from BMW_K8S_IMAGE and BMW_K8S_STORAGE_CLAIM (required), BMW_K8S_NAMESPACE,
     BMW_K8S_SERVICE_ACCOUNT and BMW_K8S_HF_TOKEN_SECRET (a Secret whose key `token` becomes
     HF_TOKEN), mounting the claim at `storage_root`, the Dagster process's own storage root.
-    Raises ValueError naming the missing variables."""
+    Raises ValueError naming the missing variables, ImportError without the `k8s` extra."""
+    pipes_k8s_client()  # fail when the definitions load, not at the first training run
     missing = [name for name in ("BMW_K8S_IMAGE", "BMW_K8S_STORAGE_CLAIM") if not environ.get(name)]
     if missing:
         raise ValueError(f"the kubernetes launcher needs {' and '.join(missing)} (the image; the storage PVC)")
@@ -166,6 +167,19 @@ def pod_spec(command: Sequence[str], settings: K8sPodSettings, env: Mapping[str,
     return spec
 
 
+def pipes_k8s_client() -> type:
+    """dagster_k8s.PipesK8sClient, imported only on the kubernetes route: dagster-k8s and the
+    Kubernetes client come with the `k8s` extra, which the local profile does without."""
+    try:
+        from dagster_k8s import PipesK8sClient
+    except ImportError as error:
+        raise ImportError(
+            f"the kubernetes launcher (BMW_LAUNCHER=kubernetes) needs dagster-k8s, which is missing ({error}); "
+            "install the project with its k8s extra: pip install 'bmw_assets[k8s]' (or '.[k8s]' from a clone)"
+        ) from error
+    return PipesK8sClient
+
+
 def run_in_pod(
     context: dg.AssetExecutionContext,
     command: Sequence[str],
@@ -175,9 +189,7 @@ def run_in_pod(
 ) -> dg.PipesClientCompletedInvocation:
     """Run `command` in a pod built by `pod_spec` and wait for it; logs and Pipes messages
     stream back from the pod's log. Raises when the pod fails or its command exits non-zero."""
-    from dagster_k8s import PipesK8sClient  # the Kubernetes client is only needed on this route
-
-    client = PipesK8sClient(kubeconfig_file=settings.kubeconfig_file, kube_context=settings.kube_context)
+    client = pipes_k8s_client()(kubeconfig_file=settings.kubeconfig_file, kube_context=settings.kube_context)
     return client.run(
         context=context,
         namespace=settings.namespace,

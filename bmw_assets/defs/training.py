@@ -11,8 +11,7 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.models.config import list_variants
-from bmw_assets.settings import configs_dir
-from bmw_assets.settings import StorageLayout
+from bmw_assets.settings import StorageLayout, configs_dir
 from bmw_assets.stages.training import (
     base_model_config,
     plan_training_run,

@@ -103,7 +103,8 @@ def score_fact_recall(questions: Sequence[FactQuestion], predictions: Sequence[s
     if len(questions) != len(predictions):
         raise ValueError(f"got {len(predictions)} predictions for {len(questions)} questions")
     answers = [
-        FactAnswer(q.question, q.answer, p, answer_matches(p, q.answer)) for q, p in zip(questions, predictions)
+        FactAnswer(q.question, q.answer, p, answer_matches(p, q.answer))
+        for q, p in zip(questions, predictions, strict=True)
     ]
     rate = sum(a.correct for a in answers) / len(answers) if answers else float("nan")
     return FactRecallResult(answers=answers, rate=rate)

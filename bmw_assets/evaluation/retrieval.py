@@ -81,5 +81,5 @@ def rag_questions(questions: Sequence[str], retrieved: Sequence[Sequence[str]]) 
     """Each question with its retrieved passages, as the user turn the model answers."""
     return [
         PROMPT.format(passages="\n\n".join(f"[{i}] {p}" for i, p in enumerate(found, start=1)), question=q)
-        for q, found in zip(questions, retrieved)
+        for q, found in zip(questions, retrieved, strict=True)
     ]

@@ -118,7 +118,7 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     by_split = {
         split: score_fact_recall(
             [f for f in facts if f.split == split],
-            [a.prediction for f, a in zip(facts, recall.answers) if f.split == split],
+            [a.prediction for f, a in zip(facts, recall.answers, strict=True) if f.split == split],
         )
         for split in ("train", "test")
     }
@@ -154,7 +154,7 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
         layers=int(model.config.num_hidden_layers),
         parameters=sum(p.numel() for p in model.parameters()),
         wall_seconds=round(time.perf_counter() - started, 2),
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        created_at=dt.datetime.now(dt.UTC).isoformat(),
     )
     json_path, markdown_path = write_report(report, Path(spec["output_dir"]))
     log(f"wrote {json_path} and {markdown_path}")

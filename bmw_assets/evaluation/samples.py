@@ -35,4 +35,4 @@ def generate_samples(
         model, tokenizer, [chat_prompt_ids(tokenizer, p, enable_thinking=m, system_prompt=system_prompt) for p, m in cases],
         max_new_tokens=max_new_tokens,
     )
-    return [SampleGeneration(p, m, *split_thinking(t)) for (p, m), t in zip(cases, texts)]
+    return [SampleGeneration(p, m, *split_thinking(t)) for (p, m), t in zip(cases, texts, strict=True)]

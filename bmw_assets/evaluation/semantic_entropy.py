@@ -53,7 +53,7 @@ def likelihood_weighted_entropy(cluster_ids: Sequence[int], log_likelihoods: Seq
         raise ValueError(f"need one log-likelihood per answer, got {len(log_likelihoods)} for {len(cluster_ids)}")
     peak = max(log_likelihoods)
     mass: dict[int, float] = {}
-    for cluster, log_likelihood in zip(cluster_ids, log_likelihoods):
+    for cluster, log_likelihood in zip(cluster_ids, log_likelihoods, strict=True):
         mass[cluster] = mass.get(cluster, 0.0) + math.exp(log_likelihood - peak)
     total = sum(mass.values())
     return -sum(m / total * math.log(m / total) for m in mass.values() if m > 0)

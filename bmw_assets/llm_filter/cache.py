@@ -8,7 +8,7 @@ endpoint is called between a read and a write, with no connection held.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bmw_assets.catalog import connect
@@ -32,7 +32,7 @@ def write_decisions(catalog_path: Path, documents: dict[str, str], model: str, p
     """Store decision documents by text hash in one transaction (replacing older ones)."""
     if not documents:
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [(sha, model, prompt_version, document, now) for sha, document in sorted(documents.items())]
     with connect(catalog_path) as con:
         con.execute("BEGIN TRANSACTION")

@@ -52,7 +52,7 @@ def load_prompt(path: Path = DEFAULT_PROMPT) -> FilterPrompt:
     if not isinstance(version, str) or not version:
         raise ValueError(f"{path}: frontmatter needs a non-empty string `version`, got {version!r}")
     parts = _HEADING.split(match.group(2))
-    sections = {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
+    sections = {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
     missing = [name for name in _SECTIONS if not sections.get(name)]
     if missing:
         raise ValueError(f"{path}: missing sections {missing}; a prompt needs '## ' sections {list(_SECTIONS)}")

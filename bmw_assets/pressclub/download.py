@@ -112,7 +112,7 @@ async def _in_daemon_thread(function: Callable[..., Any], *args: Any) -> Any:
 async def _checked_pages(path: Path, timeout_s: float, max_inflated_bytes: int) -> tuple[int | None, str | None]:
     try:
         return await asyncio.wait_for(_in_daemon_thread(pdf_page_count, path, max_inflated_bytes), timeout_s), None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None, f"pypdf did not finish parsing within {timeout_s} s"
     except Exception as error:  # pypdf raises many types on damaged files; all mean "not usable"
         return None, f"pypdf cannot read it: {type(error).__name__}: {error}"

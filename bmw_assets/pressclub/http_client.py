@@ -209,7 +209,7 @@ class PoliteClient:
                 return await self._attempt(url, kind, read)
             except _Retryable as error:
                 reason, retry_after = error.reason, error.retry_after_s
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 reason, retry_after = "timeout", None
             except aiohttp.ClientPayloadError:
                 reason, retry_after = "truncated_body", None

@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 from bmw_assets.local_services import release_pid_file, write_pid_file
-from bmw_assets.stop_signals import interrupt_on_stop_signals
 from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.replica.server import (
     DEFAULT_PORT,
@@ -19,6 +18,7 @@ from bmw_assets.replica.server import (
     STATE_FILE_NAME,
     ReplicaServer,
 )
+from bmw_assets.stop_signals import interrupt_on_stop_signals
 
 
 def main(argv: list[str] | None = None) -> int:

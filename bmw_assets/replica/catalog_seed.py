@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -26,7 +26,7 @@ def seed_catalog(catalog_path: Path, pdf_dir: Path, articles: Sequence[ReplicaAr
                  render: Callable[[ReplicaArticle], bytes] = render_shaped_pdf) -> None:
     """Store `articles` (their HTML body, and their first PDF attachment rendered by `render` under
     `pdf_dir` by sha256) in the catalog at `catalog_path`; articles without a PDF get none."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     article_rows, attachment_rows = [], []
     for article in articles:
         pdfs = [a for a in article.attachments if a.kind == "pdf"]

@@ -20,7 +20,6 @@ from html import escape
 from urllib.parse import quote
 
 from bmw_assets.replica.corpus import CATEGORIES, TOPICS, ReplicaArticle
-from bmw_assets.replica.release_layout import release_layout
 from bmw_assets.replica.furniture import (
     ABOUT_EN,
     ABOUT_HEADING_EN,
@@ -28,6 +27,7 @@ from bmw_assets.replica.furniture import (
     consumption_summary,
     contact_for,
 )
+from bmw_assets.replica.release_layout import release_layout
 
 LISTING_PAGE_SIZE = 30
 _UNIT = re.compile(r"(\d) (kW|hp|km|euros|percent|vehicles|laps|seconds|square metres|jobs|guests)\b")

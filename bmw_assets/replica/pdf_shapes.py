@@ -222,9 +222,9 @@ def _wrong_map(cmap: bytes, rng: random.Random) -> bytes:
     """The ToUnicode CMap `cmap` with every letter and digit sent to another one (a fixed
     derangement), as a map built for a different subset of the font would."""
     shuffled = list(_ALPHABET)
-    while any(a == b for a, b in zip(shuffled, _ALPHABET)):
+    while any(a == b for a, b in zip(shuffled, _ALPHABET, strict=True)):
         rng.shuffle(shuffled)
-    swap = dict(zip(_ALPHABET, shuffled))
+    swap = dict(zip(_ALPHABET, shuffled, strict=True))
 
     def remap(match: re.Match[bytes]) -> bytes:
         char = chr(int(match.group(2), 16))

@@ -46,9 +46,9 @@ from bmw_assets.replica.faults import (
     Faults,
     choose_fault,
     control_char_in_an_item,
+    corrupt_bytes,
     damage_last_page,
     deflate_bomb_pdf,
-    corrupt_bytes,
     document_fault,
     request_delay,
 )

@@ -2,7 +2,9 @@
 what the pipeline recorded: the catalog (sources, dates, cleaning F1), the dataset manifest
 (splits, rows, tokens), a run's files (surgery, resolved config, metrics) and its evaluation.
 
-Nothing in a card is typed by hand: a number the pipeline has not measured yet shows as "—".
+Nothing in a card is typed by hand: a number the pipeline has not measured yet shows as "—". The
+prose lies in Jinja2 templates shipped with the package (templates/*.md.j2); this module gathers
+the numbers they show.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from bmw_assets.atomic import write_text_atomic
@@ -35,7 +38,6 @@ KNOWN_BASE_MODELS = {
 DATASET_LICENSE = {"license": "other", "license_name": "bmw-group-press-material"}
 DATASET_TAGS = ["bmw", "press-releases", "automotive", "chatml", "sft"]
 MODEL_TAGS = ["bmw", "press-releases", "sft", "trl", "layer-pruning"]
-_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}\n"
 _MISSING = "—"
 
 
@@ -131,6 +133,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     ]
 
 
+def _counted(counts: Mapping[str, int]) -> str:
+    """ "en (3), de (1)", or "—" when there is nothing to count."""
+    return ", ".join(f"{key} ({count})" for key, count in counts.items()) or _MISSING
+
+
 def _size_category(rows: int) -> str:
     for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
         if rows < limit:
@@ -155,71 +162,17 @@ def dataset_card(
         size_categories=[_size_category(sum(rows.values()))],
         configs=[{"config_name": "default", "data_files": [{"split": s, "path": f"{s}.jsonl"} for s in SPLITS]}],
     )
-    settings = manifest.settings
-    period = f"{corpus.first_published} to {corpus.last_published}" if corpus.first_published else _MISSING
-    body = [
-        f"# {pretty_name}",
-        "",
-        f"Conversations in the ChatML `messages` format built from {corpus.articles} press releases, "
-        f"published {period}, for supervised fine-tuning. Dataset version `{manifest.version[:16]}` "
-        f"(a content hash of the split files).",
-        "",
-        "## Sources",
-        "",
-        *_table(["source", "articles"], list(corpus.sources.items())),
-        "",
-        f"Languages: {', '.join(f'{k} ({v})' for k, v in corpus.languages.items()) or _MISSING}. "
-        f"Categories: {', '.join(f'{k} ({v})' for k, v in corpus.categories.items()) or _MISSING}.",
-        "",
-        "## Cleaning",
-        "",
-        "Text comes from each article's PDF attachment, cleaned by regular-expression rules (`regex`) and then "
-        "by an LLM that keeps or drops each paragraph (`llm`). Quality is token precision, recall and F1 against "
-        "the article's HTML body, over the articles of this version:",
-        "",
-        *_table(
-            ["stage", "articles scored", "mean F1", "median F1", "mean precision", "mean recall"],
-            [(c.stage, c.scored, c.mean_f1, c.median_f1, c.mean_precision, c.mean_recall) for c in corpus.cleaning],
-        ),
-        "",
-        "Text outcomes over the whole catalog (rejected articles never reach a dataset): "
-        + "; ".join(
-            f"{stage}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-            for stage, counts in corpus.status_counts.items()
-        )
-        + ".",
-        "",
-        "## Splits",
-        "",
-        f"Split by article (near duplicates, MinHash Jaccard ≥ {settings.get('near_duplicate_threshold')}, stay in one "
-        f"split; {len(manifest.duplicate_groups)} such groups); test articles chosen by "
-        f"`{settings.get('test_strategy')}`. Rows are at most {settings.get('max_length')} tokens "
-        f"({manifest.chunked_articles} articles needed more than one row and were split at paragraph boundaries).",
-        "",
-        *_table(
-            ["split", "articles", "rows", "tokens", *(f"rows: {s}" for s in styles)],
-            [
-                (s, manifest.articles[s], rows[s], tokens[s], *(manifest.rows[s].get(st, 0) for st in styles))
-                for s in SPLITS
-            ],
-        ),  # fmt: skip
-        "",
-        "## Format",
-        "",
-        "One JSON object per line: `messages` (system, user, assistant turns), `text` (rendered with the "
-        "tokenizer's chat template), `style` (" + ", ".join(f"`{s}`" for s in styles) + "), `article_id`, "
-        "`chunk` and `tokens`. `test` is held out for evaluation only.",
-        "",
-        f"System prompt: _{settings.get('system_prompt')}_",
-        "",
-        "## Limitations",
-        "",
-        "- Press releases speak for the company: promotional tone, and only what the BMW Group chose to announce.",
-        f"- Knowledge ends on {corpus.last_published or _MISSING}; figures in the articles may since have changed.",
-        "- Cleaning is automatic; an F1 below 1 means some furniture (headers, contacts) was kept or body text lost.",
-        "- The texts are BMW Group press material: check the PressClub's terms of use before redistributing them.",
-    ]
-    return DatasetCard.from_template(data, template_str=_TEMPLATE, body="\n".join(body))
+    card = _render(
+        "dataset_card.md.j2", data,
+        pretty_name=pretty_name, corpus=corpus, manifest=manifest, settings=manifest.settings, styles=styles,
+        period=f"{corpus.first_published} to {corpus.last_published}" if corpus.first_published else _MISSING,
+        cleaning_rows=[(c.stage, c.scored, c.mean_f1, c.median_f1, c.mean_precision, c.mean_recall)
+                       for c in corpus.cleaning],
+        style_columns=[f"rows: {style}" for style in styles],
+        split_rows=[(s, manifest.articles[s], rows[s], tokens[s], *(manifest.rows[s].get(st, 0) for st in styles))
+                    for s in SPLITS],
+    )  # fmt: skip
+    return DatasetCard(card)
 
 
 def read_run_files(output_dir: Path) -> dict[str, Any]:
@@ -318,63 +271,48 @@ def model_card(
     )  # fmt: skip
     header, rows = _evaluation_rows(variant, report, comparison)
     share = trained["trainable_params"] / trained["total_params"] if trained.get("total_params") else None
-    body = [
-        f"# {variant}: {base_id} fine-tuned on BMW Group press releases",
-        "",
-        f"{config.get('description') or ''} Run `{trained['run_id']}` of the `{variant}` variant "
-        f"({config.get('profile', '')} profile): {trained['layers']} decoder layers, "
-        f"{_number(trained['total_params'])} parameters ({_number(trained['trainable_params'])} trained, "
-        f"{_number(100 * share if share is not None else None, 3)} %).",
-        "",
-        "## Model surgery",
-        "",
-        surgery_explanation(surgery, config["surgery"]),
-        "",
-        "## Training",
-        "",
-        f"Fine-tuned with TRL's `SFTTrainer` (backend `{metrics.get('backend', _MISSING)}`, loss on "
-        f"`{metrics.get('loss_mode', _MISSING)}`) on dataset version `{trained['dataset']['version'][:16]}`"
-        + (f" ([{dataset_repo_id}](https://huggingface.co/datasets/{dataset_repo_id}))" if dataset_repo_id else "") + ".",
-        "",
-        *_table(["hyper-parameter", "value"], _hyper_parameters(training)),
-        "",
-        *_table(["training cost", "value"], [
-            ("device", f"{trained.get('device', _MISSING)} × {metrics.get('processes', 1)}"),
-            ("optimizer", metrics.get("optimizer", _MISSING)),
-            ("wall time (s)", trained.get("wall_seconds")),
-            ("throughput (tokens/s)", metrics.get("tokens_per_second")),
-            ("trained tokens", metrics.get("trained_tokens")),
-            ("optimizer steps", metrics.get("global_step")),
-            ("final train loss (nats/token)", metrics.get("final_train_loss")),
-            ("best validation loss (nats/token)", f"{_number(metrics.get('best_eval_loss'))} at step {metrics.get('best_step', _MISSING)}"),
-            ("final validation loss (nats/token)", _number(metrics.get("final_eval_loss"))),
-        ]),  # fmt: skip
-        "",
-        "## Evaluation",
-        "",
-        "On the held-out test articles: sliding-window perplexity; general-text perplexity on general English "
-        "(WordNet's glosses; forgetting = its change against the base, in %); fact recall = share of "
-        "questions about train or test articles answered correctly; semantic entropy over sampled answers.",
-        "",
-        *(_table(header, rows) if rows else ["_Not evaluated yet: materialize `eval_report` for this variant._"]),
-        "",
-        "## Use",
-        "",
-        "Serve it through an OpenAI-compatible API with `python -m bmw_assets.serve " + variant + "`, or load the "
-        "folder with `AutoModelForCausalLM.from_pretrained`" + (" (LoRA variants: the merged export in `merged/`)." if training["method"] == "lora" else "."),
-        "",
-        "## Limitations",
-        "",
-        "- Trained on press releases only: it echoes their promotional tone and knows only what they said, up to the "
-        "dataset's last publication date.",
-        "- It can state wrong figures, names and dates with confidence; check anything that matters against the source.",
-        "- Removing layers costs general ability: see the forgetting column above." if surgery["removed_layers"] else
-        "- Fine-tuning on a narrow domain costs some general ability: see the forgetting column above.",
-        f"- The evaluation is small (see the n in the report: {_number(report.fact_recall['test']['n']) if report else _MISSING} "
-        "test questions): treat differences between variants as indicative.",
-        "- Not for decisions about safety, finance or people.",
-    ]  # fmt: skip
-    return ModelCard.from_template(data, template_str=_TEMPLATE, body="\n".join(body))
+    card = _render(
+        "model_card.md.j2", data,
+        variant=variant, base_id=base_id, config=config, trained=trained, metrics=metrics,
+        trained_percent=100 * share if share is not None else None,
+        surgery_paragraph=surgery_explanation(surgery, config["surgery"]),
+        dataset_repo_id=dataset_repo_id,
+        hyper_parameters=_hyper_parameters(training), training_cost=_training_cost(trained, metrics),
+        evaluation_header=header, evaluation_rows=rows,
+        lora=training["method"] == "lora", layers_removed=bool(surgery["removed_layers"]),
+        test_questions=report.fact_recall["test"]["n"] if report else None,
+    )  # fmt: skip
+    return ModelCard(card)
+
+
+def _training_cost(trained: Mapping[str, Any], metrics: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    best_loss = f"{_number(metrics.get('best_eval_loss'))} at step {metrics.get('best_step', _MISSING)}"
+    return [
+        ("device", f"{trained.get('device', _MISSING)} × {metrics.get('processes', 1)}"),
+        ("optimizer", metrics.get("optimizer", _MISSING)),
+        ("wall time (s)", trained.get("wall_seconds")),
+        ("throughput (tokens/s)", metrics.get("tokens_per_second")),
+        ("trained tokens", metrics.get("trained_tokens")),
+        ("optimizer steps", metrics.get("global_step")),
+        ("final train loss (nats/token)", metrics.get("final_train_loss")),
+        ("best validation loss (nats/token)", best_loss),
+        ("final validation loss (nats/token)", _number(metrics.get("final_eval_loss"))),
+    ]
+
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("bmw_assets.sharing", "templates"),
+    undefined=jinja2.StrictUndefined,  # a name the code forgot to pass fails the card, not a blank in it
+    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    autoescape=False,  # Markdown, not HTML
+)  # fmt: skip
+_TEMPLATES.filters.update(number=_number, counted=_counted)
+_TEMPLATES.globals.update(table=lambda header, rows: "\n".join(_table(header, list(rows))), missing=_MISSING)
+
+
+def _render(template: str, card_data: DatasetCardData | ModelCardData, **values: Any) -> str:
+    """The card's text: `card_data` as YAML front matter, then the template's Markdown body."""
+    return _TEMPLATES.get_template(template).render(card_data=card_data.to_yaml(), **values)
 
 
 def read_comparison(path: Path) -> list[dict[str, Any]] | None:

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +74,9 @@ def prompt_logits(model: Any, tokenizer: Any, prompts: Sequence[str]) -> list[An
 
 def max_abs_difference(left: Sequence[Any], right: Sequence[Any]) -> float:
     """The largest absolute elementwise difference between two lists of equally shaped tensors."""
-    if len(left) != len(right) or any(a.shape != b.shape for a, b in zip(left, right)):
+    if len(left) != len(right) or any(a.shape != b.shape for a, b in zip(left, right, strict=True)):
         raise ValueError(f"shapes differ: {[tuple(a.shape) for a in left]} vs {[tuple(b.shape) for b in right]}")
-    return max(float((a - b).abs().max()) for a, b in zip(left, right))
+    return max(float((a - b).abs().max()) for a, b in zip(left, right, strict=True))
 
 
 def _folder_files(folder: Path) -> list[str]:
@@ -153,6 +153,6 @@ def export_variant(
                           tolerance=tolerance, prompt_tokens=sum(int(t.shape[0]) for t in unmerged),
                           files=sorted(_folder_files(target) + [EXPORT_RECORD]))  # fmt: skip
     write_json_atomic(record, {"result": result.to_dict(), "prompts": list(prompts),
-                               "created_at": datetime.now(timezone.utc).isoformat()})  # fmt: skip
+                               "created_at": datetime.now(UTC).isoformat()})  # fmt: skip
     log(f"wrote {target}")
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bmw_assets.catalog import connect, transaction
@@ -77,7 +77,7 @@ def update_chatml_dataset(
                 manifest.version, manifest.path,
                 *(sum(manifest.rows[s].values()) for s in ("train", "validation", "test")),
                 *(sum(manifest.tokens[s].values()) for s in ("train", "validation", "test")),
-                len(manifest.article_splits), datetime.now(timezone.utc),
+                len(manifest.article_splits), datetime.now(UTC),
             ],
         )  # fmt: skip
         con.execute("DELETE FROM dataset_splits WHERE version = ?", [manifest.version])

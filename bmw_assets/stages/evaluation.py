@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ def plan_eval_run(
 def record_eval(catalog_path: Path, plan: EvalPlan) -> EvalReport:
     """Read the finished report and upsert its metrics into `eval_results`."""
     report = read_report(plan.output_dir / REPORT_JSON)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [(*r.values(), now) for r in eval_result_rows(report)]
     with connect(catalog_path) as con, transaction(con):
         con.execute("DELETE FROM eval_results WHERE variant = ? AND run_id = ?", [plan.variant, plan.run_id])

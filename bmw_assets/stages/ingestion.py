@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def update_article_index(
     with connect(catalog_path) as con:
         known = dict(con.execute("SELECT id, body_sha256 FROM articles").fetchall())
     result = fetch_articles(client, target=target, since=since, known=known, progress=progress)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [(*(getattr(r, c) for c in ARTICLE_COLUMNS), now, now) for r in [*result.new, *result.updated]]
     fetched = [r.id for r in [*result.new, *result.updated]] + list(result.unchanged_ids)
     with connect(catalog_path) as con:
@@ -195,7 +195,7 @@ def update_raw_pdfs(
 def _store_attachments(catalog_path: Path, records: list[AttachmentRecord]) -> None:
     if not records:
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with connect(catalog_path) as con, transaction(con):
         con.executemany(
             f"""INSERT OR REPLACE INTO attachments ({", ".join(ATTACHMENT_COLUMNS)}, fetched_at)

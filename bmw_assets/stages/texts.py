@@ -14,7 +14,7 @@ import json
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ class StageSummary:
 
 def store_texts(catalog_path: Path, text_dir: Path, rows: list[TextRow]) -> None:
     """Write each text file (content-addressed) and upsert its `texts` row with its quality."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = []
     for row in rows:
         text_sha = path = chars = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ def record_training_run(catalog_path: Path, plan: TrainingPlan) -> dict[str, Any
         str(plan.output_dir), "completed", metrics.get("tokens_per_second"), manifest.get("wall_seconds"),
         metrics.get("final_train_loss"), metrics.get("best_eval_loss"), manifest.get("layers"),
         manifest.get("total_params"), manifest.get("trainable_params"), manifest.get("device"),
-        datetime.now(timezone.utc),
+        datetime.now(UTC),
     )  # fmt: skip
     with connect(catalog_path) as con, transaction(con):
         con.execute(f"INSERT OR REPLACE INTO training_runs VALUES ({', '.join('?' * len(row))})", row)

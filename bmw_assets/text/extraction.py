@@ -1,8 +1,10 @@
 """PDF text extraction with pypdf, run in worker processes so a pathological PDF can be cut off.
 
 pypdf is pure Python: a malformed file can make it loop for minutes or eat memory, and a
-thread cannot be stopped. Each worker is a long-lived process (started once, reused for many
-files); when a file overruns its time cap the worker is killed and a fresh one replaces it.
+thread cannot be stopped. The workers are a pebble process pool: each is started once and
+reused for many files; when a file overruns its time cap pebble ends that worker and starts a
+fresh one. Memory is held in check inside the worker: pypdf's decoders stop at
+DEFAULT_MAX_INFLATED_BYTES per stream (``bounded_pypdf``).
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
-import queue
 import statistics
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+
+from pebble import ProcessExpired, ProcessPool
 
 from bmw_assets.pdf_limits import bounded_pypdf
 
@@ -31,7 +33,6 @@ PAGE_BREAK = "\f"
 """Separates the pages in ``ExtractedText.text`` (the form feed, as pdftotext writes it)."""
 
 _MAGIC_WINDOW = 1024  # bytes; pypdf, like Acrobat, accepts junk before "%PDF-"
-_READY = "ready"
 
 
 @dataclass(frozen=True)
@@ -132,107 +133,44 @@ def _page_text_with_gaps(page: PageObject) -> str:
             lines[-1] += piece
     steps = [
         above - below
-        for above, below in zip(heights, heights[1:])
+        for above, below in zip(heights, heights[1:], strict=False)
         if above is not None and below is not None and above > below
     ]
     if not steps:
         return text
     usual = statistics.median(steps)
     out = [lines[0]]
-    for above, below, line in zip(heights, heights[1:], lines[1:]):
+    for above, below, line in zip(heights, heights[1:], lines[1:], strict=False):
         gap = above is not None and below is not None and above - below > _PARAGRAPH_GAP * usual
         out.append(f"\n{line}" if gap else line)
     return "\n".join(out)
 
 
-def _serve(conn: Connection) -> None:
-    """Worker loop: receive a path, send back its ExtractedText; stop on None."""
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files warn on every page
-    conn.send(_READY)
-    while True:
-        try:
-            path = conn.recv()
-        except EOFError:
-            return
-        if path is None:
-            return
-        conn.send(read_pdf_pages(Path(path)))
+def _prepare_worker() -> None:
+    """Runs once in each new worker: pypdf is imported here, so that start-up never counts
+    against a file's time cap, and its per-page warnings about damaged files are silenced."""
+    import pypdf  # noqa: F401
 
-
-class _Worker:
-    """One extraction process; restarted after it is killed for overrunning."""
-
-    _context = multiprocessing.get_context("spawn")  # no fork: the caller may hold threads and locks
-
-    def __init__(self) -> None:
-        self._process: multiprocessing.process.BaseProcess | None = None
-        self._conn: Connection | None = None
-
-    def _start(self) -> Connection:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child,), daemon=True, name="pdf-text-worker")
-        process.start()
-        child.close()
-        if parent.recv() != _READY:  # wait for imports so startup never counts against a file's cap
-            raise RuntimeError("pdf-text-worker did not start")
-        self._process, self._conn = process, parent
-        return parent
-
-    def extract(self, path: Path, timeout_s: float) -> ExtractedText:
-        conn = self._conn or self._start()
-        conn.send(str(path))
-        try:
-            if conn.poll(timeout_s):
-                return conn.recv()
-        except (EOFError, OSError) as exc:
-            self.stop(kill=True)
-            return ExtractedText("", 0, "failed", f"extraction process died: {type(exc).__name__}")
-        self.stop(kill=True)
-        return ExtractedText("", 0, "timeout", f"extraction took longer than {timeout_s:g} s; abandoned")
-
-    def stop(self, kill: bool = False) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        if process is None or conn is None:
-            return
-        if kill:
-            process.kill()
-        else:
-            try:
-                conn.send(None)
-            except OSError:
-                process.kill()
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        conn.close()
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 class PdfTextExtractor:
     """A pool of ``workers`` extraction processes (a context manager; ``close`` ends them).
 
     Processes start on first use and are reused across files, so the per-file cost is the
-    parse itself, not a process start.
+    parse itself, not a process start. A file's time cap counts from the moment a worker takes it.
     """
 
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._all = [_Worker() for _ in range(workers)]
-        for worker in self._all:
-            self._idle.put(worker)
+        # spawn, not fork: the caller (a Dagster run) may hold threads and locks
+        self._pool = ProcessPool(max_workers=workers, initializer=_prepare_worker,
+                                 context=multiprocessing.get_context("spawn"))  # fmt: skip
 
     def extract(self, path: Path, timeout_s: float = 30) -> ExtractedText:
         """Text of the PDF at ``path``, abandoning it after ``timeout_s`` seconds; never raises for a bad PDF."""
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s}")
-        worker = self._idle.get()
-        try:
-            return worker.extract(Path(path), timeout_s)
-        finally:
-            self._idle.put(worker)
+        return _outcome(self._schedule(path, timeout_s), timeout_s)
 
     def extract_many(
         self,
@@ -241,31 +179,42 @@ class PdfTextExtractor:
         progress: Callable[[str], None] | None = None,
     ) -> list[ExtractedText]:
         """``extract`` for every path, spread over the workers; results in the order of ``paths``."""
-        done = 0
-        lock = threading.Lock()
+        futures = [self._schedule(path, timeout_s) for path in paths]
         step = max(1, len(paths) // 10)
+        results = []
+        for done, future in enumerate(futures, 1):
+            results.append(_outcome(future, timeout_s))
+            if progress is not None and (done % step == 0 or done == len(paths)):
+                progress(f"extracted text from {done}/{len(paths)} PDFs")
+        return results
 
-        def one(path: Path) -> ExtractedText:
-            nonlocal done
-            result = self.extract(path, timeout_s)
-            with lock:
-                done += 1
-                if progress is not None and (done % step == 0 or done == len(paths)):
-                    progress(f"extracted text from {done}/{len(paths)} PDFs")
-            return result
-
-        with ThreadPoolExecutor(max_workers=len(self._all)) as pool:
-            return list(pool.map(one, paths))
+    def _schedule(self, path: Path, timeout_s: float) -> Future[ExtractedText]:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s}")
+        return self._pool.schedule(read_pdf_pages, args=(Path(path),), timeout=timeout_s)
 
     def close(self) -> None:
-        for worker in self._all:
-            worker.stop()
+        """Stop taking files, let the workers finish the files they hold, and end them."""
+        self._pool.close()
+        self._pool.join()
 
     def __enter__(self) -> PdfTextExtractor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _outcome(future: Future[ExtractedText], timeout_s: float) -> ExtractedText:
+    """The worker's ExtractedText, or a timeout / failure when the worker was ended or died."""
+    try:
+        return future.result()
+    except TimeoutError:
+        return ExtractedText("", 0, "timeout", f"extraction took longer than {timeout_s:g} s; abandoned")
+    except ProcessExpired as error:  # killed from outside: the kernel's OOM killer, a signal
+        return ExtractedText("", 0, "failed", f"extraction process died (exit code {error.exitcode})")
+    except Exception as error:  # read_pdf_pages catches pypdf's errors; this is MemoryError, RecursionError…
+        return ExtractedText("", 0, "failed", f"extraction failed: {type(error).__name__}: {error}")
 
 
 _shared: PdfTextExtractor | None = None

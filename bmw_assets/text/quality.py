@@ -66,7 +66,8 @@ class FurnitureScore:
     furniture_left: int
 
     def __add__(self, other: FurnitureScore) -> FurnitureScore:
-        return FurnitureScore(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+        pairs = zip(dataclasses.astuple(self), dataclasses.astuple(other), strict=True)
+        return FurnitureScore(*(a + b for a, b in pairs))
 
     @property
     def body_kept_share(self) -> float:

@@ -26,11 +26,10 @@ def resolve_backend(
     for `method` (training.method: lora|full) and `packing` (training.packing).
 
     "auto" picks Unsloth only for LoRA on unpacked rows, and Liger for TRL, each only on CUDA
-    with the package installed. Measured on an H200 with Qwen3-8B at 4096 tokens
-    (benchmarks/results/train_throughput.json): Unsloth's full fine-tuning ran at 0.7x TRL +
-    Liger, and on packed rows of mixed lengths its LoRA kept 58% of its fixed-length rate
-    while TRL + Liger + flex attention kept 99%. An explicit request that cannot be met
-    raises, naming what is missing.
+    with the package installed: in the runs of benchmarks/results/train_throughput.json
+    Unsloth was slower than TRL + Liger for full fine-tuning and lost more of its speed on
+    packed rows of mixed lengths. An explicit request that cannot be met raises, naming what
+    is missing.
     """
     if requested not in ("trl", "unsloth", "auto"):
         raise ValueError(f"training.backend is {requested!r}; expected 'trl', 'unsloth' or 'auto'")

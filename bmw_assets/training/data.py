@@ -88,7 +88,8 @@ def loss_mask(tokenizer: Any, row: dict[str, Any], mode: LossMode) -> tuple[list
     if mode is LossMode.COMPLETION_ONLY:
         prompt = ids(trainer_row["prompt"], add_generation_prompt=True)["input_ids"]
         whole = ids(trainer_row["prompt"] + trainer_row["completion"])["input_ids"]
-        shared = next((i for i, (a, b) in enumerate(zip(prompt, whole)) if a != b), min(len(prompt), len(whole)))
+        pairs = enumerate(zip(prompt, whole, strict=False))  # the prompt is usually the shorter
+        shared = next((i for i, (a, b) in pairs if a != b), min(len(prompt), len(whole)))
         return whole, [i >= shared for i in range(len(whole))]
     if mode is LossMode.ASSISTANT_MASK:
         from trl.chat_template_utils import get_training_chat_template, has_generation_markers

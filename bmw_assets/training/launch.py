@@ -26,8 +26,8 @@ def accelerate_launch_prefix(num_gpus: int, fsdp: bool, reshard_after_forward: b
     decoder layer its own shard group, full state dict so save_pretrained writes ordinary
     safetensors; otherwise plain DDP (LoRA: only the adapters' gradients are reduced).
     `reshard_after_forward=False` (the default) keeps each layer's gathered weights from the
-    forward to the backward pass: one all-gather per batch instead of two. Measured on two
-    H200s, Qwen3-8B: 21,500 vs 20,500 tokens/s, peak 118 vs 104 GiB per GPU."""
+    forward to the backward pass: one all-gather per batch instead of two, faster for more
+    memory per GPU (the runs with both settings: benchmarks/results/train_throughput.json)."""
     if num_gpus < 0:
         raise ValueError(f"num_gpus is {num_gpus}; expected 0 (CPU) or a positive GPU count")
     if num_gpus <= 1:

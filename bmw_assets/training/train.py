@@ -487,7 +487,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
         "total_params": total_params,
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "wall_seconds": round(time.perf_counter() - started, 2),
-        "completed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "completed_at": dt.datetime.now(dt.UTC).isoformat(),
     }
     write_json_atomic(output_dir / MANIFEST_NAME, manifest)
     # Checkpoints only serve resume and best-model selection, both done now; they hold optimizer state.

@@ -78,7 +78,7 @@ class DagsterUI:
         self._spawn("daemon", [binary, "run", "-w", "workspace.yaml"])
 
     def stop(self, grace_s: float = 20) -> None:
-        for name, process in reversed(list(self.processes.items())):
+        for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class TinyStorage:
 
 def _fill_catalog(layout: StorageLayout) -> dict[str, list[tuple[str, str]]]:
     corpus = [replace(a, paragraphs=a.paragraphs[:PARAGRAPHS]) for a in build_corpus()[:ARTICLES]]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with connect(layout.catalog_path) as con, transaction(con):
         con.executemany(
             "INSERT OR REPLACE INTO articles (id, language, url, title, published_at, category, body_text, "

@@ -4,7 +4,7 @@ a ChatML template that has `{% generation %}` markers, as Qwen3's patched templa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,7 +27,7 @@ MARKED_CHATML = (
 def rows(base_model_dir, tmp_path_factory):
     from transformers import AutoTokenizer
 
-    start = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
     bodies = ["Munich. The new BMW iX3 reaches a range of up to 805 kilometres.\n\nIt charges at up to 400 kW.",
               "Munich. MINI presents the new MINI Cooper SE.\n\nIt is built in Oxford from 2026."]  # fmt: skip
     articles = [DatasetArticle(f"T{n:07d}EN", f"Release {n}", start + timedelta(days=n), body, [("Where is it built?", "Oxford")])
@@ -64,7 +64,7 @@ def test_loss_mask_is_what_sft_trainer_trains_on(mode, rows, base_model_dir, tmp
     assert choose_loss_mode(tokenizer, mode is not LossMode.FULL_SEQUENCE) is mode
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
     expected = _trl_labels(model, tokenizer, rows, mode, tmp_path)
-    for row, (input_ids, labels) in zip(rows, expected):
+    for row, (input_ids, labels) in zip(rows, expected, strict=True):
         token_ids, carries_loss = loss_mask(tokenizer, row, mode)
         assert token_ids == list(input_ids)
         assert carries_loss == [label != -100 for label in labels]

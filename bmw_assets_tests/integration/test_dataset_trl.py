@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def articles() -> list[DatasetArticle]:
-    start = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
     bodies = [
         "Munich. The BMW Group opens a battery assembly plant in Irlbach-Straßkirchen.\n\n"
         "Production of high-voltage batteries for the Neue Klasse starts in 2026.",
@@ -72,7 +72,8 @@ def test_train_split_trains_one_step_with_trl(base_model_dir, tmp_path):
 
     # The loss covers exactly the assistant's answer and its end-of-turn token, never the prompt.
     example = trainer.train_dataset[0]
-    trained = tokenizer.decode([t for t, label in zip(example["input_ids"], example["labels"]) if label != -100])
+    token_labels = zip(example["input_ids"], example["labels"], strict=True)
+    trained = tokenizer.decode([t for t, label in token_labels if label != -100])
     assert trained == pairs[0]["completion"][0]["content"] + "<|im_end|>\n"
     result = trainer.train()
     assert result.global_step == 1

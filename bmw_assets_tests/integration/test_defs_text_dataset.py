@@ -10,8 +10,8 @@ import pytest
 
 from bmw_assets.dataset.build import load_split
 from bmw_assets.defs import dataset, ingestion, text
-from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.failure_checks import FailurePolicyResource
+from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.resources import (
     FactsResource,
     LLMEndpointResource,

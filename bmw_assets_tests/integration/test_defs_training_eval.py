@@ -3,7 +3,7 @@ with the packaged model: real training through Dagster Pipes, real checkpoints, 
 DuckDB catalog. A tiny profile overlay keeps each variant to a few seconds of training."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -34,7 +34,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) ->
 
     from transformers import AutoTokenizer
 
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     corpus = build_corpus()[:20]
     articles = [
         DatasetArticle(a.id, a.title, start + timedelta(days=i), "\n\n".join(a.paragraphs[:3]), a.facts)

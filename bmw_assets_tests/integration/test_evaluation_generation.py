@@ -97,7 +97,7 @@ def test_samples_come_from_one_call_with_their_model_log_likelihood(tiny_model, 
     prompt = chat_prompt_ids(tokenizer, ODD_QUESTION)
     sampled = sample_answers(tiny_model, tokenizer, prompt, n=4, temperature=1.5, max_new_tokens=6)
     assert len(sampled.texts) == len(sampled.token_ids) == len(sampled.log_likelihoods) == 4
-    for ids, text, log_likelihood in zip(sampled.token_ids, sampled.texts, sampled.log_likelihoods):
+    for ids, text, log_likelihood in zip(sampled.token_ids, sampled.texts, sampled.log_likelihoods, strict=True):
         assert text == tokenizer.decode(ids, skip_special_tokens=True).strip()
         # Teacher-forced reference under the untempered model, including the stop token if one was hit.
         scored = ids + ([tokenizer.eos_token_id] if len(ids) < 6 else [])

@@ -208,7 +208,7 @@ def test_kills_at_random_moments_never_leave_an_inconsistent_catalog(replica: Re
 def test_two_runs_at_once_both_succeed_and_the_catalog_stays_consistent(replica: ReplicaServer, tmp_path: Path) -> None:
     children = [start_child(replica, tmp_path) for _ in range(2)]
     outcomes = [child.communicate(timeout=120) for child in children]
-    for child, (_, stderr) in zip(children, outcomes):
+    for child, (_, stderr) in zip(children, outcomes, strict=True):
         assert child.returncode == 0, stderr[-2000:]  # the second writer waited for the lock, it did not fail
     assert_complete(replica, tmp_path)
     with duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True) as con:

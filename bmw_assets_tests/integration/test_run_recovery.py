@@ -84,7 +84,8 @@ def assert_next_materialization_completes(replica: ReplicaServer, root: Path, ti
         child.kill()
         out, err = child.communicate()
         blocked = "blocked by limit for pool duckdb" in err + out
-        raise AssertionError(f"the next run still waits after {timeout_s:.0f} s (blocked on duckdb: {blocked})")
+        waited = f"the next run still waits after {timeout_s:.0f} s (blocked on duckdb: {blocked})"
+        raise AssertionError(waited) from None
     assert child.returncode == 0 and "materialized" in out, err[-3000:]
 
 

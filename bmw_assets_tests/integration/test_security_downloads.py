@@ -19,8 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fpdf import FPDF
 
-from bmw_assets.pressclub import download
-from bmw_assets.pressclub import ClientSettings, download_attachments
+from bmw_assets.pressclub import ClientSettings, download, download_attachments
 from bmw_assets.pressclub.address_guard import RefusedUrl
 from bmw_assets.pressclub.http_client import PoliteClient
 from bmw_assets.pressclub.records import TransferStats

@@ -14,10 +14,10 @@ import duckdb
 import pytest
 from aiohttp import web
 
+from bmw_assets.definitions import build_resources
 from bmw_assets.defs import ingestion, text
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
-from bmw_assets.definitions import build_resources
 from bmw_assets.replica.server import ReplicaServer
 from bmw_assets.settings import Settings, StorageLayout
 from bmw_assets_tests.conftest import ScriptedServer, chat_reply

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bmw_assets.catalog import connect
 from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, ConfigError, load_variant_config
 from bmw_assets.settings import StorageLayout
-from bmw_assets.catalog import connect
 from bmw_assets.stages.dataset import update_chatml_dataset
 from bmw_assets.stages.training import plan_training_run
 

@@ -9,7 +9,7 @@ import copy
 import dataclasses
 import os
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,7 @@ from bmw_assets.dataset.splits import assign_splits, unit_hash
 from bmw_assets.replica.corpus import build_corpus
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-START = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
+START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 WORDS = (
     "the BMW Group plant Munich battery cell range charging electric drive customers market launch model "
     "series production efficiency design interior software update network partners region sales quarter"

@@ -14,7 +14,6 @@ from bmw_assets.defs.evaluation import (
     report_metadata,
     verdict_checks,
 )
-from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.evaluation.verdict import change, metric_rows, signed, significant, verdict
 from bmw_assets_tests.unit.test_evaluation_comparison import make_report
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.pressclub.records import ItemFailure
@@ -10,7 +10,7 @@ from bmw_assets.stages.ingestion import _record_fetch_failures, persistent_fetch
 
 ARTICLE = ItemFailure("T0454296EN", "http://press/article/detail/T0454296EN", "HTTP 500")
 FEED = ItemFailure("rss2 global", "http://press/rss2/global", "HTTP 503")
-START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def run(catalog, failures, fetched, day):

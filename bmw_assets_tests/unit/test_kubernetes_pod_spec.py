@@ -13,7 +13,8 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
@@ -203,7 +204,7 @@ class StandInKubelet:
             env[var.name] = self.secrets[ref.name][ref.key] if ref else var.value
         done = subprocess.run(container.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=60)  # fmt: skip
-        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
         self.log_lines = [
             f"{(start + timedelta(milliseconds=i)).strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {line}"
             for i, line in enumerate(done.stdout.splitlines())
@@ -283,3 +284,30 @@ def test_the_kubernetes_launcher_without_pod_settings_says_what_is_missing():
     with pytest.raises(ValueError, match="BMW_K8S_IMAGE"):
         dg.materialize([nowhere], resources={"compute": ComputeResource(launcher="kubernetes")})
 
+
+
+# Imports as if dagster-k8s and the Kubernetes client were not installed (no `k8s` extra).
+WITHOUT_K8S_EXTRA = """
+import sys
+sys.modules.update({"dagster_k8s": None, "kubernetes": None})
+try:
+    import bmw_assets.definitions
+except ImportError as error:
+    print("ImportError:", error)
+else:
+    print("loaded", len(bmw_assets.definitions.defs.resolve_asset_graph().get_all_asset_keys()), "assets")
+"""
+
+
+@pytest.mark.parametrize("launcher", ["subprocess", "kubernetes"])
+def test_only_the_kubernetes_launcher_needs_the_k8s_extra(tmp_path, launcher):
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "BMW_STORAGE": str(tmp_path), "BMW_LAUNCHER": launcher,
+           "BMW_K8S_IMAGE": "registry.example/bmw-assets:1", "BMW_K8S_STORAGE_CLAIM": "bmw-storage"}
+    loaded = subprocess.run([sys.executable, "-c", WITHOUT_K8S_EXTRA], capture_output=True, text=True, env=env,
+                            cwd=Path(__file__).parents[2], timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    if launcher == "subprocess":  # the local route loads without the extra
+        assert loaded.stdout.startswith("loaded ") and " 0 assets" not in loaded.stdout, loaded.stdout
+    else:  # the kubernetes route says what to install, when the definitions load
+        assert "ImportError: the kubernetes launcher (BMW_LAUNCHER=kubernetes) needs dagster-k8s" in loaded.stdout
+        assert "pip install 'bmw_assets[k8s]'" in loaded.stdout

@@ -22,7 +22,7 @@ NEW_ARTICLES = OLD_ARTICLES + [f"T{i:07d}EN" for i in range(10, 15)]  # five mor
 
 
 def add_dataset(con, version: str, articles: list[str], day: int) -> None:
-    created = dt.datetime(2026, 11, day, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2026, 11, day, tzinfo=dt.UTC)
     con.execute("INSERT INTO dataset_versions (version, path, articles, created_at) VALUES (?, ?, ?, ?)",
                 [version, f"/datasets/{version}", len(articles), created])  # fmt: skip
     for article in articles:
@@ -30,7 +30,7 @@ def add_dataset(con, version: str, articles: list[str], day: int) -> None:
 
 
 def add_run(con, variant: str, dataset_version: str, day: int) -> None:
-    created = dt.datetime(2026, 11, day, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2026, 11, day, tzinfo=dt.UTC)
     con.execute("INSERT INTO training_runs (variant, run_id, dataset_version, status, created_at) "
                 "VALUES (?, ?, ?, 'completed', ?)", [variant, f"{dataset_version[:4]}-{day}", dataset_version, created])  # fmt: skip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -32,7 +32,7 @@ def test_token_bucket_paces_to_its_rate_after_the_burst():
 
 def test_retry_after_in_seconds_or_as_http_date():
     assert retry_after_seconds("0.2") == 0.2 and retry_after_seconds("3") == 3.0
-    in_ten = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
+    in_ten = format_datetime(datetime.now(UTC) + timedelta(seconds=10), usegmt=True)
     assert 8 <= retry_after_seconds(in_ten) <= 10
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
 

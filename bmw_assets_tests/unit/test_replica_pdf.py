@@ -10,8 +10,8 @@ import pytest
 
 from bmw_assets.replica.corpus import build_corpus
 from bmw_assets.replica.labelled_text import extracted_texts
-from bmw_assets.replica.release_layout import furniture_text, release_layout
 from bmw_assets.replica.pdf import render_press_pdf
+from bmw_assets.replica.release_layout import furniture_text, release_layout
 
 
 @pytest.fixture(scope="module")

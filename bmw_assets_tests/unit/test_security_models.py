@@ -127,7 +127,7 @@ def test_the_package_never_unpickles_or_loads_weights_other_than_safetensors():
     problems = []
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        where = lambda node: f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"  # noqa: E731
+        where = lambda node, path=path: f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"  # noqa: E731
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]

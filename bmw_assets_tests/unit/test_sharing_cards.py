@@ -1,10 +1,12 @@
 """Dataset and model cards from a real DuckDB catalog and hand-made manifests: the numbers in the
 card are the recorded ones, the front matter parses as Hugging Face card data, and the surgery
-paragraph names the removed layers and the reason for each kind of surgery."""
+paragraph names the removed layers and the reason for each kind of surgery. The cards are rendered
+from the package's Jinja2 templates: tables are compared row by row, prose with its line breaks
+(soft breaks in Markdown) taken as spaces."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from huggingface_hub import DatasetCard, ModelCard
@@ -21,7 +23,16 @@ from bmw_assets.sharing.cards import (
     write_card,
 )
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def prose(text: str) -> str:
+    """The card's text with every run of whitespace as one space, as Markdown renders a paragraph."""
+    return " ".join(text.split())
+
+
+def headings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
 
 
 @pytest.fixture
@@ -29,10 +40,10 @@ def catalog(tmp_path):
     """Three articles in dataset version v1 (two sources), a fourth the LLM filter rejected."""
     path = tmp_path / "catalog.duckdb"
     articles = [
-        ("A1", "https://www.press.bmwgroup.com/global/article/detail/A1", datetime(2025, 3, 2, tzinfo=timezone.utc), 0.9, 1.0),
-        ("A2", "https://www.press.bmwgroup.com/global/article/detail/A2", datetime(2025, 7, 9, tzinfo=timezone.utc), 0.8, 0.95),
-        ("A3", "https://www.bmw-m.com/en/news/A3", datetime(2024, 11, 30, tzinfo=timezone.utc), 0.7, 0.9),
-        ("A4", "https://www.press.bmwgroup.com/global/article/detail/A4", datetime(2026, 1, 1, tzinfo=timezone.utc), 0.5, None),
+        ("A1", "https://www.press.bmwgroup.com/global/article/detail/A1", datetime(2025, 3, 2, tzinfo=UTC), 0.9, 1.0),
+        ("A2", "https://www.press.bmwgroup.com/global/article/detail/A2", datetime(2025, 7, 9, tzinfo=UTC), 0.8, 0.95),
+        ("A3", "https://www.bmw-m.com/en/news/A3", datetime(2024, 11, 30, tzinfo=UTC), 0.7, 0.9),
+        ("A4", "https://www.press.bmwgroup.com/global/article/detail/A4", datetime(2026, 1, 1, tzinfo=UTC), 0.5, None),
     ]  # fmt: skip
     with connect(path) as con:
         for article_id, url, published, regex_f1, llm_f1 in articles:
@@ -72,11 +83,20 @@ def test_the_dataset_card_states_what_the_catalog_recorded(catalog, tmp_path):
     assert stats.status_counts["llm"] == {"ok": 3, "rejected": 1}  # the rejected article counts, outside the dataset
 
     card = dataset_card(manifest(tmp_path), stats)
-    text = card.text
-    assert "built from 3 press releases, published 2024-11-30 to 2025-07-09" in text
-    assert "| regex | 3 | 0.8 | 0.8 | 0.8 | 1 |" in text and "| llm | 3 | 0.95 | 0.95 | 0.95 | 1 |" in text
-    assert "| train | 2 | 8 | 1,500 | 2 | 6 |" in text and "| test | 1 | 4 | 670 | 1 | 3 |" in text
-    assert "llm: 3 ok, 1 rejected" in text and "1 such groups" in text and "chosen by `newest`" in text
+    text, lines = prose(card.text), card.text.splitlines()
+    assert headings(card.text) == ["# BMW Group press releases (ChatML)", "## Sources", "## Cleaning", "## Splits",
+                                   "## Format", "## Limitations"]  # fmt: skip
+    assert "built from 3 press releases, published 2024-11-30 to 2025-07-09, for supervised fine-tuning" in text
+    assert "| www.press.bmwgroup.com | 2 |" in lines and "| www.bmw-m.com | 1 |" in lines
+    assert "| regex | 3 | 0.8 | 0.8 | 0.8 | 1 |" in lines and "| llm | 3 | 0.95 | 0.95 | 0.95 | 1 |" in lines
+    assert "| split | articles | rows | tokens | rows: instruct | rows: qa |" in lines
+    assert "| train | 2 | 8 | 1,500 | 2 | 6 |" in lines and "| test | 1 | 4 | 670 | 1 | 3 |" in lines
+    assert "(rejected articles never reach a dataset): llm: 3 ok, 1 rejected; regex: 4 ok." in text
+    assert "Languages: en (3). Categories: Press Release (3)." in text
+    assert "MinHash Jaccard ≥ 0.8, stay in one split; 1 such groups); test articles chosen by `newest`" in text
+    assert "Rows are at most 1024 tokens (1 articles needed more than one row" in text
+    assert "`style` (`instruct`, `qa`)" in text and "System prompt: _Be brief._" in text
+    assert "Knowledge ends on 2025-07-09;" in text
     written = DatasetCard.load(write_card(card, tmp_path))
     assert written.data.license == "other" and written.data.size_categories == ["n<1K"]
     assert [f["path"] for f in written.data.configs[0]["data_files"]] == [
@@ -133,16 +153,24 @@ def trained(method: str = "lora") -> tuple[dict, dict]:
 def test_the_model_card_reports_training_cost_and_says_when_it_is_not_evaluated():
     manifest, files = trained("lora")
     card = model_card(manifest, files, dataset_repo_id="me/bmw-data")
-    text = card.text
-    assert "1,000 parameters (25 trained, 2.5 %)" in text and "| device | NVIDIA H200 × 2 |" in text
-    assert "| optimizer | optimi.adamw.AdamW |" in text and "| final validation loss (nats/token) | 1.45 |" in text
-    assert "| throughput (tokens/s) | 1.235e+04 |" in text and "| trained tokens | 4,000,000 |" in text
-    assert "| best validation loss (nats/token) | 1.5 at step 800 |" in text
+    text, lines = prose(card.text), card.text.splitlines()
+    assert headings(card.text) == ["# original_lora: Qwen/Qwen3-8B fine-tuned on BMW Group press releases",
+                                   "## Model surgery", "## Training", "## Evaluation", "## Use", "## Limitations"]  # fmt: skip
+    assert ("The base model with LoRA adapters. Run `r1` of the `original_lora` variant (production profile): "
+            "30 decoder layers, 1,000 parameters (25 trained, 2.5 %).") in text  # fmt: skip
+    assert "| device | NVIDIA H200 × 2 |" in lines
+    assert "| optimizer | optimi.adamw.AdamW |" in lines and "| final validation loss (nats/token) | 1.45 |" in lines
+    assert "| throughput (tokens/s) | 1.235e+04 |" in lines and "| trained tokens | 4,000,000 |" in lines
+    assert "| best validation loss (nats/token) | 1.5 at step 800 |" in lines
     assert (
-        "| batch (per device × accumulation) | 16 (2 × 8) |" in text
-        and "| LoRA r / alpha / dropout | 16 / 16 / 0.0 |" in text
+        "| batch (per device × accumulation) | 16 (2 × 8) |" in lines
+        and "| LoRA r / alpha / dropout | 16 / 16 / 0.0 |" in lines
     )
-    assert "_Not evaluated yet" in text and "[me/bmw-data](https://huggingface.co/datasets/me/bmw-data)" in text
+    assert "(backend `unsloth`, loss on `assistant_mask`) on dataset version `abc123abc123abc1`" in text
+    assert "_Not evaluated yet" in text and "[me/bmw-data](https://huggingface.co/datasets/me/bmw-data))." in text
+    assert "`python -m bmw_assets.serve original_lora`" in text and "the merged export in `merged/`" in text
+    assert "Fine-tuning on a narrow domain costs some general ability" in text
+    assert "(see the n in the report: — test questions)" in text  # not evaluated: nothing measured
     data = ModelCard(str(card)).data
     assert (data.base_model, data.license, data.datasets, data.eval_results) == (
         "Qwen/Qwen3-8B",
@@ -172,11 +200,13 @@ def test_the_model_card_puts_the_variant_next_to_the_base_model(tmp_path):
         {"variant": "pruned", "heldout_perplexity": 99.0},
     ]  # fmt: skip
     text = model_card(manifest, files, report, comparison).text
+    lines = text.splitlines()
     assert (
-        "| base | 9 | 10 | 0 | 0 | 0.125 | 0.4 |" in text
-        and "| original_full | 7.5 | 11 | 10 | 0.25 | 0.25 | 0.5 |" in text
+        "| base | 9 | 10 | 0 | 0 | 0.125 | 0.4 |" in lines
+        and "| original_full | 7.5 | 11 | 10 | 0.25 | 0.25 | 0.5 |" in lines
     )
-    assert "pruned" not in text and "8 test questions" in text
+    assert "pruned" not in text and "8 test questions" in prose(text) and "_Not evaluated yet" not in text
+    assert "merged/" not in text  # a full fine-tune has no merged export
     data = ModelCard(str(model_card(manifest, files, report))).data
     assert (data.base_model, data.license) == ("someone/unknown-model", "other")
     assert data.eval_results[0].metric_value == 7.5  # without the comparison, the report's own numbers

@@ -1,11 +1,16 @@
 """extract_pdf_text statuses on real files: each bad PDF gives its status, never an exception."""
 
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
+from bmw_assets.pdf_limits import DEFAULT_MAX_INFLATED_BYTES
+from bmw_assets.replica.faults import deflate_bomb_pdf
 from bmw_assets.text.extraction import PAGE_BREAK, PdfTextExtractor, read_pdf_pages
 
 
@@ -76,6 +81,55 @@ def test_overrunning_pdf_times_out_and_the_pool_recovers(tmp_path, extractor):
     assert result.status == "timeout" and "0.01 s" in result.reason
     # the killed worker is replaced: the next file is read normally
     assert extractor.extract(_text_pdf(tmp_path / "next.pdf")).status == "ok"
+
+
+def _workers() -> set[psutil.Process]:
+    return {c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())}
+
+
+def _wait_until_busy(worker: psutil.Process, timeout_s: float = 30) -> psutil.Process:
+    """`worker`, once it spends CPU time (on a file it took)."""
+    idle = sum(worker.cpu_times()[:2])
+    deadline = time.monotonic() + timeout_s
+    while sum(worker.cpu_times()[:2]) < idle + 0.2:
+        assert time.monotonic() < deadline, "the worker never started on the file"
+        time.sleep(0.02)
+    return worker
+
+
+def test_a_worker_killed_mid_file_is_a_failure_and_the_pool_recovers(tmp_path):
+    big = _text_pdf(tmp_path / "big.pdf", pages=1500)
+    others = _workers()  # the module's shared pool
+    with PdfTextExtractor(workers=1) as pool:
+        assert pool.extract(_text_pdf(tmp_path / "warm.pdf")).status == "ok"  # the worker is up and idle
+        (worker,) = _workers() - others
+        results = []
+        reader = threading.Thread(target=lambda: results.append(pool.extract(big, timeout_s=120)))
+        reader.start()
+        _wait_until_busy(worker).kill()  # as the kernel's out-of-memory killer would
+        reader.join(timeout=60)
+        assert results[0].status == "failed" and "extraction process died (exit code -9)" in results[0].reason
+        assert pool.extract(_text_pdf(tmp_path / "next.pdf")).status == "ok"
+
+
+def _peak_rss_bytes(process: psutil.Process) -> int:
+    """The process's high-water resident set (VmHWM in /proc/<pid>/status)."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    (line,) = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(line.split()[1]) * 1024
+
+
+def test_a_deflate_bomb_through_the_pool_gives_no_text_and_the_worker_stays_small(tmp_path):
+    bomb_bytes = 8 * DEFAULT_MAX_INFLATED_BYTES  # 512 MiB of spaces from about half a megabyte
+    (tmp_path / "bomb.pdf").write_bytes(deflate_bomb_pdf(bomb_bytes))
+    others = _workers()
+    with PdfTextExtractor(workers=1) as pool:
+        result = pool.extract(tmp_path / "bomb.pdf", timeout_s=60)
+        (worker,) = _workers() - others
+        peak = _peak_rss_bytes(worker)
+    assert result.status in ("failed", "no_text") and result.text == ""
+    # pypdf's decoders are capped (bounded_pypdf): the worker never holds the whole stream.
+    assert peak < bomb_bytes / 2, f"worker peaked at {peak / 2**20:.0f} MiB"
 
 
 def test_extract_many_keeps_order_and_reports_progress(tmp_path):

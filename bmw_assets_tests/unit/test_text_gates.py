@@ -43,7 +43,7 @@ def _regex_rows(catalog: Path) -> dict[str, dict]:
     cursor = con.execute("SELECT article_id, source, status, gate, gate_score, reason, gate_scores "
                          "FROM texts WHERE stage = 'regex'")
     names = [c[0] for c in cursor.description]
-    rows = {row[0]: dict(zip(names, row)) for row in cursor.fetchall()}
+    rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     con.close()
     return rows
 
