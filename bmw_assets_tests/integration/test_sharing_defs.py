@@ -30,10 +30,11 @@ def sharing_graph(defs: dg.Definitions) -> list:
     """The code location's sharing assets; their upstream assets stand as specs of the same keys and
     partitions, whose values the IO manager loads from the manifests written below (the real upstream
     assets would pull in the whole graph back to ingestion, with resources this test does not use)."""
-    variants = defs.resolve_assets_def("trained_model").partitions_def
+    by_name = {a.key.to_user_string(): a for a in defs.assets}  # as defined, before resources are bound
+    variants = by_name["trained_model"].partitions_def
     upstream = [dg.AssetSpec("chatml_dataset"), dg.AssetSpec("trained_model", partitions_def=variants),
                 dg.AssetSpec("eval_report", partitions_def=variants)]  # fmt: skip
-    return [*upstream, *(defs.resolve_assets_def(key) for key in SHARING)]
+    return [*upstream, *(by_name[name] for name in SHARING)]
 
 
 def report(variant: str, run_id: str, heldout: float, general: float, layers: int) -> EvalReport:
