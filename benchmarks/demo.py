@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from bmw_assets.demo import run_demo, stop_local_services
-from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets.settings import load_settings
 
 TARGET_SECONDS = 15 * 60
 RESULTS = Path(__file__).parent / "results" / "demo.json"
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--storage", type=Path, default=None, help="empty storage root (default: a temp folder)")
     args = parser.parse_args()
     root = args.storage or Path(tempfile.mkdtemp(prefix="bmw-demo-"))
-    settings = Settings("local", StorageLayout(root))
+    settings = load_settings({"BMW_STORAGE": str(root)})
     os.environ["BMW_STORAGE"] = str(root)
     started = time.monotonic()
     try:

@@ -114,13 +114,14 @@ def _local_bundle(local_storage: Path, target: Path) -> None:
     """The newest dataset of a local-profile storage root and its facts (24 per split, as the demo asks)."""
     import duckdb
 
-    from bmw_assets.defs.resources import FactsResource
+    from bmw_assets.defs.resources import ReplicaFactsResource
     from bmw_assets.stages.evaluation import write_facts_file, write_heldout_texts
 
     with duckdb.connect(str(local_storage / "catalog.duckdb"), read_only=True) as con:
         version, path = con.execute("SELECT version, path FROM dataset_versions ORDER BY created_at DESC LIMIT 1").fetchone()
     shutil.copytree(path, target / "dataset")
-    write_facts_file(local_storage / "catalog.duckdb", version, FactsResource().facts(), target / "facts.jsonl", 24)
+    facts = ReplicaFactsResource().facts()
+    write_facts_file(local_storage / "catalog.duckdb", version, facts, target / "facts.jsonl", 24)
     write_heldout_texts(target / "dataset", target / "heldout.jsonl", 3000)
 
 

@@ -1,86 +1,92 @@
-"""The code location: assets, checks, sensors and resources for the active profile.
+"""The code location: assets, checks, sensors and resources for one deployment's settings.
 
-`BMW_PROFILE` swaps resources (replica vs real site, packaged vs Hub model,
-local vs remote endpoint); the asset graph and code paths are the same.
+`build_definitions(settings)` builds it for any settings (tests build several in one process);
+`defs` is the one Dagster loads, for the settings of this process's environment. The settings
+swap resources (replica vs real site, local vs remote endpoint, CPU vs GPUs) and the variant
+partitions; the code paths are the same.
 """
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
 from bmw_assets.defs import dataset, evaluation, ingestion, jobs, run_recovery, sensors, sharing, text, training
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
-from bmw_assets.defs.kubernetes import pod_settings_from_env
+from bmw_assets.defs.kubernetes import pod_settings
 from bmw_assets.defs.resources import (
     ComputeResource,
     FactsResource,
+    LivePressClubResource,
     LLMEndpointResource,
+    LocalLLMEndpointResource,
     ModelConfigsResource,
+    NoFactsResource,
     PressClubResource,
+    RemoteLLMEndpointResource,
+    ReplicaFactsResource,
+    ReplicaPressClubResource,
     RetrainPolicyResource,
     StorageResource,
 )
-from bmw_assets.replica.corpus import REPLICA_SIZE
-from bmw_assets.settings import Settings, configs_dir, load_settings
+from bmw_assets.models.config import list_variants
+from bmw_assets.settings import Settings, load_settings
+
+
+def press_room(settings: Settings) -> tuple[PressClubResource, FactsResource]:
+    """The press room and the facts known about its articles: the replica's ground truth, or none."""
+    site = settings.pressclub
+    if site.site == "live":
+        return LivePressClubResource(default_target=site.default_target), NoFactsResource()
+    replica = ReplicaPressClubResource(base_url=site.url, default_target=site.default_target,
+                                       replica_state_dir=str(settings.storage.root / "replica"),
+                                       replica_size=site.replica_size)  # fmt: skip
+    return replica, ReplicaFactsResource(replica_size=site.replica_size)
+
+
+def paragraph_filter(settings: Settings) -> LLMEndpointResource:
+    chosen = settings.paragraph_filter
+    shared = {"method": chosen.method, "concurrency": chosen.concurrency, "max_judged_chars": chosen.max_judged_chars,
+              "keep_threshold": chosen.keep_threshold}  # fmt: skip
+    if chosen.endpoint == "remote":
+        remote = {"model": chosen.model} if chosen.model else {}
+        return RemoteLLMEndpointResource(base_url=chosen.base_url, api_key_env=chosen.api_key_env, **remote, **shared)
+    return LocalLLMEndpointResource(base_url=chosen.base_url, model=chosen.model, **shared)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
     layout = settings.storage
-    profile = settings.profile
-    launcher = os.environ.get("BMW_LAUNCHER", "subprocess")
-    # The local replica's corpus size (articles); the facts resource must know the same corpus.
-    replica_size = int(os.environ.get("BMW_REPLICA_SIZE", str(REPLICA_SIZE)))
+    compute = settings.compute
+    pressclub, facts = press_room(settings)
+    kubernetes = pod_settings(compute.kubernetes, str(layout.root)) if compute.launcher == "kubernetes" else None
     return {
         "storage": StorageResource(root=str(layout.root)),
-        "pressclub": PressClubResource(
-            profile=profile,
-            # Points the local profile at an already running replica (tests, a shared replica).
-            base_url=os.environ.get("BMW_PRESSCLUB_URL") or None,
-            default_target=40 if profile == "local" else 500,  # local: what the 15-minute demo can train on
-            replica_state_dir=str(layout.root / "replica"),
-            replica_size=replica_size,
-        ),
-        "llm": LLMEndpointResource(
-            profile=profile,
-            # Production: the vLLM/OpenAI endpoint. Local: an already running endpoint, else one is started.
-            base_url=os.environ.get("BMW_LLM_BASE_URL") or None,
-            model=os.environ.get("BMW_LLM_MODEL") or None,
-            # Locally the MiniLM classifier judges the paragraphs up to 300 characters, where furniture hides (the
-            # packaged 135M chat model cannot tell furniture from body: benchmarks/results/llm_filter.json);
-            # BMW_FILTER_METHOD=llm asks it anyway. Production asks the LLM about every paragraph.
-            method=os.environ.get("BMW_FILTER_METHOD") or ("classifier" if profile == "local" else "llm"),
-            max_judged_chars=300 if profile == "local" else None,
-            keep_threshold=0.1 if profile == "local" else 0.2,
-        ),
-        "model_configs": ModelConfigsResource(profile=profile, configs_dir=configs_dir()),
-        "facts": FactsResource(profile=profile, replica_size=replica_size),
-        "compute": ComputeResource(
-            num_gpus=0 if profile == "local" else int(os.environ.get("BMW_NUM_GPUS", "1")),
-            hub_offline=profile == "local",
-            # "kubernetes": training and evaluation in GPU pods (docs/deploy.md); the BMW_K8S_* variables say how.
-            launcher=launcher,
-            kubernetes=pod_settings_from_env(os.environ, str(layout.root)) if launcher == "kubernetes" else None,
-        ),
-        # Failed items (articles, PDFs, texts) above this share fail the data assets' checks: as a
-        # warning by default, as an error (stopping downstream assets) with BMW_FAILURE_SEVERITY=ERROR.
-        "failure_policy": FailurePolicyResource(
-            max_failure_rate=float(os.environ.get("BMW_MAX_FAILURE_RATE", "0.1")),
-            severity=os.environ.get("BMW_FAILURE_SEVERITY", "WARN"),
-        ),
-        "retrain_policy": RetrainPolicyResource(min_new_articles=int(os.environ.get("BMW_RETRAIN_MIN_NEW_ARTICLES", "0"))),
+        "pressclub": pressclub,
+        "llm": paragraph_filter(settings),
+        "model_configs": ModelConfigsResource(profile=settings.profile, configs_dir=str(settings.configs_dir)),
+        "facts": facts,
+        "compute": ComputeResource(num_gpus=compute.num_gpus, hub_offline=compute.hub_offline,
+                                   launcher=compute.launcher, kubernetes=kubernetes),  # fmt: skip
+        "failure_policy": FailurePolicyResource(max_failure_rate=settings.failure_policy.max_failure_rate,
+                                                severity=settings.failure_policy.severity),  # fmt: skip
+        "retrain_policy": RetrainPolicyResource(min_new_articles=settings.retrain_min_new_articles),
         "io_manager": ManifestIOManager(root=str(layout.manifests_dir)),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    # The partitions follow the variants in the settings' configs folder, as ModelConfigsResource does.
+    variants = dg.StaticPartitionsDefinition(list_variants(settings.configs_dir))
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingestion, text, dataset, training, evaluation, sharing]),
-        jobs=[*jobs.PIPELINE_JOBS, sharing.publish_to_hub],
+        assets=[
+            *dg.load_assets_from_modules([ingestion, text, dataset]),
+            *training.training_assets(variants),
+            *evaluation.evaluation_assets(variants, settings.evaluation_pool),
+            *sharing.sharing_assets(variants),
+        ],
+        jobs=[*jobs.pipeline_jobs(variants), sharing.publish_to_hub],
         sensors=[sensors.new_press_releases, sensors.retrain_on_new_articles, sensors.automation,
-                 run_recovery.recover_dead_runs_sensor],
+                 run_recovery.recover_dead_runs_sensor(run_recovery.location_pools(settings))],
         resources=build_resources(settings),
     )
 

@@ -18,7 +18,7 @@ import dagster as dg
 from bmw_assets import local_services
 from bmw_assets.definitions import build_definitions
 from bmw_assets.defs import jobs
-from bmw_assets.defs.run_recovery import check_instance, recover_dead_runs
+from bmw_assets.defs.run_recovery import check_instance, location_pools, recover_dead_runs
 from bmw_assets.settings import Settings, load_settings
 from bmw_assets.stop_signals import interrupt_on_stop_signals
 
@@ -63,7 +63,7 @@ def _train_variants(settings: Settings, instance_ref, variants: list[str], train
         materialize = _materializer(settings, instance, timings, lambda line: print(line, flush=True))
         try:
             for variant in variants:
-                materialize(jobs.train_variant.name, variant)
+                materialize(jobs.TRAIN_VARIANT, variant)
                 trained.put((variant, dict(timings)))
                 timings.clear()
         except Exception as error:
@@ -90,7 +90,7 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
         while (done := trained.get())[0] is not None:
             variant, train_timings = done
             timings.update(train_timings)
-            materialize(jobs.evaluate_variant.name, variant)
+            materialize(jobs.EVALUATE_VARIANT, variant)
         if done[1] is not None:
             raise RuntimeError(f"training failed: {done[1]}")
         trainer.join()
@@ -102,13 +102,13 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
     # Model cards last: they quote the comparison. Exports (merging LoRA adapters) are left to
     # `python -m bmw_assets.serve` or the UI, which make them when a variant is served or shared.
     for variant in variants:
-        materialize(jobs.write_model_card.name, variant)
+        materialize(jobs.WRITE_MODEL_CARD, variant)
     return timings
 
 
 def stop_local_services(settings: Settings) -> None:
-    """Stop the replica and `transformers serve` the local profile started, if their pid files
-    still name the processes that were started (bmw_assets.local_services)."""
+    """Stop the replica and `transformers serve` this storage root's pid files name, if those still
+    name the processes that were started (bmw_assets.local_services); none under a live deployment."""
     local_services.stop_local_services(settings.storage)
 
 
@@ -155,14 +155,13 @@ def main() -> int:
     started, interrupted = time.monotonic(), False
     try:
         with dg.DagsterInstance.get() as instance:
-            for run_id in check_instance(instance):
+            for run_id in check_instance(instance, location_pools(settings)):
                 print(f"run {run_id} had died holding pool slots: marked failed, its slots freed")
             run_until_stopped(instance, lambda: run_demo(settings, instance))
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        if settings.profile == "local":
-            stop_local_services(settings)
+        stop_local_services(settings)
     if interrupted:
         sys.stdout.flush()
         os._exit(130)  # the worker thread may be inside a step: do not wait for it

@@ -13,7 +13,6 @@ from bmw_assets.defs.resources import (
     ModelConfigsResource,
     StorageResource,
 )
-from bmw_assets.defs.training import variants
 from bmw_assets.evaluation.comparison import (
     COLUMNS,
     compare_variants,
@@ -27,7 +26,6 @@ from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.evaluation.retrieval import RAG_VARIANT
 from bmw_assets.evaluation.verdict import Change, Verdict, finite, metric_rows, significant, verdict
 from bmw_assets.models.config import EvaluationSection
-from bmw_assets.settings import evaluation_pool
 from bmw_assets.stages.evaluation import (
     BASE_VARIANT,
     plan_eval_run,
@@ -41,22 +39,27 @@ from bmw_assets.training.artifacts import model_to_evaluate
 VERDICT_SETTINGS = {"max_forgetting_pct"}
 BEATS_BASE_CHECK = "beats_base_on_heldout_perplexity"
 FORGETTING_CHECK = "forgetting_within_limit"
-with warnings.catch_warnings():
-    # Per-partition check results (a verdict per variant) are a preview feature of Dagster 1.13.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    EVAL_CHECKS = [
-        dg.AssetCheckSpec(
-            BEATS_BASE_CHECK, asset="eval_report", partitions_def=variants,
-            description="The variant's perplexity on the held-out test split is below the base model's (by more than "
-            "two standard errors of the difference where they are known): fine-tuning taught it the press releases.",
-        ),
-        dg.AssetCheckSpec(
-            FORGETTING_CHECK, asset="eval_report", partitions_def=variants,
-            description="Forgetting: the variant's perplexity on general English text the base model did not write "
-            "(general_perplexity, WordNet's glosses) is at most "
-            "evaluation.max_forgetting_pct percent above the base model's.",
-        ),
-    ]  # fmt: skip
+
+
+def eval_checks(variants: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """The verdict checks of `eval_report`, one result per variant partition."""
+    with warnings.catch_warnings():
+        # Per-partition check results (a verdict per variant) are a preview feature of Dagster 1.13.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [
+            dg.AssetCheckSpec(
+                BEATS_BASE_CHECK, asset="eval_report", partitions_def=variants,
+                description="The variant's perplexity on the held-out test split is below the base model's (by more "
+                "than two standard errors of the difference where they are known): fine-tuning taught it the press "
+                "releases.",
+            ),
+            dg.AssetCheckSpec(
+                FORGETTING_CHECK, asset="eval_report", partitions_def=variants,
+                description="Forgetting: the variant's perplexity on general English text the base model did not "
+                "write (general_perplexity, WordNet's glosses) is at most "
+                "evaluation.max_forgetting_pct percent above the base model's.",
+            ),
+        ]  # fmt: skip
 
 
 METRIC_COLUMNS = {
@@ -105,13 +108,42 @@ def report_metadata(report: EvalReport, base: EvalReport | None) -> dict:
     return metadata
 
 
-@dg.asset(
-    group_name="evaluation",
-    kinds={"pytorch"},
-    pool=evaluation_pool(),
-    description="The base model measured like every variant (held-out perplexity, general-English perplexity, "
-    "fact recall, semantic entropy, samples): the reference every variant is compared with.",
-)
+def evaluation_assets(variants: dg.PartitionsDefinition, pool: str) -> list[dg.AssetsDefinition]:
+    """The evaluations, run in the Dagster pool `pool` (Settings.evaluation_pool), `eval_report` with one
+    partition per variant in `variants`, and `variant_comparison`."""
+    return [
+        dg.asset(
+            group_name="evaluation",
+            kinds={"pytorch"},
+            pool=pool,
+            description="The base model measured like every variant (held-out perplexity, general-English perplexity, "
+            "fact recall, semantic entropy, samples): the reference every variant is compared with.",
+        )(base_model_report),
+        dg.asset(
+            group_name="evaluation",
+            kinds={"pytorch"},
+            pool=pool,
+            description="The retrieval baseline (`base+rag`): the base model answering the same fact questions with "
+            "the top passages of the training articles in its prompt (MiniLM embeddings). Answers whether fine-tuning "
+            "is worth it against retrieval; no perplexity (the model is the base).",
+        )(rag_baseline),
+        dg.asset(
+            partitions_def=variants,
+            group_name="evaluation",
+            kinds={"pytorch"},
+            pool=pool,
+            check_specs=eval_checks(variants),
+            # Re-evaluate when this variant's model changes, not when the dataset alone is refreshed.
+            automation_condition=dg.AutomationCondition.eager().allow(dg.AssetSelection.assets("trained_model")),
+            description="One variant measured on the held-out test split: sliding-window perplexity, general-English "
+            "perplexity, fact recall, semantic entropy and sample generations (Qwen3 thinking parsed), each against "
+            "the base model (`metrics`, `verdict`). Follows its trained_model partition automatically; JSON + Markdown "
+            "report under `reports/<variant>/<run_id>/`.",
+        )(eval_report),
+        variant_comparison,
+    ]
+
+
 def base_model_report(
     context: dg.AssetExecutionContext,
     base_model: dict,
@@ -133,14 +165,6 @@ def _evaluate_base(context, compute, storage, facts, dataset, model_configs, bas
     return dg.MaterializeResult(value=report.to_dict(), metadata=metadata | report_metadata(report, None))
 
 
-@dg.asset(
-    group_name="evaluation",
-    kinds={"pytorch"},
-    pool=evaluation_pool(),
-    description="The retrieval baseline (`base+rag`): the base model answering the same fact questions with the "
-    "top passages of the training articles in its prompt (MiniLM embeddings). Answers whether fine-tuning "
-    "is worth it against retrieval; no perplexity (the model is the base).",
-)
 def rag_baseline(
     context: dg.AssetExecutionContext,
     base_model: dict,
@@ -154,19 +178,6 @@ def rag_baseline(
                           retrieval_corpus=Path(chatml_dataset["path"]) / "train.jsonl")  # fmt: skip
 
 
-@dg.asset(
-    partitions_def=variants,
-    group_name="evaluation",
-    kinds={"pytorch"},
-    pool=evaluation_pool(),
-    check_specs=EVAL_CHECKS,
-    # Re-evaluate when this variant's model changes, not when the dataset alone is refreshed.
-    automation_condition=dg.AutomationCondition.eager().allow(dg.AssetSelection.assets("trained_model")),
-    description="One variant measured on the held-out test split: sliding-window perplexity, general-English perplexity, "
-    "fact recall, semantic entropy and sample generations (Qwen3 thinking parsed), each against the base model "
-    "(`metrics`, `verdict`). Follows its trained_model partition automatically; JSON + Markdown report under "
-    "`reports/<variant>/<run_id>/`.",
-)
 def eval_report(
     context: dg.AssetExecutionContext,
     trained_model: dict,

@@ -2,8 +2,6 @@
 
 import dagster as dg
 
-from bmw_assets.defs.training import variants
-
 # Everything training needs: the press releases down to the dataset, and the base model.
 DATA_ASSETS = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset", "base_model"]
 
@@ -19,29 +17,36 @@ evaluate_base_model = dg.define_asset_job(
     description="Measure the base model on the current dataset, alone and with retrieved passages (the retrieval "
     "baseline): the references every variant is judged against.",
 )
-train_variant = dg.define_asset_job(
-    "train_variant",
-    selection=["trained_model"],
-    partitions_def=variants,
-    description="Fine-tune one variant (a partition) out of process; in the `gpu` pool.",
-)
-evaluate_variant = dg.define_asset_job(
-    "evaluate_variant",
-    selection=["eval_report"],
-    partitions_def=variants,
-    description="Evaluate one trained variant against the base model, with its verdict checks.",
-)
 compare_and_document = dg.define_asset_job(
     "compare_and_document",
     selection=["variant_comparison", "dataset_card"],
     description="Compare every evaluated variant with the base model and write the dataset card.",
 )
-write_model_card = dg.define_asset_job(
-    "write_model_card",
-    selection=["model_card"],
-    partitions_def=variants,
-    description="Write one variant's model card from its training manifest and evaluation.",
-)
+# The jobs of one variant (a partition), built with the variants; `make demo` runs them by name.
+TRAIN_VARIANT = "train_variant"
+EVALUATE_VARIANT = "evaluate_variant"
+WRITE_MODEL_CARD = "write_model_card"
 
-PIPELINE_JOBS = [ingest_and_prepare, evaluate_base_model, train_variant, evaluate_variant, compare_and_document,
-                 write_model_card]  # fmt: skip
+
+def pipeline_jobs(variants: dg.PartitionsDefinition) -> list:
+    """Every named job; those of one variant take a partition of `variants`."""
+    train_variant = dg.define_asset_job(
+        TRAIN_VARIANT,
+        selection=["trained_model"],
+        partitions_def=variants,
+        description="Fine-tune one variant (a partition) out of process; in the `gpu` pool.",
+    )
+    evaluate_variant = dg.define_asset_job(
+        EVALUATE_VARIANT,
+        selection=["eval_report"],
+        partitions_def=variants,
+        description="Evaluate one trained variant against the base model, with its verdict checks.",
+    )
+    write_model_card = dg.define_asset_job(
+        WRITE_MODEL_CARD,
+        selection=["model_card"],
+        partitions_def=variants,
+        description="Write one variant's model card from its training manifest and evaluation.",
+    )
+    return [ingest_and_prepare, evaluate_base_model, train_variant, evaluate_variant, compare_and_document,
+            write_model_card]  # fmt: skip

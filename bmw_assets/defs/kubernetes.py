@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from bmw_assets.settings import KubernetesSettings
 from bmw_assets.training.launch import training_env
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -71,22 +72,22 @@ class K8sPodSettings(dg.Config):
     labels: dict[str, str] = {}
 
 
-def pod_settings_from_env(environ: Mapping[str, str], storage_root: str) -> K8sPodSettings:
-    """K8sPodSettings from BMW_K8S_IMAGE and BMW_K8S_STORAGE_CLAIM (required), BMW_K8S_NAMESPACE,
-    BMW_K8S_SERVICE_ACCOUNT and BMW_K8S_HF_TOKEN_SECRET (a Secret whose key `token` becomes
-    HF_TOKEN), mounting the claim at `storage_root`, the Dagster process's own storage root.
-    Raises ValueError naming the missing variables, ImportError without the `k8s` extra."""
+def pod_settings(deployment: KubernetesSettings, storage_root: str) -> K8sPodSettings:
+    """K8sPodSettings from the deployment's `compute.kubernetes` section (image and storage claim
+    required: the settings refuse a kubernetes launcher without them), mounting the claim at
+    `storage_root`, the Dagster process's own storage root; `hf_token_secret` names a Secret whose
+    key `token` becomes HF_TOKEN. ImportError without the `k8s` extra."""
     pipes_k8s_client()  # fail when the definitions load, not at the first training run
-    missing = [name for name in ("BMW_K8S_IMAGE", "BMW_K8S_STORAGE_CLAIM") if not environ.get(name)]
-    if missing:
-        raise ValueError(f"the kubernetes launcher needs {' and '.join(missing)} (the image; the storage PVC)")
-    token_secret = environ.get("BMW_K8S_HF_TOKEN_SECRET")
+    if not deployment.image or not deployment.storage_claim:
+        raise ValueError("the kubernetes launcher needs an image and a storage claim "
+                         "(BMW_K8S_IMAGE, BMW_K8S_STORAGE_CLAIM)")
+    token_secret = deployment.hf_token_secret
     return K8sPodSettings(
-        image=environ["BMW_K8S_IMAGE"],
-        storage_claim=environ["BMW_K8S_STORAGE_CLAIM"],
+        image=deployment.image,
+        storage_claim=deployment.storage_claim,
         storage_mount_path=storage_root,
-        namespace=environ.get("BMW_K8S_NAMESPACE") or None,
-        service_account=environ.get("BMW_K8S_SERVICE_ACCOUNT") or None,
+        namespace=deployment.namespace,
+        service_account=deployment.service_account,
         secret_env=[SecretEnvVar(name="HF_TOKEN", secret=token_secret, key="token")] if token_secret else [],
     )
 

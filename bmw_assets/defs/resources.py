@@ -1,7 +1,9 @@
-"""Resources: each external system behind one interface, with the real
-implementation in `production` and the embedded one in `local`."""
+"""Resources: each external system behind one interface, with a live implementation and an
+embedded (local) one where the two differ; `bmw_assets.definitions` picks them once from the
+deployment settings."""
 
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -31,39 +33,50 @@ class StorageResource(dg.ConfigurableResource):
         return StorageLayout(Path(self.root))
 
 
-class PressClubResource(dg.ConfigurableResource):
-    """The press room to ingest from.
+class PressClubResource(dg.ConfigurableResource, ABC):
+    """The press room to ingest from: the client settings to reach it, and how many articles
+    `article_index` aims for. Download limits (ClientSettings says what each means) override the
+    implementation's when set."""
 
-    `production` talks to the real PressClub at polite settings. `local` talks to
-    the replica at `base_url`, or starts the packaged replica on `replica_port`
-    when no base URL is given and nothing answers there yet.
-    """
-
-    profile: str = "local"
     default_target: int = 60
-    base_url: str | None = None
-    replica_port: int = 8765
-    replica_state_dir: str | None = None
-    replica_size: int = REPLICA_SIZE
-    # Download limits (ClientSettings says what each means); None keeps the profile's.
     body_deadline_s: float | None = None
     min_bytes_per_s: float | None = None
     rate_grace_s: float | None = None
     max_retry_after_s: float | None = None
 
-    def client_settings(self) -> ClientSettings:
-        if self.profile == "production":
-            settings = ClientSettings.production()
-        else:
-            base_url = self.base_url
-            if base_url is None:
-                from bmw_assets.replica.server import ensure_replica_running
+    @abstractmethod
+    def site_settings(self) -> ClientSettings:
+        """The client settings of the press room itself, before the download limits."""
 
-                base_url = ensure_replica_running(self.replica_port, self.replica_state_dir, size=self.replica_size)
-            settings = ClientSettings.local(base_url)
+    def client_settings(self) -> ClientSettings:
         limits = {"body_deadline_s": self.body_deadline_s, "min_bytes_per_s": self.min_bytes_per_s,
                   "rate_grace_s": self.rate_grace_s, "max_retry_after_s": self.max_retry_after_s}
-        return replace(settings, **{k: v for k, v in limits.items() if v is not None})
+        return replace(self.site_settings(), **{k: v for k, v in limits.items() if v is not None})
+
+
+class LivePressClubResource(PressClubResource):
+    """The real BMW Group PressClub, at polite settings."""
+
+    def site_settings(self) -> ClientSettings:
+        return ClientSettings.production()
+
+
+class ReplicaPressClubResource(PressClubResource):
+    """The project's PressClub replica: the one at `base_url`, or the packaged one serving
+    `replica_size` articles, started on `replica_port` when nothing answers there yet."""
+
+    base_url: str | None = None
+    replica_port: int = 8765
+    replica_state_dir: str | None = None
+    replica_size: int = REPLICA_SIZE
+
+    def site_settings(self) -> ClientSettings:
+        base_url = self.base_url
+        if base_url is None:
+            from bmw_assets.replica.server import ensure_replica_running
+
+            base_url = ensure_replica_running(self.replica_port, self.replica_state_dir, size=self.replica_size)
+        return ClientSettings.local(base_url)
 
 
 class ModelConfigsResource(dg.ConfigurableResource):
@@ -99,25 +112,14 @@ class ModelConfigsResource(dg.ConfigurableResource):
         return names.pop()
 
 
-class LLMEndpointResource(dg.ConfigurableResource):
+class LLMEndpointResource(dg.ConfigurableResource, ABC):
     """What judges paragraphs behind `llm_text`: `method` "llm" (an OpenAI-compatible endpoint) or
     "classifier" (logistic regression over MiniLM embeddings, trained on the replica's labelled
-    paragraphs; no endpoint, no requests).
+    paragraphs; no endpoint, no requests). `keep_threshold`: a paragraph is dropped when its keep
+    probability is below it; longer paragraphs than `max_judged_chars` are kept without asking."""
 
-    `production`: vLLM or OpenAI at `base_url` serving `model`, key read from the
-    environment variable named by `api_key_env` (never stored). `local`: the endpoint
-    at `base_url` if given, else the packaged model under `transformers serve` on
-    `local_port`, started when nothing answers there. `keep_threshold`: a paragraph is
-    dropped when its keep probability is below it.
-    """
-
-    profile: str = "local"
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    local_port: int = 8766
-    concurrency: int = 2
-    max_judged_chars: int | None = None  # longer paragraphs are kept without asking (see FilterSettings)
+    concurrency: int = 2  # requests in flight
+    max_judged_chars: int | None = None
     method: Literal["llm", "classifier"] = "llm"
     keep_threshold: float = FilterSettings.keep_threshold
 
@@ -130,11 +132,37 @@ class LLMEndpointResource(dg.ConfigurableResource):
             return load_or_train(layout.cache_dir)
         return self.endpoint(layout)
 
+    @abstractmethod
     def endpoint(self, layout: StorageLayout) -> EndpointSettings:
-        if self.profile == "production":
-            if not self.base_url:
-                raise ValueError("the production profile needs BMW_LLM_BASE_URL (a vLLM or OpenAI /v1 URL)")
-            return EndpointSettings.production(self.base_url, self.model or "openai/gpt-oss-120b", self.api_key_env)
+        """The endpoint to ask, started first if it is a local one that is not running."""
+
+
+class RemoteLLMEndpointResource(LLMEndpointResource):
+    """vLLM or OpenAI at `base_url` serving `model`; the key is read from the environment variable
+    named by `api_key_env` when a request is made (never stored)."""
+
+    base_url: str | None = None
+    model: str = "openai/gpt-oss-120b"
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 16
+
+    def endpoint(self, layout: StorageLayout) -> EndpointSettings:
+        if not self.base_url:
+            raise ValueError("a remote endpoint needs BMW_LLM_BASE_URL (a vLLM or OpenAI /v1 URL)")
+        settings = EndpointSettings.production(self.base_url, self.model, self.api_key_env)
+        return replace(settings, concurrency=self.concurrency)
+
+
+class LocalLLMEndpointResource(LLMEndpointResource):
+    """An endpoint on this host: the one at `base_url` (serving `model`, default the packaged
+    model) if given, else the packaged model under `transformers serve` on `local_port`, started
+    when nothing answers there."""
+
+    base_url: str | None = None
+    model: str | None = None
+    local_port: int = 8766
+
+    def endpoint(self, layout: StorageLayout) -> EndpointSettings:
         if self.base_url:
             model = self.model or ensure_base_model(PACKAGED_MODEL, layout.cache_dir / "base_models")
             return EndpointSettings.local(self.base_url, model, concurrency=self.concurrency)
@@ -143,22 +171,31 @@ class LLMEndpointResource(dg.ConfigurableResource):
         return replace(server.start(), concurrency=self.concurrency)
 
 
-class FactsResource(dg.ConfigurableResource):
-    """Question/answer facts stated in articles, for `qa` rows and fact-recall evaluation.
+class FactsResource(dg.ConfigurableResource, ABC):
+    """Question/answer facts stated in articles, for `qa` rows and fact-recall evaluation."""
 
-    `local`: the replica's ground truth. `production`: none yet (qa rows then come from the
-    articles themselves); generating them once with the LLM endpoint is future work.
-    """
+    @abstractmethod
+    def facts(self) -> dict[str, list[tuple[str, str]]]:
+        """(question, answer) pairs by article id."""
 
-    profile: str = "local"
-    replica_size: int = REPLICA_SIZE  # the replica's corpus, as PressClubResource serves it
+
+class ReplicaFactsResource(FactsResource):
+    """The replica's ground truth for its corpus of `replica_size` articles (as the replica serves it)."""
+
+    replica_size: int = REPLICA_SIZE
 
     def facts(self) -> dict[str, list[tuple[str, str]]]:
-        if self.profile != "local":
-            return {}
         from bmw_assets.replica.corpus import build_corpus
 
         return {a.id: [(f.question, f.answer) for f in a.facts] for a in build_corpus(size=self.replica_size)}
+
+
+class NoFactsResource(FactsResource):
+    """The live press room states no facts in a form to read: qa rows then come from the articles
+    themselves; generating facts once with the LLM endpoint is future work."""
+
+    def facts(self) -> dict[str, list[tuple[str, str]]]:
+        return {}
 
 
 class RetrainPolicyResource(dg.ConfigurableResource):

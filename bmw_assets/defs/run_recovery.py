@@ -19,10 +19,8 @@ from __future__ import annotations
 import dagster as dg
 import psutil
 
-from bmw_assets.settings import evaluation_pool
+from bmw_assets.settings import Settings
 
-# The pools this code location's assets run in; each must be limited, or DuckDB writers collide.
-POOLS = ("duckdb", "gpu", evaluation_pool())
 # A process that started this many seconds after a run recorded its pid is another process.
 _PID_REUSE_SLACK_S = 1.0
 
@@ -81,7 +79,13 @@ def recover_dead_runs(instance: dg.DagsterInstance, exiting_pid: int | None = No
     return recovered
 
 
-def unlimited_pools(instance: dg.DagsterInstance, pools: tuple[str, ...] = POOLS) -> list[str]:
+def location_pools(settings: Settings) -> tuple[str, ...]:
+    """The pools this code location's assets run in: the catalog writers', training's and the
+    evaluations'. Each must be limited, or DuckDB writers collide."""
+    return tuple(sorted({"duckdb", "gpu", settings.evaluation_pool}))
+
+
+def unlimited_pools(instance: dg.DagsterInstance, pools: tuple[str, ...]) -> list[str]:
     """The pools in `pools` that admit any number of steps on this instance (no default limit in
     dagster.yaml and no limit set for the pool itself)."""
     if instance.global_op_concurrency_default_limit is not None:
@@ -90,10 +94,10 @@ def unlimited_pools(instance: dg.DagsterInstance, pools: tuple[str, ...] = POOLS
     return sorted(set(pools) - limited)
 
 
-def check_instance(instance: dg.DagsterInstance) -> list[str]:
-    """At start: refuse an instance whose pools are unlimited (RuntimeError saying how to fix it),
-    then recover dead runs; returns their ids."""
-    unlimited = unlimited_pools(instance)
+def check_instance(instance: dg.DagsterInstance, pools: tuple[str, ...]) -> list[str]:
+    """At start: refuse an instance on which any of `pools` is unlimited (RuntimeError saying how to
+    fix it), then recover dead runs; returns their ids."""
+    unlimited = unlimited_pools(instance, pools)
     if unlimited:
         raise RuntimeError(
             f"the Dagster instance at {instance.root_directory} sets no limit for the pools {', '.join(unlimited)}: "
@@ -103,16 +107,21 @@ def check_instance(instance: dg.DagsterInstance) -> list[str]:
     return recover_dead_runs(instance)
 
 
-@dg.sensor(
-    name="recover_dead_runs",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Marks runs whose process died (killed, crashed) as failed and frees the pool slots they held, "
-    "so later runs of the catalog assets are not blocked forever; also frees slots of runs that ended. Its ticks "
-    "fail while the instance sets no pool limits (an empty dagster.yaml).",
-)
-def recover_dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    recovered = check_instance(context.instance)
-    if recovered:
-        context.log.warning(f"marked failed and freed the slots of dead runs {', '.join(recovered)}")
-    return dg.SkipReason(f"dead runs recovered: {', '.join(recovered) or 'none'}")
+def recover_dead_runs_sensor(pools: tuple[str, ...]) -> dg.SensorDefinition:
+    """The `recover_dead_runs` sensor of a code location whose assets run in `pools`."""
+
+    @dg.sensor(
+        name="recover_dead_runs",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks runs whose process died (killed, crashed) as failed and frees the pool slots they held, "
+        "so later runs of the catalog assets are not blocked forever; also frees slots of runs that ended. Its ticks "
+        "fail while the instance sets no pool limits (an empty dagster.yaml).",
+    )
+    def recover_dead_runs_tick(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        recovered = check_instance(context.instance, pools)
+        if recovered:
+            context.log.warning(f"marked failed and freed the slots of dead runs {', '.join(recovered)}")
+        return dg.SkipReason(f"dead runs recovered: {', '.join(recovered) or 'none'}")
+
+    return recover_dead_runs_tick

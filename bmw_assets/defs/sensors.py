@@ -14,7 +14,7 @@ from bmw_assets.pressclub import newest_article_ids
 from bmw_assets.stages.model_freshness import model_freshness
 
 # Assets refreshed when new releases appear: the data path down to the dataset.
-# Training is left to the user (or to `retrain_on_new_data`), since it costs GPU hours.
+# Training is left to the user (or to `retrain_on_new_articles`), since it costs GPU hours.
 REFRESH_SELECTION = ["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset"]
 MAX_IDS_PER_TICK = 50
 # A sensor tick waits this long for a run's catalog write to finish, then tries again next tick.

@@ -9,7 +9,6 @@ from pydantic import Field
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.dataset.manifest import load_manifest
 from bmw_assets.defs.resources import StorageResource
-from bmw_assets.defs.training import variants
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.sharing import cards
 from bmw_assets.sharing.export import MERGED_DIR, export_variant
@@ -47,14 +46,31 @@ def dataset_card(chatml_dataset: dict, storage: StorageResource) -> dg.Materiali
     )
 
 
-@dg.asset(
-    partitions_def=variants,
-    group_name="sharing",
-    kinds={"transformers", "safetensors"},
-    description="The variant as one servable model folder: LoRA adapters merged into the base model (with the run's "
-    "layers removed) as safetensors + tokenizer in <run>/merged/, accepted only if merged and unmerged logits "
-    "agree; a full fine-tune's checkpoint as it is. `python -m bmw_assets.serve <variant>` serves it.",
-)
+def sharing_assets(variants: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """`dataset_card`, and `exported_model` and `model_card` with one partition per variant in `variants`."""
+    return [
+        dataset_card,
+        dg.asset(
+            partitions_def=variants,
+            group_name="sharing",
+            kinds={"transformers", "safetensors"},
+            description="The variant as one servable model folder: LoRA adapters merged into the base model (with the "
+            "run's layers removed) as safetensors + tokenizer in <run>/merged/, accepted only if merged and unmerged "
+            "logits agree; a full fine-tune's checkpoint as it is. `python -m bmw_assets.serve <variant>` serves it.",
+        )(exported_model),
+        dg.asset(
+            partitions_def=variants,
+            group_name="sharing",
+            kinds={"huggingface", "markdown"},
+            automation_condition=dg.AutomationCondition.eager(),
+            description="The variant's model card in the Hugging Face format: base model, which layers the surgery "
+            "removed and why, hyper-parameters, training cost, the evaluation next to the base model (from "
+            "variant_comparison's files when written), limitations. Written as README.md beside the checkpoint and "
+            "its export.",
+        )(model_card),
+    ]
+
+
 def exported_model(context: dg.AssetExecutionContext, trained_model: dict) -> dg.MaterializeResult:
     result = export_variant(trained_model, progress=context.log.info)
     card = Path(trained_model["output_dir"]) / cards.CARD_NAME
@@ -78,15 +94,6 @@ class ModelCardConfig(dg.Config):
     )
 
 
-@dg.asset(
-    partitions_def=variants,
-    group_name="sharing",
-    kinds={"huggingface", "markdown"},
-    automation_condition=dg.AutomationCondition.eager(),
-    description="The variant's model card in the Hugging Face format: base model, which layers the surgery removed "
-    "and why, hyper-parameters, training cost, the evaluation next to the base model (from variant_comparison's "
-    "files when written), limitations. Written as README.md beside the checkpoint and its export.",
-)
 def model_card(
     context: dg.AssetExecutionContext,
     config: ModelCardConfig,

@@ -1,4 +1,7 @@
-"""`trained_model[variant]`: one static partition per variant config, trained out of process."""
+"""`trained_model[variant]`: one static partition per variant config, trained out of process.
+
+The variants come from the deployment's configs folder, so `training_assets` builds the asset for
+given partitions (bmw_assets.definitions) instead of reading them at import."""
 
 from pathlib import Path
 
@@ -10,15 +13,12 @@ from bmw_assets.defs.resources import (
     ModelConfigsResource,
     StorageResource,
 )
-from bmw_assets.models.config import list_variants
-from bmw_assets.settings import StorageLayout, configs_dir
+from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.training import (
     base_model_config,
     plan_training_run,
     record_training_run,
 )
-
-variants = dg.StaticPartitionsDefinition(list_variants(configs_dir()))
 
 
 @dg.asset(
@@ -40,15 +40,25 @@ def base_model(storage: StorageResource, model_configs: ModelConfigsResource) ->
     )
 
 
-@dg.asset(
-    partitions_def=variants,
-    group_name="training",
-    kinds={"pytorch", "transformers"},
-    pool="gpu",
-    description="The base model after the variant's layer surgery, fine-tuned (full or LoRA) on the "
-    "`chatml_dataset` train split with TRL, launched through Dagster Pipes. Checkpoints live under "
-    "`models/<variant>/<run_id>/`; this asset's value is their manifest. An interrupted run resumes.",
-)
+# A failed training (a lost GPU, a killed process, a pod evicted) is launched again; it resumes from
+# the run's last checkpoint, so a retry costs the steps since then, not the whole run.
+TRAINING_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def training_assets(variants: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """`base_model`, and `trained_model` with one partition per variant in `variants`."""
+    return [base_model, dg.asset(
+        partitions_def=variants,
+        group_name="training",
+        kinds={"pytorch", "transformers"},
+        pool="gpu",
+        retry_policy=TRAINING_RETRY,
+        description="The base model after the variant's layer surgery, fine-tuned (full or LoRA) on the "
+        "`chatml_dataset` train split with TRL, launched through Dagster Pipes. Checkpoints live under "
+        "`models/<variant>/<run_id>/`; this asset's value is their manifest. An interrupted run resumes.",
+    )(trained_model)]
+
+
 def trained_model(
     context: dg.AssetExecutionContext,
     chatml_dataset: dict,

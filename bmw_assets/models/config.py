@@ -5,7 +5,8 @@ Layout under the configs folder (default: `configs/` at the repository root)::
 
     base.yaml                 every setting, at production values
     variants/<variant>.yaml   one file per variant; `extends:` a variant name or a relative path
-    profiles/<profile>.yaml   laid on top of the resolved variant (local, production)
+    profiles/<profile>.yaml   laid on top of the resolved variant (local, production); its
+                              `deployment:` section is read by bmw_assets.settings instead
 
 Mappings merge key by key at any depth; lists and scalars replace. Every error
 names the file and the dotted key that is wrong. Each file of an `extends:` chain is validated
@@ -29,6 +30,8 @@ from bmw_assets.hashing import sha256_json
 DEFAULT_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # Keys the loader fills in itself; a YAML file may not set them.
 _RESERVED_KEYS = ("variant", "profile")
+# A profile's section that configures the deployment (bmw_assets.settings), not the variants.
+DEPLOYMENT_KEY = "deployment"
 # A variant name is a partition key and a folder name under storage: nothing a path can hide in.
 VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _log = logging.getLogger(__name__)
@@ -177,6 +180,18 @@ def list_profiles(configs_dir: Path | str | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
+def read_profile(profile: str, configs_dir: Path | str | None = None) -> dict[str, Any]:
+    """The mapping in `profiles/<profile>.yaml`; ConfigError naming an unknown profile (with the
+    known ones) or a malformed file."""
+    root = _configs_dir(configs_dir)
+    profiles = list_profiles(root)
+    if profile not in profiles:
+        raise ConfigError(
+            f"unknown profile {profile!r}; known profiles in {root / 'profiles'}: {', '.join(profiles) or 'none'}"
+        )
+    return _read_yaml(root / "profiles" / f"{profile}.yaml", root)
+
+
 def load_variant_config(
     variant: str, profile: str, configs_dir: Path | str | None = None
 ) -> VariantConfig:
@@ -194,15 +209,11 @@ def load_variant_config(
         raise ConfigError(
             f"unknown variant {variant!r}; known variants in {root / 'variants'}: {', '.join(known) or 'none'}"
         )
-    profiles = list_profiles(root)
-    if profile not in profiles:
-        raise ConfigError(
-            f"unknown profile {profile!r}; known profiles in {root / 'profiles'}: {', '.join(profiles) or 'none'}"
-        )
+    profile_data = read_profile(profile, root)
+    profile_data.pop(DEPLOYMENT_KEY, None)
     origins: dict[str, Path] = {}
     merged = _resolve_file(root / "variants" / f"{variant}.yaml", root, origins, chain=())
     profile_path = root / "profiles" / f"{profile}.yaml"
-    profile_data = _read_yaml(profile_path, root)
     if "extends" in profile_data:
         raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
     # A profile's `by_method: {full: {...}, lora: {...}}` is laid on last, by the variant's training

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from bmw_assets.defs import ingestion
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
-from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.defs.resources import ReplicaPressClubResource, StorageResource
 from bmw_assets.defs.sensors import new_press_releases
 from bmw_assets.replica.server import ReplicaServer
 
@@ -29,7 +29,7 @@ def replica():
 def resources(replica: ReplicaServer, root: Path) -> dict:
     return {
         "storage": StorageResource(root=str(root)),
-        "pressclub": PressClubResource(profile="local", base_url=replica.base_url, default_target=TARGET),
+        "pressclub": ReplicaPressClubResource(base_url=replica.base_url, default_target=TARGET),
         "io_manager": ManifestIOManager(root=str(root / "manifests")),
         "failure_policy": FailurePolicyResource(),
     }

@@ -13,10 +13,10 @@ from bmw_assets.defs import dataset, ingestion, text
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
 from bmw_assets.defs.resources import (
-    FactsResource,
-    LLMEndpointResource,
+    LocalLLMEndpointResource,
     ModelConfigsResource,
-    PressClubResource,
+    ReplicaFactsResource,
+    ReplicaPressClubResource,
     StorageResource,
 )
 from bmw_assets.replica.server import ReplicaServer
@@ -32,11 +32,9 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm) -> None:
     resources = {
         "storage": StorageResource(root=str(tmp_path)),
-        "llm": LLMEndpointResource(
-            profile="local", base_url=local_llm.base_url, model=local_llm.model_dir, max_judged_chars=300
-        ),
+        "llm": LocalLLMEndpointResource(base_url=local_llm.base_url, model=local_llm.model_dir, max_judged_chars=300),
         "model_configs": ModelConfigsResource(profile="local"),
-        "facts": FactsResource(profile="local"),
+        "facts": ReplicaFactsResource(),
         "failure_policy": FailurePolicyResource(),
         "io_manager": ManifestIOManager(root=str(tmp_path / "manifests")),
     }
@@ -45,7 +43,7 @@ def test_text_and_dataset_assets(tmp_path: Path, base_model_dir: Path, local_llm
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "base_models").symlink_to(base_model_dir.parent)
     with ReplicaServer() as replica, dg.instance_for_test() as instance:
-        resources["pressclub"] = PressClubResource(profile="local", base_url=replica.base_url, default_target=TARGET)
+        resources["pressclub"] = ReplicaPressClubResource(base_url=replica.base_url, default_target=TARGET)
         first = dg.materialize(assets, resources=resources, instance=instance)
         assert first.success
 
@@ -93,13 +91,13 @@ def test_llm_text_with_the_local_classifier(tmp_path: Path) -> None:
     # The local profile's filter: the MiniLM classifier, no endpoint and no requests.
     resources = {
         "storage": StorageResource(root=str(tmp_path)),
-        "llm": LLMEndpointResource(profile="local", method="classifier", max_judged_chars=300, keep_threshold=0.1),
+        "llm": LocalLLMEndpointResource(method="classifier", max_judged_chars=300, keep_threshold=0.1),
         "failure_policy": FailurePolicyResource(),
         "io_manager": ManifestIOManager(root=str(tmp_path / "manifests")),
     }
     assets = [ingestion.article_index, ingestion.raw_pdfs, text.regex_text, text.llm_text]
     with ReplicaServer() as replica, dg.instance_for_test() as instance:
-        resources["pressclub"] = PressClubResource(profile="local", base_url=replica.base_url, default_target=TARGET)
+        resources["pressclub"] = ReplicaPressClubResource(base_url=replica.base_url, default_target=TARGET)
         result = dg.materialize(assets, resources=resources, instance=instance)
         assert result.success
         llm = metadata(result, "llm_text")

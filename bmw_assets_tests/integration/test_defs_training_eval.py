@@ -14,12 +14,10 @@ from bmw_assets.catalog import connect
 from bmw_assets.dataset.article import DatasetArticle
 from bmw_assets.dataset.build import build_dataset
 from bmw_assets.dataset.settings import DatasetSettings
-from bmw_assets.definitions import build_resources
-from bmw_assets.defs import dataset, evaluation, ingestion, text, training
-from bmw_assets.defs.resources import ModelConfigsResource
+from bmw_assets.definitions import build_definitions
 from bmw_assets.models.config import list_variants
 from bmw_assets.replica.corpus import build_corpus
-from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets.settings import load_settings
 from bmw_assets_tests.conftest import TINY_PROFILE, write_tiny_configs
 
 pytestmark = pytest.mark.slow
@@ -50,17 +48,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) ->
     (manifests / "chatml_dataset" / "__all__.json").write_text(json.dumps({"version": manifest.version, "path": manifest.path}))
     (manifests / "base_model").mkdir(parents=True)
     (manifests / "base_model" / "__all__.json").write_text(json.dumps({"path": str(base_model_dir), "layers": 30}))
-    resources = build_resources(Settings("local", StorageLayout(root)))
-    resources["model_configs"] = ModelConfigsResource(profile="local", configs_dir=str(configs))
-    return {"root": root, "resources": resources}
+    # The code location of the tiny configs: their variants and their values.
+    defs = build_definitions(load_settings({"BMW_STORAGE": str(root), "BMW_CONFIGS_DIR": str(configs)}))
+    return {"root": root, "defs": defs}
 
 
-# The whole graph; only the selected assets run, their inputs load from upstream manifests.
-EVERY_ASSET = dg.load_assets_from_modules([ingestion, text, dataset, training, evaluation])
-
-
-def materialize(workspace: dict, assets: list, instance: dg.DagsterInstance, partition: str | None = None):
-    result = dg.materialize(EVERY_ASSET, selection=assets, resources=workspace["resources"], instance=instance,
+def materialize(workspace: dict, assets: list[str], instance: dg.DagsterInstance, partition: str | None = None):
+    """Materialize `assets` of the whole graph; their inputs load from upstream manifests."""
+    defs = workspace["defs"]
+    result = dg.materialize(defs.assets, selection=assets, resources=defs.resources, instance=instance,
                             partition_key=partition)  # fmt: skip
     assert result.success
     return result
@@ -72,7 +68,7 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
     assert set(list_variants()) == set(expected_layers)
     with dg.instance_for_test() as instance:
         for variant, layers in expected_layers.items():
-            result = materialize(workspace, [training.trained_model], instance, variant)
+            result = materialize(workspace, ["trained_model"], instance, variant)
             meta = {k: v.value for k, v in result.asset_materializations_for_node("trained_model")[0].metadata.items()}
             assert meta["layers"] == layers, variant
             share = meta["trainable_params"] / meta["total_params"]
@@ -87,7 +83,7 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
         # A finished run is not trained again for the same inputs.
         manifest = next((root / "models" / "original_lora").glob("*/manifest.json"))
         written = manifest.stat().st_mtime_ns
-        materialize(workspace, [training.trained_model], instance, "original_lora")
+        materialize(workspace, ["trained_model"], instance, "original_lora")
         assert manifest.stat().st_mtime_ns == written
 
         con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
@@ -95,10 +91,10 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
         con.close()
         assert runs == expected_layers
 
-        materialize(workspace, [evaluation.base_model_report], instance)
-        materialize(workspace, [evaluation.rag_baseline], instance)
+        materialize(workspace, ["base_model_report"], instance)
+        materialize(workspace, ["rag_baseline"], instance)
         for variant in ("original_lora", "dropped_lora"):
-            evaluated = materialize(workspace, [evaluation.eval_report], instance, variant)
+            evaluated = materialize(workspace, ["eval_report"], instance, variant)
             # Both verdict checks ran for this partition, each saying how the variant compares.
             checks = {c.check_name: c for c in evaluated.get_asset_check_evaluations()}
             assert set(checks) == {"beats_base_on_heldout_perplexity", "forgetting_within_limit"}
@@ -108,7 +104,7 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
             assert len(str(meta["heldout_perplexity"]).split(".")[-1]) <= 4  # rounded, not 15 digits
             assert any(r.data["change_vs_base"].endswith("held-out perplexity, lower is better")
                        or "within noise" in r.data["change_vs_base"] for r in meta["metrics"].records)  # fmt: skip
-        compared = materialize(workspace, [evaluation.variant_comparison], instance)
+        compared = materialize(workspace, ["variant_comparison"], instance)
         shown = {k: v.value for k, v in compared.asset_materializations_for_node("variant_comparison")[0].metadata.items()}
         verdicts = shown["verdict"].splitlines()
         assert len(verdicts) == len(expected_layers) + 1 and "- **pruned**: not evaluated yet." in verdicts

@@ -20,9 +20,9 @@ from bmw_assets.catalog import connect
 from bmw_assets.definitions import build_resources
 from bmw_assets.defs import ingestion, text
 from bmw_assets.defs.failure_checks import FailurePolicyResource
-from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
+from bmw_assets.defs.resources import RemoteLLMEndpointResource, ReplicaPressClubResource
 from bmw_assets.replica.server import ReplicaServer
-from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets.settings import load_settings
 from bmw_assets_tests.conftest import ScriptedServer, chat_reply
 
 KEY_ENV = "BMW_TEST_WRONG_LLM_KEY"
@@ -56,9 +56,9 @@ def test_a_configuration_error_fails_llm_text_and_a_transient_one_is_asked_again
         return web.json_response(ANSWERS[answer_status["now"]], status=answer_status["now"])
 
     with ReplicaServer() as replica, ScriptedServer(answer) as server, dg.instance_for_test() as instance:
-        resources = build_resources(Settings("local", StorageLayout(tmp_path / "storage"))) | {
-            "pressclub": PressClubResource(profile="local", base_url=replica.base_url, default_target=ARTICLES),
-            "llm": LLMEndpointResource(profile="production", base_url=f"http://127.0.0.1:{server.port}/v1",
+        resources = build_resources(load_settings({"BMW_STORAGE": str(tmp_path / "storage")})) | {
+            "pressclub": ReplicaPressClubResource(base_url=replica.base_url, default_target=ARTICLES),
+            "llm": RemoteLLMEndpointResource(base_url=f"http://127.0.0.1:{server.port}/v1",
                                        model="scripted-filter", api_key_env=KEY_ENV),  # fmt: skip
             "failure_policy": FailurePolicyResource(),
         }

@@ -15,7 +15,7 @@ import pytest
 
 from bmw_assets.demo import stop_local_services
 from bmw_assets.replica.server import _answers, ensure_replica_running
-from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets.settings import load_settings
 from bmw_assets_tests.conftest import free_port
 
 
@@ -30,7 +30,7 @@ def bystander():
 
 @pytest.mark.parametrize("record", ["bare pid", "other start time"])
 def test_a_pid_file_naming_a_replaced_process_signals_nothing(tmp_path, bystander, record):
-    settings = Settings("local", StorageLayout(tmp_path))
+    settings = load_settings({"BMW_STORAGE": str(tmp_path)})
     pid_file = tmp_path / "replica" / "replica.pid"
     pid_file.parent.mkdir(parents=True)
     if record == "bare pid":  # what the replica wrote so far: nothing to check the process against
@@ -49,7 +49,7 @@ def test_a_replica_started_on_demand_is_stopped_and_its_pid_file_removed(tmp_pat
     ensure_replica_running(port, tmp_path / "replica")
     pid_file = tmp_path / "replica" / "replica.pid"
     assert pid_file.exists()  # ensure_replica_running returns once the replica has recorded itself
-    stop_local_services(Settings("local", StorageLayout(tmp_path)))
+    stop_local_services(load_settings({"BMW_STORAGE": str(tmp_path)}))
     assert not _answers(port) and not pid_file.exists()
 
 

@@ -26,7 +26,7 @@ from bmw_assets.catalog import connect
 from bmw_assets.defs import ingestion
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
-from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.defs.resources import ReplicaPressClubResource, StorageResource
 from bmw_assets.replica import Faults, ReplicaServer
 
 TARGET = 40
@@ -113,7 +113,7 @@ def materialize(replica: ReplicaServer, root: Path) -> dg.ExecuteInProcessResult
             [ingestion.article_index, ingestion.raw_pdfs],
             resources={
                 "storage": StorageResource(root=str(root)),
-                "pressclub": PressClubResource(profile="local", base_url=replica.base_url, default_target=TARGET),
+                "pressclub": ReplicaPressClubResource(base_url=replica.base_url, default_target=TARGET),
                 "io_manager": ManifestIOManager(root=str(root / "manifests")),
                 "failure_policy": FailurePolicyResource(),
             },

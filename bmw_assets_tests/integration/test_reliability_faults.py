@@ -29,7 +29,7 @@ import duckdb
 from bmw_assets.defs import ingestion, text
 from bmw_assets.defs.failure_checks import FAILURE_RATE_CHECK, FailurePolicyResource
 from bmw_assets.defs.io_manager import ManifestIOManager
-from bmw_assets.defs.resources import PressClubResource, StorageResource
+from bmw_assets.defs.resources import PressClubResource, ReplicaPressClubResource, StorageResource
 from bmw_assets.pressclub import ClientSettings, fetch_articles
 from bmw_assets.replica import Faults, ReplicaServer
 from bmw_assets.replica.faults import document_fault
@@ -58,7 +58,7 @@ def materialize(replica: ReplicaServer, root: Path, assets: list, instance: dg.D
     run_config = None
     if text.regex_text in assets:
         run_config = {"ops": {"regex_text": {"config": {"pdf_timeout_s": pdf_timeout_s}}}}
-    pressclub = pressclub or PressClubResource(profile="local", base_url=replica.base_url, default_target=target)
+    pressclub = pressclub or ReplicaPressClubResource(base_url=replica.base_url, default_target=target)
     return dg.materialize(
         assets,
         resources={

@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from bmw_assets.defs import ingestion
-from bmw_assets.defs.resources import PressClubResource
+from bmw_assets.defs.resources import ReplicaPressClubResource
 from bmw_assets.pressclub import ClientSettings, download_attachments, fetch_articles
 from bmw_assets.pressclub.download import PARTIAL_PREFIX, PARTIAL_SUFFIX
 from bmw_assets.replica import Faults, ReplicaServer
@@ -130,7 +130,7 @@ def test_a_slow_drip_download_is_abandoned_within_its_limits(tmp_path: Path, lim
     # One byte every 0.2 s: never silent long enough for the 10 s read timeout.
     with ReplicaServer(faults=Faults(drip_attachment_rate=1.0, drip_interval_s=0.2)) as replica:
         # The limits as an operator sets them: on the pressclub resource.
-        settings = PressClubResource(profile="local", base_url=replica.base_url, **limits).client_settings()
+        settings = ReplicaPressClubResource(base_url=replica.base_url, **limits).client_settings()
         started = time.monotonic()
         records = download_attachments(settings, pdf_attachment_urls(replica, 2), tmp_path).records
         seconds = time.monotonic() - started

@@ -20,10 +20,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bmw_assets.defs.run_recovery import check_instance, recover_dead_runs
+from bmw_assets.defs.run_recovery import check_instance, location_pools, recover_dead_runs, recover_dead_runs_sensor
+from bmw_assets.settings import load_settings
 from bmw_assets.replica import Faults, ReplicaServer
 
 PROJECT = Path(__file__).resolve().parents[2]
+POOLS = location_pools(load_settings({}))  # the local profile's: duckdb, evaluation, gpu
 
 # One materialization of the two ingestion assets into the instance at $DAGSTER_HOME.
 MATERIALIZE = r"""
@@ -32,12 +34,12 @@ from pathlib import Path
 import dagster as dg
 from bmw_assets.definitions import build_resources
 from bmw_assets.defs import ingestion
-from bmw_assets.defs.resources import PressClubResource
-from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets.defs.resources import ReplicaPressClubResource
+from bmw_assets.settings import load_settings
 
 base_url, root = sys.argv[1], Path(sys.argv[2])
-resources = build_resources(Settings("local", StorageLayout(root)))
-resources["pressclub"] = PressClubResource(profile="local", base_url=base_url, default_target=12)
+resources = build_resources(load_settings({"BMW_STORAGE": str(root)}))
+resources["pressclub"] = ReplicaPressClubResource(base_url=base_url, default_target=12)
 with dg.DagsterInstance.get() as instance:
     result = dg.materialize([ingestion.article_index, ingestion.raw_pdfs], resources=resources, instance=instance)
 print("materialized" if result.success else "failed", flush=True)
@@ -98,9 +100,7 @@ def replica():
 def test_the_sensor_recovers_a_run_killed_holding_the_duckdb_slot(replica, dagster_home, tmp_path):
     killed = kill_while_holding_the_duckdb_slot(replica, tmp_path / "storage")
     with dg.DagsterInstance.get() as instance:
-        from bmw_assets.defs.run_recovery import recover_dead_runs_sensor
-
-        result = recover_dead_runs_sensor(dg.build_sensor_context(instance=instance))
+        result = recover_dead_runs_sensor(POOLS)(dg.build_sensor_context(instance=instance))
         assert killed in str(result)
         run = instance.get_run_by_id(killed)
         assert run.status == dg.DagsterRunStatus.FAILURE
@@ -127,7 +127,7 @@ def test_the_demo_start_recovers_a_killed_run_and_a_live_run_is_left_alone(repli
     try:
         time.sleep(8)  # its run is created and waits for the slot
         with dg.DagsterInstance.get() as instance:
-            assert check_instance(instance) == [killed]
+            assert check_instance(instance, POOLS) == [killed]
         replica.faults.latency_s = 0.0
         out, err = live.communicate(timeout=120)
         assert live.returncode == 0 and "materialized" in out, err[-3000:]
@@ -145,7 +145,7 @@ def test_an_instance_without_pool_limits_is_refused_clearly(tmp_path, monkeypatc
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         with pytest.raises(RuntimeError, match=r"no limit for the pools .*duckdb.*dagster\.yaml"):
-            check_instance(instance)
+            check_instance(instance, POOLS)
 
 
 @pytest.mark.slow  # ~40-75 s of real runs on 2 cores
@@ -181,13 +181,11 @@ def test_the_demo_stops_on_sigterm_while_waiting_for_a_pool_slot(replica, dagste
 
 
 def test_the_sensor_tick_fails_on_an_instance_without_pool_limits(tmp_path, monkeypatch):
-    from bmw_assets.defs.run_recovery import recover_dead_runs_sensor
-
     home = tmp_path / "dagster"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # the pools section lost
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         with pytest.raises(RuntimeError, match="sets no limit for the pools duckdb, evaluation, gpu"):
-            recover_dead_runs_sensor(dg.build_sensor_context(instance=instance))
+            recover_dead_runs_sensor(POOLS)(dg.build_sensor_context(instance=instance))
 

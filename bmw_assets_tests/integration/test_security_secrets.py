@@ -14,12 +14,12 @@ import duckdb
 import pytest
 from aiohttp import web
 
-from bmw_assets.definitions import build_resources
 from bmw_assets.defs import ingestion, text
 from bmw_assets.defs.failure_checks import FailurePolicyResource
-from bmw_assets.defs.resources import LLMEndpointResource, PressClubResource
+from bmw_assets.defs.resources import RemoteLLMEndpointResource, ReplicaPressClubResource
+from bmw_assets.definitions import build_resources
 from bmw_assets.replica.server import ReplicaServer
-from bmw_assets.settings import Settings, StorageLayout
+from bmw_assets.settings import StorageLayout, load_settings
 from bmw_assets_tests.conftest import ScriptedServer, chat_reply
 
 KEY_ENV = "BMW_TEST_SECRET_LLM_KEY"
@@ -62,10 +62,10 @@ def test_the_api_key_reaches_the_endpoint_and_is_stored_nowhere(tmp_path, monkey
         return chat_reply(json.dumps({"drop": [], "reject": False, "reason": ""}))
 
     with ReplicaServer() as replica, ScriptedServer(answer) as server:
-        llm = LLMEndpointResource(profile="production", base_url=f"http://127.0.0.1:{server.port}/v1",
+        llm = RemoteLLMEndpointResource(base_url=f"http://127.0.0.1:{server.port}/v1",
                                   model="scripted-filter", api_key_env=KEY_ENV)  # fmt: skip
-        resources = build_resources(Settings("local", StorageLayout(storage))) | {
-            "pressclub": PressClubResource(profile="local", base_url=replica.base_url, default_target=3),
+        resources = build_resources(load_settings({"BMW_STORAGE": str(storage)})) | {
+            "pressclub": ReplicaPressClubResource(base_url=replica.base_url, default_target=3),
             "llm": llm,
             "failure_policy": FailurePolicyResource(),
         }

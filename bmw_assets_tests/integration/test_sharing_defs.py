@@ -13,23 +13,28 @@ import duckdb
 import pytest
 from huggingface_hub import DatasetCard, ModelCard
 
-from bmw_assets.definitions import build_resources
-from bmw_assets.defs import sharing, training
-from bmw_assets.defs.resources import ModelConfigsResource
+from bmw_assets.definitions import build_definitions
+from bmw_assets.defs import sharing
 from bmw_assets.evaluation.comparison import compare_variants, load_training_stats
 from bmw_assets.evaluation.report import EvalReport, write_report
-from bmw_assets.settings import Settings
+from bmw_assets.settings import load_settings
 from bmw_assets_tests.integration.sharing_fake_hub import TOKEN, FakeHub, hub_online  # noqa: F401
 from bmw_assets_tests.integration.sharing_tiny_run import VARIANT, one_torch_thread, tiny_storage  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
-# The sharing assets; their upstream assets stand as specs of the same keys and partitions, whose
-# values the IO manager loads from the manifests written below (the real upstream modules would
-# pull in the whole graph back to ingestion, with resources this test does not use).
-UPSTREAM = [dg.AssetSpec("chatml_dataset"), dg.AssetSpec("trained_model", partitions_def=training.variants),
-            dg.AssetSpec("eval_report", partitions_def=training.variants)]  # fmt: skip
-EVERY_ASSET = [*UPSTREAM, *dg.load_assets_from_modules([sharing])]
+SHARING = ("dataset_card", "exported_model", "model_card")
+
+
+def sharing_graph(defs: dg.Definitions) -> list:
+    """The code location's sharing assets; their upstream assets stand as specs of the same keys and
+    partitions, whose values the IO manager loads from the manifests written below (the real upstream
+    assets would pull in the whole graph back to ingestion, with resources this test does not use)."""
+    by_name = {a.key.to_user_string(): a for a in defs.assets}  # as defined, before resources are bound
+    variants = by_name["trained_model"].partitions_def
+    upstream = [dg.AssetSpec("chatml_dataset"), dg.AssetSpec("trained_model", partitions_def=variants),
+                dg.AssetSpec("eval_report", partitions_def=variants)]  # fmt: skip
+    return [*upstream, *(by_name[name] for name in SHARING)]
 
 
 def report(variant: str, run_id: str, heldout: float, general: float, layers: int) -> EvalReport:
@@ -67,20 +72,20 @@ def workspace(tmp_path_factory, base_model_dir):
     for name, value in manifests.items():
         (layout.manifests_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (layout.manifests_dir / name).write_text(json.dumps(value))
-    resources = build_resources(Settings("local", layout))
-    resources["model_configs"] = ModelConfigsResource(profile="local", configs_dir=str(storage.configs_dir))
-    return {"storage": storage, "resources": resources, "report": variant_report}
+    settings = load_settings({"BMW_STORAGE": str(layout.root), "BMW_CONFIGS_DIR": str(storage.configs_dir)})
+    defs = build_definitions(settings)
+    return {"storage": storage, "resources": defs.resources, "assets": sharing_graph(defs), "report": variant_report}
 
 
-def materialize(workspace, asset, instance, partition=None):
-    result = dg.materialize(EVERY_ASSET, selection=[asset], resources=workspace["resources"], instance=instance,
-                            partition_key=partition)  # fmt: skip
+def materialize(workspace, asset: str, instance, partition=None):
+    result = dg.materialize(workspace["assets"], selection=[asset], resources=workspace["resources"],
+                            instance=instance, partition_key=partition)  # fmt: skip
     assert result.success
-    return {k: v.value for k, v in result.asset_materializations_for_node(asset.key.path[-1])[0].metadata.items()}
+    return {k: v.value for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
 
 
 def publish(instance, workspace, run_config):
-    defs = dg.Definitions(assets=EVERY_ASSET, jobs=[sharing.publish_to_hub], resources=workspace["resources"])
+    defs = dg.Definitions(assets=workspace["assets"], jobs=[sharing.publish_to_hub], resources=workspace["resources"])
     job = defs.resolve_job_def("publish_to_hub")
     return job.execute_in_process(run_config={"ops": {"upload_to_hub": {"config": run_config}}}, instance=instance,
                                   raise_on_error=False)  # fmt: skip
@@ -99,7 +104,7 @@ def test_cards_carry_the_measured_numbers_and_the_exports_publish(workspace, mon
     first, last = con.execute("SELECT min(published_at)::DATE, max(published_at)::DATE FROM articles").fetchall()[0]
     con.close()
     with dg.instance_for_test() as instance:
-        data = materialize(workspace, sharing.dataset_card, instance)
+        data = materialize(workspace, "dataset_card", instance)
         assert data["articles"] == 12 and data["published"] == f"{first} to {last}"
         assert f"published {first} to {last}" in data["card"] and "www.press.bmwgroup.com | 12 |" in data["card"]
         assert f"| regex | 12 | {regex_f1:.4g} |" in data["card"] and "| llm | 12 | 1 |" in data["card"]
@@ -110,9 +115,9 @@ def test_cards_carry_the_measured_numbers_and_the_exports_publish(workspace, mon
         on_disk = DatasetCard.load(Path(storage.dataset.path) / "README.md")
         assert on_disk.data.license == "other" and on_disk.data.language == ["en"] and on_disk.text == data["card"]
 
-        exported = materialize(workspace, sharing.exported_model, instance, VARIANT)
+        exported = materialize(workspace, "exported_model", instance, VARIANT)
         assert exported["merged"] and exported["max_abs_logit_diff"] <= exported["logit_tolerance"]
-        card = materialize(workspace, sharing.model_card, instance, VARIANT)
+        card = materialize(workspace, "model_card", instance, VARIANT)
         removed = trained["removed_layers"][0]
         assert f"layer {removed} of 30 removed" in card["card"] and "lowest Block Influence" in card["card"]
         assert f"| throughput (tokens/s) | {trained['metrics']['tokens_per_second']:.4g} |" in card["card"]

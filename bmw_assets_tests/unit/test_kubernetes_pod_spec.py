@@ -22,16 +22,19 @@ import kubernetes
 import pytest
 from dagster_k8s.pipes import build_pod_body
 
+from bmw_assets.definitions import build_resources
 from bmw_assets.defs.kubernetes import (
     CONTAINER_NAME,
     K8sPodSettings,
     SecretEnvVar,
     pod_env,
     pod_metadata,
-    pod_settings_from_env,
+    pod_settings,
     pod_spec,
 )
 from bmw_assets.defs.resources import ComputeResource
+from bmw_assets.models.config import ConfigError
+from bmw_assets.settings import load_settings
 from bmw_assets.training.launch import training_command
 
 STORAGE_ROOT = "/mnt/bmw-storage"
@@ -172,15 +175,19 @@ def test_dagster_k8s_builds_the_pod_from_our_spec():
         build_pod_body("p", None, None, {}, None, spec)
 
 
-def test_settings_from_the_environment():
-    environ = {"BMW_K8S_IMAGE": "img:1", "BMW_K8S_STORAGE_CLAIM": "claim", "BMW_K8S_HF_TOKEN_SECRET": "hf-token"}
-    from_env = pod_settings_from_env(environ, STORAGE_ROOT)
-    assert (from_env.image, from_env.storage_claim, from_env.storage_mount_path) == ("img:1", "claim", STORAGE_ROOT)
-    assert from_env.namespace is None
-    assert [(s.name, s.secret, s.key) for s in from_env.secret_env] == [("HF_TOKEN", "hf-token", "token")]
-    assert pod_settings_from_env({**environ, "BMW_K8S_HF_TOKEN_SECRET": ""}, STORAGE_ROOT).secret_env == []
-    with pytest.raises(ValueError, match="BMW_K8S_IMAGE and BMW_K8S_STORAGE_CLAIM"):
-        pod_settings_from_env({}, STORAGE_ROOT)
+def test_pod_settings_from_the_deployment_settings():
+    environ = {"BMW_STORAGE": STORAGE_ROOT, "BMW_LAUNCHER": "kubernetes", "BMW_K8S_IMAGE": "img:1",
+               "BMW_K8S_STORAGE_CLAIM": "claim", "BMW_K8S_HF_TOKEN_SECRET": "hf-token"}  # fmt: skip
+    compute = build_resources(load_settings(environ))["compute"]
+    pods = compute.kubernetes
+    assert compute.launcher == "kubernetes"
+    assert (pods.image, pods.storage_claim, pods.storage_mount_path) == ("img:1", "claim", STORAGE_ROOT)
+    assert pods.namespace is None
+    assert [(s.name, s.secret, s.key) for s in pods.secret_env] == [("HF_TOKEN", "hf-token", "token")]
+    no_token = load_settings({**environ, "BMW_K8S_HF_TOKEN_SECRET": ""})
+    assert pod_settings(no_token.compute.kubernetes, STORAGE_ROOT).secret_env == []
+    with pytest.raises(ConfigError, match="BMW_K8S_IMAGE.*BMW_K8S_STORAGE_CLAIM"):
+        load_settings({"BMW_LAUNCHER": "kubernetes"})
 
 
 class StandInKubelet:

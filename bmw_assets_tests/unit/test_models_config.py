@@ -241,19 +241,6 @@ def test_a_bad_variant_file_fails_only_its_own_partition(configs: Path):
         resource.load("broken")
 
 
-def test_the_variant_partitions_follow_bmw_configs_dir(configs: Path):
-    import os
-    import subprocess
-    import sys
-
-    write_yaml(configs / "variants" / "dropped_r8.yaml", {"extends": "dropped_lora", "training": {"lora": {"r": 8}}})
-    shown = subprocess.run(
-        [sys.executable, "-c", "from bmw_assets.defs.training import variants; print(variants.get_partition_keys())"],
-        env={**os.environ, "BMW_CONFIGS_DIR": str(configs)}, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "'dropped_r8'" in shown
-
-
 def test_a_wrong_value_in_base_yaml_is_reported_even_where_a_variant_overrides_it(configs: Path):
     path = configs / "base.yaml"
     data = yaml.safe_load(path.read_text())
