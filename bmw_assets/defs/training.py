@@ -1,7 +1,5 @@
 """`trained_model[variant]`: one static partition per variant config, trained out of process."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from bmw_assets.defs.metadata import markdown_image
@@ -11,8 +9,8 @@ from bmw_assets.defs.resources import (
     StorageResource,
 )
 from bmw_assets.models.config import list_variants
-from bmw_assets.settings import configs_dir
-from bmw_assets.settings import StorageLayout
+from bmw_assets.run_folders import TrainingRunFolder
+from bmw_assets.settings import StorageLayout, configs_dir
 from bmw_assets.stages.training import (
     base_model_config,
     plan_training_run,
@@ -82,18 +80,17 @@ def trained_model(
             "best_eval_loss": metrics["best_eval_loss"],
             "wall_seconds": manifest["wall_seconds"],
             "device": manifest["device"],
-            "loss_curve": markdown_image(plan.output_dir / manifest["paths"]["loss_curve"], "loss curve"),
+            "loss_curve": markdown_image(plan.folder.loss_curve, "loss curve"),
             "checkpoint_dir": dg.MetadataValue.path(str(plan.output_dir)),
-            **_tracking_metadata(cfg.training.report_to, plan.output_dir, manifest, storage.layout),
+            **_tracking_metadata(cfg.training.report_to, plan.folder, manifest, storage.layout),
         },
     )
 
 
-def _tracking_metadata(report_to: str, output_dir: Path, manifest: dict, layout: StorageLayout) -> dict:
+def _tracking_metadata(report_to: str, run: TrainingRunFolder, manifest: dict, layout: StorageLayout) -> dict:
     """Where the run's tracker logged (training.report_to) and the command that opens it."""
-    logs = manifest["paths"].get("tensorboard")
-    if report_to == "tensorboard" and logs:
-        logdir = output_dir / logs
+    if report_to == "tensorboard" and manifest["paths"].get("tensorboard"):
+        logdir = run.tensorboard
         return {
             "tensorboard_logdir": dg.MetadataValue.path(str(logdir)),
             "open_tracking": dg.MetadataValue.md(f"`tensorboard --logdir {logdir}`\n\nEvery variant side by side: "
