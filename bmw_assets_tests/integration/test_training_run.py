@@ -43,7 +43,7 @@ def tokenizer(base_model_dir):
 
 
 def write_split(path: Path, tokenizer, facts) -> Path:
-    """A dataset split in the dataset builder's JSONL shape (CONTRACTS.md "Dataset files")."""
+    """A dataset split in the JSONL row shape of bmw_assets.dataset.build."""
     with path.open("w", encoding="utf-8") as out:
         for index, (question, answer) in enumerate(facts):
             messages = [SYSTEM, {"role": "user", "content": question}, {"role": "assistant", "content": answer}]
