@@ -99,7 +99,7 @@ def check_weights(output_dir: Path, manifest: dict[str, Any], method: str, param
     return {"weight_tensors": tensors, "weight_parameters": numel, "weights_finite": finite, "weights_ok": ok}
 
 
-def kill_at_first_checkpoint(command: list[str], run_folder: TrainingRunFolder, log: Path, timeout: int) -> int | None:
+def kill_at_first_checkpoint(command: list[str], output_dir: Path, log: Path, timeout: int) -> int | None:
     """Start the run and kill all its processes, as a lost machine would, once its first
     checkpoint is complete; that checkpoint's step (None: the run ended or timed out first)."""
     with log.open("w", encoding="utf-8") as out:
@@ -107,7 +107,7 @@ def kill_at_first_checkpoint(command: list[str], run_folder: TrainingRunFolder, 
         deadline = time.monotonic() + timeout
         try:
             while process.poll() is None and time.monotonic() < deadline:
-                checkpoint = run_folder.last_complete_checkpoint()
+                checkpoint = TrainingRunFolder(output_dir).last_complete_checkpoint()
                 if checkpoint is not None:
                     return checkpoint_step(checkpoint)
                 time.sleep(0.05)
@@ -130,7 +130,7 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
     # A run folder left by an earlier check would be resumed or returned as already complete.
     shutil.rmtree(output_dir, ignore_errors=True)
     command = training_command(spec_path, num_gpus=gpus, fsdp=method == "full")
-    killed_at = kill_at_first_checkpoint(command, run_folder, work / f"{variant}.killed.log", timeout) if interrupt else None
+    killed_at = kill_at_first_checkpoint(command, output_dir, work / f"{variant}.killed.log", timeout) if interrupt else None
     started = time.perf_counter()
     done = subprocess.run(command, env=training_env(), capture_output=True, text=True, timeout=timeout)
     result: dict[str, Any] = {"variant": variant, "method": method, "gpus": gpus, "training": overrides,
