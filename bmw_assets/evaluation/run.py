@@ -65,7 +65,8 @@ def _fact_prompts(spec: EvalSpec, facts, log: Callable[[str], None]) -> list[str
     encoder_path = spec.retrieval.encoder_path or packaged_minilm_path()
     encoder = SentenceTransformer(str(encoder_path), device="cuda" if torch.cuda.is_available() else "cpu",
                                   model_kwargs={"use_safetensors": True})  # fmt: skip
-    index = PassageIndex.build(passages(article_texts(spec.retrieval.corpus_path), cfg.retrieval_passage_words), encoder)
+    articles = article_texts(spec.retrieval.corpus_path)
+    index = PassageIndex.build(passages(articles, cfg.retrieval_passage_words), encoder)
     log(f"retrieval: {len(index.passages)} passages of the training articles, top {cfg.retrieval_top_k} per question")
     return rag_questions(questions, index.top_k(questions, cfg.retrieval_top_k))
 
@@ -81,10 +82,12 @@ def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
     log(f"loaded {spec.model.path}" + (f" + adapter {adapter}" if adapter else ""))
     windows = {"max_length": cfg.perplexity_max_length, "stride": cfg.perplexity_stride, "batch_size": cfg.batch_size}
     retrieval = spec.retrieval is not None
-    heldout = _perplexity(model, tokenizer, None if retrieval else spec.test_texts_path, RETRIEVAL_NO_PERPLEXITY, windows, log)
+    heldout = _perplexity(model, tokenizer, None if retrieval else spec.test_texts_path, RETRIEVAL_NO_PERPLEXITY,
+                          windows, log)  # fmt: skip
     log(f"held-out perplexity {heldout['perplexity']:.3f} over {heldout['tokens']} tokens")
     general = _perplexity(model, tokenizer, None if retrieval else spec.general_text_path,
-                          RETRIEVAL_NO_PERPLEXITY if retrieval else spec.general_text_unavailable, windows, log)  # fmt: skip
+                          RETRIEVAL_NO_PERPLEXITY if retrieval else spec.general_text_unavailable,
+                          windows, log)  # fmt: skip
     log(f"general-English perplexity {general['perplexity']:.3f} over {general['tokens']} tokens")
 
     facts = load_facts(spec.facts_path)

@@ -171,7 +171,8 @@ def load_run(spec: RunSpec, device: RunDevice, reporter: Reporter) -> LoadedRun:
         tokenizer.pad_token = tokenizer.eos_token
     model.to(device.device)
     styles = spec.config.training.styles
-    return LoadedRun(model, tokenizer, read_jsonl(spec.dataset.train, styles), read_jsonl(spec.dataset.validation, styles))
+    train_rows, validation_rows = read_jsonl(spec.dataset.train, styles), read_jsonl(spec.dataset.validation, styles)
+    return LoadedRun(model, tokenizer, train_rows, validation_rows)
 
 
 def apply_run_surgery(spec: RunSpec, run: LoadedRun, reporter: Reporter) -> dict[str, Any]:
