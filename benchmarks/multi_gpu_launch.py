@@ -35,9 +35,9 @@ for path in (ROOT, ROOT / "benchmarks"):
 from train_throughput import parse_overrides, synthetic_rows  # noqa: E402
 
 from bmw_assets.atomic import write_text_atomic  # noqa: E402
-from bmw_assets.training.artifacts import read_manifest  # noqa: E402
+from bmw_assets.run_folders import TrainingRunFolder, checkpoint_step  # noqa: E402
+from bmw_assets.run_specs import RunSpec, TrainingData  # noqa: E402
 from bmw_assets.training.launch import training_command, training_env  # noqa: E402
-from bmw_assets.training.train import checkpoint_step, last_complete_checkpoint  # noqa: E402
 
 RESULT_PATH = ROOT / "benchmarks" / "results" / "multi_gpu_launch.json"
 SMALL_QWEN3 = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
@@ -59,8 +59,8 @@ def write_small_model(tokenizer_dir: str, folder: Path) -> int:
 
 
 def write_spec(variant: str, work: Path, model_dir: Path, steps: int, overrides: dict[str, Any]) -> Path:
-    """The run spec (CONTRACTS.md) for a short run of `variant` under the production profile."""
-    from bmw_assets.models.config import load_variant_config
+    """The RunSpec file for a short run of `variant` under the production profile."""
+    from bmw_assets.models.config import VariantConfig, load_variant_config
 
     config = load_variant_config(variant, "production").model_dump(mode="json")
     config["model"]["name"] = str(model_dir)
@@ -76,13 +76,11 @@ def write_spec(variant: str, work: Path, model_dir: Path, steps: int, overrides:
     for split, tokens, seed in (("train", 512 * steps * 8, 1), ("validation", 512 * 4, 2)):
         rows = synthetic_rows(1.3, 512, "packed", tokens, seed)
         (data / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    spec = {"variant": variant, "run_id": f"{variant}-launch-check", "config": config, "base_model": str(model_dir),
-            "dataset": {"train": str(data / "train.jsonl"), "validation": str(data / "validation.jsonl"),
-                        "version": "launch-check"},
-            "output_dir": str(work / "runs" / variant)}
-    path = work / f"{variant}.spec.json"
-    path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
-    return path
+    spec = RunSpec(run_id=f"{variant}-launch-check", config=VariantConfig.model_validate(config),
+                   base_model=str(model_dir), output_dir=work / "runs" / variant,
+                   dataset=TrainingData(version="launch-check", train=data / "train.jsonl",
+                                        validation=data / "validation.jsonl"))  # fmt: skip
+    return spec.write(work / f"{variant}.spec.json")
 
 
 def check_weights(output_dir: Path, manifest: dict[str, Any], method: str, parameters: int) -> dict[str, Any]:
@@ -109,7 +107,7 @@ def kill_at_first_checkpoint(command: list[str], output_dir: Path, log: Path, ti
         deadline = time.monotonic() + timeout
         try:
             while process.poll() is None and time.monotonic() < deadline:
-                checkpoint = last_complete_checkpoint(output_dir)
+                checkpoint = TrainingRunFolder(output_dir).last_complete_checkpoint()
                 if checkpoint is not None:
                     return checkpoint_step(checkpoint)
                 time.sleep(0.05)
@@ -127,7 +125,8 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
         overrides: dict[str, Any], interrupt: bool = False) -> dict:
     method = "lora" if variant.endswith("_lora") else "full"
     spec_path = write_spec(variant, work, model_dir, steps, overrides)
-    output_dir = Path(json.loads(spec_path.read_text(encoding="utf-8"))["output_dir"])
+    run_folder = RunSpec.load(spec_path).folder
+    output_dir = run_folder.path
     # A run folder left by an earlier check would be resumed or returned as already complete.
     shutil.rmtree(output_dir, ignore_errors=True)
     command = training_command(spec_path, num_gpus=gpus, fsdp=method == "full")
@@ -139,7 +138,7 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
                               "exit": done.returncode, "wall_s": round(time.perf_counter() - started, 1)}
     if interrupt:
         result["killed_at_step"] = killed_at
-    manifest = read_manifest(output_dir)
+    manifest = run_folder.read_manifest()
     log = work / f"{variant}.log"
     log.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr, encoding="utf-8")
     result["log"] = str(log)
@@ -147,7 +146,7 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
         # The first errors say why; a rank's abort afterwards fills the tail with frames.
         errors = [line for line in done.stderr.splitlines() if "Error" in line or "error:" in line][:20]
         return {**result, "passed": False, "errors": errors, "stderr_tail": done.stderr[-2000:]}
-    metrics = json.loads((output_dir / manifest["paths"]["metrics"]).read_text(encoding="utf-8"))
+    metrics = run_folder.read_metrics()
     weights = check_weights(output_dir, manifest, method, parameters)
     losses = [entry["loss"] for entry in metrics["history"]["train"]]
     result.update(processes=metrics.get("processes"), global_step=metrics["global_step"], losses=losses,

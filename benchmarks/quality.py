@@ -199,42 +199,50 @@ def _merge(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _train_spec(work: Work, name: str, variant: str, overrides: dict[str, Any], profile: str = PROFILE) -> Path:
-    from bmw_assets.models.config import load_variant_config
+    from bmw_assets.models.config import VariantConfig, load_variant_config
+    from bmw_assets.run_folders import TrainingRunFolder
+    from bmw_assets.run_specs import RunSpec, TrainingData
 
     config = load_variant_config(variant, profile).model_dump(mode="json")
     config["training"] = _merge(config["training"], overrides | work.training_overrides)
     data = work.bundle / ("dataset" if profile == PROFILE else "local/dataset")
-    spec = {
-        "variant": variant, "run_id": name, "config": config, "base_model": str(work.base),
-        "dataset": {"train": str(data / "train.jsonl"), "validation": str(data / "validation.jsonl")},
-        "dataset_version": json.loads((data / "manifest.json").read_text())["version"],
-        "output_dir": str(work.models / name),
-    }  # fmt: skip
-    path = work.models / f"{name}.run_spec.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec, indent=2))
-    return path
+    folder = TrainingRunFolder(work.models / name)
+    spec = RunSpec(
+        run_id=name, config=VariantConfig.model_validate(config), base_model=str(work.base), output_dir=folder.path,
+        dataset=TrainingData(version=json.loads((data / "manifest.json").read_text())["version"],
+                             train=data / "train.jsonl", validation=data / "validation.jsonl"),
+    )  # fmt: skip
+    return spec.write(folder.spec)
 
 
-def _eval_spec(work: Work, name: str, variant: str, model: dict[str, Any], retrieval: bool = False,
+def _eval_spec(work: Work, name: str, variant: str, model: Any, retrieval: bool = False,
                profile: str = PROFILE) -> Path:  # fmt: skip
-    from bmw_assets.models.config import load_variant_config
+    """The EvalSpec file of `model` (a run_specs.EvaluatedModel) under reports/<name>/."""
+    from bmw_assets.models.config import EvaluationMeasurement, load_variant_config
+    from bmw_assets.run_folders import EvaluationFolder
+    from bmw_assets.run_specs import EvalSpec, RetrievalSettings
 
     evaluation = load_variant_config(variant if variant in VARIANTS else "original", profile).evaluation
-    config = evaluation.model_dump(mode="json") | {"judge_model": str(work.minilm)} | work.evaluation_overrides
+    config = evaluation.measurement().model_dump(mode="json") | {"judge_model": str(work.minilm)}
     data = work.bundle if profile == PROFILE else work.bundle / "local"
-    spec = {
-        "variant": variant, "run_id": name, **model, "config": config,
-        "test_texts_path": str(data / "heldout.jsonl"), "facts_path": str(data / "facts.jsonl"),
-        "general_text_path": str(work.bundle / "general_text.jsonl"),
-        "retrieval": {"corpus_path": str(work.bundle / "dataset" / "train.jsonl"), "encoder_path": str(work.minilm)}
+    folder = EvaluationFolder(work.reports / name)
+    spec = EvalSpec(
+        variant=variant, run_id=name, model=model,
+        config=EvaluationMeasurement.model_validate(config | work.evaluation_overrides),
+        test_texts_path=data / "heldout.jsonl", facts_path=data / "facts.jsonl",
+        general_text_path=work.bundle / "general_text.jsonl",
+        retrieval=RetrievalSettings(corpus_path=work.bundle / "dataset" / "train.jsonl", encoder_path=work.minilm)
         if retrieval else None,
-        "output_dir": str(work.reports / name),
-    }  # fmt: skip
-    path = work.reports / f"{name}.eval_spec.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec, indent=2))
-    return path
+        output_dir=folder.path,
+    )  # fmt: skip
+    return spec.write(folder.spec)
+
+
+def _base_model(work: Work) -> Any:
+    """The base model as an evaluation loads it."""
+    from bmw_assets.run_specs import EvaluatedModel
+
+    return EvaluatedModel(path=str(work.base))
 
 
 def _run_all(work: Work, jobs: list[tuple[str, list[str]]], deadline_s: float) -> dict[str, dict[str, Any]]:
@@ -281,20 +289,24 @@ def _eval_command(spec: Path) -> list[str]:
 def _best(work: Work, runs: list[tuple[str, str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
     """The run with the lowest best validation loss among `runs` (those that completed)."""
     scored = []
+    from bmw_assets.run_folders import TrainingRunFolder
+
     for name, _, overrides in runs:
-        metrics = work.models / name / "metrics.json"
-        if metrics.is_file():
-            scored.append((json.loads(metrics.read_text())["best_eval_loss"], name, overrides))
+        run = TrainingRunFolder(work.models / name)
+        if run.metrics.is_file():
+            scored.append((run.read_metrics()["best_eval_loss"], name, overrides))
     if not scored:
         raise RuntimeError(f"no sweep run of {[r[0] for r in runs]} completed: see {work.logs}")
     _, name, overrides = min(scored)
     return name, overrides
 
 
-def _model_keys(work: Work, name: str) -> dict[str, Any]:
-    from bmw_assets.training.artifacts import model_to_evaluate, read_manifest
+def _model_keys(work: Work, name: str) -> Any:
+    """The trained model of run `name` as an evaluation loads it (a run_specs.EvaluatedModel)."""
+    from bmw_assets.run_folders import TrainingRunFolder
+    from bmw_assets.training.artifacts import model_to_evaluate
 
-    manifest = read_manifest(work.models / name)
+    manifest = TrainingRunFolder(work.models / name).read_manifest()
     if manifest is None:
         raise RuntimeError(f"run {name} did not complete: see {work.logs / (name + '.log')}")
     return model_to_evaluate(manifest, str(work.base))
@@ -302,6 +314,8 @@ def _model_keys(work: Work, name: str) -> dict[str, Any]:
 
 def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str, Any]:
     """One device call's share of the run (see main's --stage)."""
+    from bmw_assets.run_folders import TrainingRunFolder
+
     out.mkdir(parents=True, exist_ok=True)
     state_path = work.root / "state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"stages": {}}
@@ -331,16 +345,16 @@ def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str,
         finals = {"dropped": full_overrides, "pruned": full_overrides, "dropped_lora": lora_overrides,
                   "pruned_lora": lora_overrides}  # fmt: skip
         jobs = [(variant, _train_command(_train_spec(work, variant, variant, overrides))) for variant, overrides in finals.items()]
-        jobs += [("eval-base", _eval_command(_eval_spec(work, "base", "base", {"model_path": str(work.base), "adapter_path": None}))),
-                 ("eval-base+rag", _eval_command(_eval_spec(work, "base+rag", "base+rag",
-                                                            {"model_path": str(work.base), "adapter_path": None}, retrieval=True))),
+        jobs += [("eval-base", _eval_command(_eval_spec(work, "base", "base", _base_model(work)))),
+                 ("eval-base+rag", _eval_command(_eval_spec(work, "base+rag", "base+rag", _base_model(work),
+                                                            retrieval=True))),
                  ("eval-original", _eval_command(_eval_spec(work, "original", "original", _model_keys(work, full)))),
                  ("eval-original_lora", _eval_command(_eval_spec(work, "original_lora", "original_lora", _model_keys(work, lora))))]  # fmt: skip
         if (work.bundle / "local").is_dir():
             jobs += [(f"eval-{name}", _eval_command(_eval_spec(work, name, variant, _model_keys(work, name), profile="local")))
-                     for name, variant, _ in LOCAL_SWEEP if (work.models / name / "manifest.json").is_file()]
+                     for name, variant, _ in LOCAL_SWEEP if TrainingRunFolder(work.models / name).completed]
             jobs.append(("eval-local-base", _eval_command(_eval_spec(
-                work, "local-base", "base", {"model_path": str(work.base), "adapter_path": None}, profile="local"))))  # fmt: skip
+                work, "local-base", "base", _base_model(work), profile="local"))))  # fmt: skip
         state["stages"]["final"] = _run_all(work, jobs, deadline_s)
     elif stage == "eval":
         jobs = [(f"eval-{v}", _eval_command(_eval_spec(work, v, v, _model_keys(work, v))))
@@ -355,11 +369,14 @@ def _collect(work: Work, out: Path, state: dict[str, Any]) -> None:
     """Everything but weights into $OUT: run metrics and manifests, eval reports, logs, state."""
     import tarfile
 
+    from bmw_assets.run_folders import REPORT_JSON, REPORT_MARKDOWN
+
     with tarfile.open(out / "quality-run.tar.gz", "w:gz") as tar:
+        # Only the files directly in a run folder: checkpoints and merged/ stay behind.
         for path in sorted(work.models.glob("*/*.json")) + sorted(work.models.glob("*/*.png")):
-            if "checkpoint-" not in str(path):
-                tar.add(path, arcname=str(path.relative_to(work.root)))
-        for path in sorted(work.reports.glob("*/eval_report.*")) + sorted(work.logs.glob("*.log")):
+            tar.add(path, arcname=str(path.relative_to(work.root)))
+        reports = sorted(work.reports.glob(f"*/{REPORT_JSON}")) + sorted(work.reports.glob(f"*/{REPORT_MARKDOWN}"))
+        for path in reports + sorted(work.logs.glob("*.log")):
             tar.add(path, arcname=str(path.relative_to(work.root)))
     (out / "state.json").write_text(json.dumps(state, indent=2))
 
@@ -409,6 +426,10 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
     evaluations completed (`jobs`: the device calls' job results, when several calls made the run)."""
     from bmw_assets.evaluation.comparison import compare_variants, load_training_stats
     from bmw_assets.evaluation.report import read_report
+    from bmw_assets.run_folders import EvaluationFolder
+
+    def report_file(name: str) -> Path:
+        return EvaluationFolder(run_dir / "reports" / name).report_json
 
     state = json.loads((run_dir / "state.json").read_text())
     chosen = state.get("chosen", {})
@@ -420,7 +441,7 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
     for name, variant, overrides in LOCAL_SWEEP:
         row = {"run": name, "variant": variant, "overrides": overrides,
                "best_eval_loss": (training.get(name) or {}).get("best_eval_loss")}  # fmt: skip
-        path = run_dir / "reports" / name / "eval_report.json"
+        path = report_file(name)
         if path.is_file():
             r = read_report(path)
             row |= {"heldout_perplexity": r.perplexity.get("perplexity"), "fact_recall_train": r.fact_recall["train"]["rate"]}
@@ -428,12 +449,11 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
     result: dict[str, Any] = {"profile": PROFILE, "chosen": chosen, "sweep": sweep, "local_sweep": local,
                               "training": training, "jobs": jobs or state["stages"],
                               "dequantize_seconds": state.get("dequantize_seconds")}  # fmt: skip
-    if (run_dir / "reports" / "base" / "eval_report.json").is_file():
+    if report_file("base").is_file():
         names = chosen | {v: v for v in VARIANTS if v not in chosen}
-        reports = {v: read_report(run_dir / "reports" / v) if (run_dir / "reports" / v / "eval_report.json").is_file()
-                   else None for v in VARIANTS}  # fmt: skip
-        base = read_report(run_dir / "reports" / "base")
-        rag = run_dir / "reports" / "base+rag" / "eval_report.json"
+        reports = {v: read_report(report_file(v)) if report_file(v).is_file() else None for v in VARIANTS}
+        base = read_report(report_file("base"))
+        rag = report_file("base+rag")
         retrieval = read_report(rag) if rag.is_file() else None
         stats = {v: load_training_stats(run_dir / "models" / names[v]) for v in VARIANTS}
         table = compare_variants(reports, base, stats, retrieval=retrieval)

@@ -279,9 +279,9 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     """The project's trainer for `variant` under `--profile`, with `overrides` of `training:`."""
     import torch
 
-    from bmw_assets.models.config import load_variant_config
+    from bmw_assets.models.config import VariantConfig, load_variant_config
+    from bmw_assets.run_specs import RunSpec, TrainingData
     from bmw_assets.training.backend import import_backend_first, resolve_backend
-    from bmw_assets.training.spec import RunSpec
 
     config = load_variant_config(variant, args.profile).model_dump(mode="json")
     # Benchmark-only switch: PEFT's own cast of each LoRA input to the adapters' fp32, as before.
@@ -301,10 +301,11 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     from bmw_assets.training.train import build_trainer, load_model, optimizer_name
 
     work = Path(args.work_dir) / f"{variant}-{layout}"
-    spec = RunSpec(variant=variant, run_id="bench", config=config, base_model=args.tokenizer,
-                   train_path=work / "train.jsonl", validation_path=work / "validation.jsonl", output_dir=work)
+    spec = RunSpec(run_id="bench", config=VariantConfig.model_validate(config), base_model=args.tokenizer,
+                   dataset=TrainingData(version="synthetic", train=work / "train.jsonl",
+                                        validation=work / "validation.jsonl"), output_dir=work)  # fmt: skip
     if backend.name == "unsloth":
-        spec = RunSpec(**{**spec.__dict__, "base_model": _random_model_dir(args)})
+        spec = spec.model_copy(update={"base_model": _random_model_dir(args)})
         model, tokenizer = load_model(spec, backend, torch.bfloat16)
     else:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bmw_assets.run_folders import MANIFEST_FILE, TrainingRunFolder
 from bmw_assets.stop_signals import interrupt_on_stop_signals
-from bmw_assets.training.artifacts import MANIFEST_NAME, read_manifest
 
 DEFAULT_PORT = 8000
 
@@ -27,9 +27,10 @@ def latest_run(models_dir: Path, variant: str) -> dict[str, Any]:
     """The manifest of `variant`'s most recently completed run under `models_dir`
     (`<variant>/<run_id>/manifest.json`, newest `completed_at`); FileNotFoundError naming the
     variants that do have runs when it has none."""
-    manifests = [manifest for run_dir in Path(models_dir).glob(f"{variant}/*") if (manifest := read_manifest(run_dir))]
+    runs = [TrainingRunFolder(run_dir) for run_dir in Path(models_dir).glob(f"{variant}/*") if run_dir.is_dir()]
+    manifests = [manifest for run in runs if (manifest := run.read_manifest())]
     if not manifests:
-        trained = sorted(p.parent.parent.name for p in Path(models_dir).glob(f"*/*/{MANIFEST_NAME}"))
+        trained = sorted(p.parent.parent.name for p in Path(models_dir).glob(f"*/*/{MANIFEST_FILE}"))
         raise FileNotFoundError(
             f"no finished run of variant {variant!r} under {models_dir}; variants with runs: "
             f"{sorted(set(trained)) or 'none (materialize trained_model first)'}"

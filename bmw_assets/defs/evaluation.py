@@ -25,7 +25,7 @@ from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.evaluation.retrieval import RAG_VARIANT
 from bmw_assets.evaluation.verdict import Change, Verdict, finite, metric_rows, significant, verdict
-from bmw_assets.models.config import EvaluationSection
+from bmw_assets.run_specs import EvaluatedModel
 from bmw_assets.stages.evaluation import (
     BASE_VARIANT,
     plan_eval_run,
@@ -35,8 +35,7 @@ from bmw_assets.stages.evaluation import (
 )
 from bmw_assets.training.artifacts import model_to_evaluate
 
-# A threshold of the verdict, not a setting of the measurement: a new limit re-checks, never re-evaluates.
-VERDICT_SETTINGS = {"max_forgetting_pct"}
+
 BEATS_BASE_CHECK = "beats_base_on_heldout_perplexity"
 FORGETTING_CHECK = "forgetting_within_limit"
 
@@ -71,20 +70,16 @@ METRIC_COLUMNS = {
 }
 
 
-def _measured_config(evaluation: EvaluationSection) -> dict:
-    return evaluation.model_dump(mode="json", exclude=VERDICT_SETTINGS)
-
-
-def _evaluate(context, compute, storage, facts, dataset, evaluation_config, variant, run_id, model, retrieval_corpus=None):
+def _evaluate(context, compute, storage, facts, dataset, measurement, variant, run_id, model, retrieval_corpus=None):
     """Run (or find) one evaluation; returns the report and the metadata the run streamed back."""
     layout = storage.layout
-    per_split = evaluation_config["fact_questions"]
+    per_split = measurement.fact_questions
     facts_path = layout.reports_dir / "facts" / f"{dataset['version'][:16]}-{per_split}.jsonl"
     write_facts_file(layout.catalog_path, dataset["version"], facts.facts(), facts_path, per_split)
-    max_tokens = evaluation_config["heldout_max_tokens"]
+    max_tokens = measurement.heldout_max_tokens
     heldout_path = layout.reports_dir / "heldout" / f"{dataset['version'][:16]}-{max_tokens}.jsonl"
     write_heldout_texts(Path(dataset["path"]), heldout_path, max_tokens)
-    plan = plan_eval_run(variant, run_id, evaluation_config, model, facts_path, heldout_path, layout, retrieval_corpus,
+    plan = plan_eval_run(variant, run_id, measurement, model, facts_path, heldout_path, layout, retrieval_corpus,
                          dataset.get("system_prompt"))  # fmt: skip
     reported = {}
     if plan.completed:
@@ -93,7 +88,7 @@ def _evaluate(context, compute, storage, facts, dataset, evaluation_config, vari
         reported = compute.evaluate(context, plan.spec_path).get_materialize_result().metadata
     report = record_eval(layout.catalog_path, plan)
     return report, {k: rounded(v) for k, v in reported.items()} | {
-        "report": dg.MetadataValue.path(str(plan.output_dir / "eval_report.md"))
+        "report": dg.MetadataValue.path(str(plan.folder.report_markdown))
     }
 
 
@@ -158,9 +153,9 @@ def base_model_report(
 
 def _evaluate_base(context, compute, storage, facts, dataset, model_configs, base_model, variant, retrieval_corpus=None):
     """The base model's evaluation (alone, or as the retrieval baseline), once per dataset version."""
-    evaluation = _measured_config(next(iter(model_configs.load_valid()[0].values())).evaluation)
-    model = {"model_path": base_model["path"], "adapter_path": None}
-    report, metadata = _evaluate(context, compute, storage, facts, dataset, evaluation, variant, dataset["version"][:10],
+    measurement = next(iter(model_configs.load_valid()[0].values())).evaluation.measurement()
+    model = EvaluatedModel(path=base_model["path"])
+    report, metadata = _evaluate(context, compute, storage, facts, dataset, measurement, variant, dataset["version"][:10],
                                  model, retrieval_corpus)  # fmt: skip
     return dg.MaterializeResult(value=report.to_dict(), metadata=metadata | report_metadata(report, None))
 
@@ -191,7 +186,7 @@ def eval_report(
 ):  # no return annotation: with check specs Dagster would read MaterializeResult as a Nothing output
     cfg = model_configs.load(context.partition_key)
     model = model_to_evaluate(trained_model, base_model["path"])
-    report, metadata = _evaluate(context, compute, storage, facts, chatml_dataset, _measured_config(cfg.evaluation),
+    report, metadata = _evaluate(context, compute, storage, facts, chatml_dataset, cfg.evaluation.measurement(),
                                  context.partition_key, trained_model["run_id"], model)  # fmt: skip
     base = EvalReport.from_dict(base_model_report)
     judged = report_verdict(report, base, cfg.evaluation.max_forgetting_pct)

@@ -10,8 +10,9 @@ from bmw_assets.atomic import write_text_atomic
 from bmw_assets.dataset.manifest import load_manifest
 from bmw_assets.defs.resources import StorageResource
 from bmw_assets.evaluation.report import EvalReport
+from bmw_assets.run_folders import TrainingRunFolder
 from bmw_assets.sharing import cards
-from bmw_assets.sharing.export import MERGED_DIR, export_variant
+from bmw_assets.sharing.export import export_variant
 from bmw_assets.sharing.hub import TOKEN_ENV, HubRepo, check_hub, read_token, upload_folder
 
 
@@ -101,13 +102,13 @@ def model_card(
     eval_report: dict,
     storage: StorageResource,
 ) -> dg.MaterializeResult:
-    output_dir = Path(trained_model["output_dir"])
+    run = TrainingRunFolder(Path(trained_model["output_dir"]))
     comparison = cards.read_comparison(storage.layout.reports_dir / "comparison" / "comparison.csv")
     card = cards.model_card(
-        trained_model, cards.read_run_files(output_dir), EvalReport.from_dict(eval_report), comparison,
+        trained_model, cards.read_run_files(run), EvalReport.from_dict(eval_report), comparison,
         config.dataset_repo_id,
     )  # fmt: skip
-    folders = [output_dir] + ([output_dir / MERGED_DIR] if (output_dir / MERGED_DIR / "config.json").is_file() else [])
+    folders = [run.path] + ([run.merged] if (run.merged / "config.json").is_file() else [])
     readmes = [str(cards.write_card(card, folder)) for folder in folders]
     return dg.MaterializeResult(
         value={"variant": context.partition_key, "run_id": trained_model["run_id"], "readmes": readmes},

@@ -3,8 +3,6 @@
 The variants come from the deployment's configs folder, so `training_assets` builds the asset for
 given partitions (bmw_assets.definitions) instead of reading them at import."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from bmw_assets.defs.metadata import markdown_image
@@ -13,6 +11,7 @@ from bmw_assets.defs.resources import (
     ModelConfigsResource,
     StorageResource,
 )
+from bmw_assets.run_folders import TrainingRunFolder
 from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.training import (
     base_model_config,
@@ -91,18 +90,17 @@ def trained_model(
             "best_eval_loss": metrics["best_eval_loss"],
             "wall_seconds": manifest["wall_seconds"],
             "device": manifest["device"],
-            "loss_curve": markdown_image(plan.output_dir / manifest["paths"]["loss_curve"], "loss curve"),
+            "loss_curve": markdown_image(plan.folder.loss_curve, "loss curve"),
             "checkpoint_dir": dg.MetadataValue.path(str(plan.output_dir)),
-            **_tracking_metadata(cfg.training.report_to, plan.output_dir, manifest, storage.layout),
+            **_tracking_metadata(cfg.training.report_to, plan.folder, manifest, storage.layout),
         },
     )
 
 
-def _tracking_metadata(report_to: str, output_dir: Path, manifest: dict, layout: StorageLayout) -> dict:
+def _tracking_metadata(report_to: str, run: TrainingRunFolder, manifest: dict, layout: StorageLayout) -> dict:
     """Where the run's tracker logged (training.report_to) and the command that opens it."""
-    logs = manifest["paths"].get("tensorboard")
-    if report_to == "tensorboard" and logs:
-        logdir = output_dir / logs
+    if report_to == "tensorboard" and manifest["paths"].get("tensorboard"):
+        logdir = run.tensorboard
         return {
             "tensorboard_logdir": dg.MetadataValue.path(str(logdir)),
             "open_tracking": dg.MetadataValue.md(f"`tensorboard --logdir {logdir}`\n\nEvery variant side by side: "

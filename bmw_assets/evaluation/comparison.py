@@ -3,7 +3,6 @@ rendering, and the training statistics it draws on."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ import polars as pl
 
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.evaluation.verdict import significant
+from bmw_assets.run_folders import TrainingRunFolder
 
 BASE_ROW = "base"
 # Column -> (header, unit) for the Markdown table; the order is the table's.
@@ -37,13 +37,10 @@ def load_training_stats(run_dir: Path) -> dict[str, Any] | None:
     """A training run's `manifest.json` merged with its `metrics.json` (None when the run
     folder has no manifest): keys used here are layers, total_params, trainable_params,
     tokens_per_second, wall_seconds and history {"train": [{step, loss}], "eval": [...]}."""
-    run_dir = Path(run_dir)
-    manifest_path, metrics_path = run_dir / "manifest.json", run_dir / "metrics.json"
-    if not manifest_path.is_file():
-        return None
-    stats = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if metrics_path.is_file():
-        stats.update(json.loads(metrics_path.read_text(encoding="utf-8")))
+    run = TrainingRunFolder(Path(run_dir))
+    stats = run.read_manifest()
+    if stats is not None and run.metrics.is_file():
+        stats.update(run.read_metrics())
     return stats
 
 

@@ -11,9 +11,7 @@ from typing import Any
 
 from bmw_assets.atomic import write_json_atomic, write_text_atomic
 from bmw_assets.hashing import sha256_json
-
-REPORT_JSON = "eval_report.json"
-REPORT_MARKDOWN = "eval_report.md"
+from bmw_assets.run_folders import REPORT_JSON, REPORT_MARKDOWN
 
 
 def config_sha256(config: dict[str, Any]) -> str:

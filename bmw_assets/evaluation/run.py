@@ -1,23 +1,11 @@
 """Out-of-process evaluation of one model (the base or a variant):
 `python -m bmw_assets.evaluation.run --spec eval_spec.json`.
 
-Imports only dagster_pipes (through the training reporter) and the ML stack, never
-dagster. Under Dagster Pipes it streams logs and reports the materialization; run by
-hand it prints plain lines. The spec is JSON:
-
-{"variant", "run_id", "model_path", "adapter_path" (LoRA adapter folder or null),
- "config" (the resolved config's `evaluation` section), "test_texts_path" (JSONL with a
- "text" field per row, e.g. the dataset's test.jsonl), "facts_path" (JSONL: article_id,
- split train|test, question, answer), "general_text_path" (JSONL texts of general English
- for the forgetting measure, or null with "general_text_unavailable" saying why),
- "output_dir", optional "removed_layers" (layers to take out of model_path before the
- adapter goes on), optional "retrieval" ({"corpus_path": a split JSONL whose articles are
- retrieved from}: the retrieval baseline, which asks the fact questions with the top
- `retrieval_top_k` passages in the prompt and scores no perplexity, the model being the base),
- optional "system_prompt" (the dataset rows' system turn, under which every question is asked),
- optional "cpu_threads" (torch threads on CPU, default 1: on a shared 2-core machine
- two threads contend so badly that greedy decoding ran 7x slower than with one)
- and optional "judge_base_url" (for judge "llm"; else $OPENAI_BASE_URL)}.
+The spec is a `bmw_assets.run_specs.EvalSpec`: the model to load, the measurement settings
+(`config`, every value resolved from configs/base.yaml), the held-out texts, fact questions and
+general English to measure on, and the folder the report goes to. Imports only dagster_pipes
+(through the training reporter) and the ML stack, never dagster. Under Dagster Pipes it streams
+logs and reports the materialization; run by hand it prints plain lines.
 """
 
 from __future__ import annotations
@@ -44,21 +32,10 @@ from bmw_assets.evaluation.retrieval import PassageIndex, article_texts, passage
 from bmw_assets.evaluation.samples import generate_samples
 from bmw_assets.evaluation.semantic_entropy import semantic_entropy_for_questions
 from bmw_assets.models.loading import load_model
+from bmw_assets.run_specs import EvalSpec
 from bmw_assets.training.reporting import metadata_path, open_reporter
 
-REQUIRED_KEYS = ("variant", "run_id", "model_path", "config", "test_texts_path", "facts_path", "output_dir")
-BASE_VARIANT = "base"
 RETRIEVAL_NO_PERPLEXITY = "not scored: the retrieval baseline is the base model (its perplexity is the base row's)"
-
-
-def load_spec(path: Path) -> dict[str, Any]:
-    """Read and check an eval spec (see the module docstring)."""
-    spec = json.loads(Path(path).read_text(encoding="utf-8"))
-    missing = [key for key in REQUIRED_KEYS if key not in spec]
-    if missing:
-        raise ValueError(f"eval spec {path} lacks {missing}; it needs {list(REQUIRED_KEYS)}")
-    spec.setdefault("adapter_path", None)
-    return spec
 
 
 def _read_texts(path: Path) -> list[str]:
@@ -66,55 +43,57 @@ def _read_texts(path: Path) -> list[str]:
     return [row["text"] for row in map(json.loads, filter(str.strip, lines)) if row.get("text")]
 
 
-def _perplexity(model, tokenizer, path: str | None, unavailable: str | None, windows: dict, log) -> dict[str, Any]:
+def _perplexity(model, tokenizer, path: Path | None, unavailable: str | None, windows: dict, log) -> dict[str, Any]:
     """The perplexity section of the report for the texts at `path`, or {"unavailable": why}."""
     if path is None:
         return {"perplexity": float("nan"), "tokens": 0, "unavailable": unavailable or "no texts given"}
-    result = text_perplexity(model, tokenizer, _read_texts(Path(path)), progress=log, **windows)
+    result = text_perplexity(model, tokenizer, _read_texts(path), progress=log, **windows)
     return result.to_dict()
 
 
-def _fact_prompts(spec: dict[str, Any], facts, log: Callable[[str], None]) -> list[str]:
+def _fact_prompts(spec: EvalSpec, facts, log: Callable[[str], None]) -> list[str]:
     """The user turns the fact questions are asked in: the questions themselves, or for the
     retrieval baseline each question with its top passages of the training articles."""
     questions = [f.question for f in facts]
-    if not spec.get("retrieval"):
+    if spec.retrieval is None:
         return questions
     from sentence_transformers import SentenceTransformer
 
     from bmw_assets.evaluation.judges import packaged_minilm_path
 
-    cfg = spec["config"]
-    encoder_path = spec["retrieval"].get("encoder_path") or str(packaged_minilm_path())
-    encoder = SentenceTransformer(encoder_path, device="cuda" if torch.cuda.is_available() else "cpu",
+    cfg = spec.config
+    encoder_path = spec.retrieval.encoder_path or packaged_minilm_path()
+    encoder = SentenceTransformer(str(encoder_path), device="cuda" if torch.cuda.is_available() else "cpu",
                                   model_kwargs={"use_safetensors": True})  # fmt: skip
-    index = PassageIndex.build(passages(article_texts(Path(spec["retrieval"]["corpus_path"])),
-                                        cfg["retrieval_passage_words"]), encoder)  # fmt: skip
-    log(f"retrieval: {len(index.passages)} passages of the training articles, top {cfg['retrieval_top_k']} per question")
-    return rag_questions(questions, index.top_k(questions, cfg["retrieval_top_k"]))
+    articles = article_texts(spec.retrieval.corpus_path)
+    index = PassageIndex.build(passages(articles, cfg.retrieval_passage_words), encoder)
+    log(f"retrieval: {len(index.passages)} passages of the training articles, top {cfg.retrieval_top_k} per question")
+    return rag_questions(questions, index.top_k(questions, cfg.retrieval_top_k))
 
 
-def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
+def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
     """Run every metric for the spec's model and write the report into output_dir."""
     started = time.perf_counter()
-    cfg = spec["config"]
+    cfg = spec.config
     if not torch.cuda.is_available():
-        torch.set_num_threads(int(spec.get("cpu_threads", 1)))
-    model, tokenizer = load_model(spec["model_path"], spec["adapter_path"], spec.get("removed_layers"), cfg["cpu_bf16"])
-    log(f"loaded {spec['model_path']}" + (f" + adapter {spec['adapter_path']}" if spec["adapter_path"] else ""))
-    windows = {"max_length": cfg["perplexity_max_length"], "stride": cfg["perplexity_stride"], "batch_size": cfg["batch_size"]}
-    retrieval = bool(spec.get("retrieval"))
-    heldout = _perplexity(model, tokenizer, None if retrieval else spec["test_texts_path"], RETRIEVAL_NO_PERPLEXITY, windows, log)
+        torch.set_num_threads(spec.cpu_threads)
+    adapter = str(spec.model.adapter) if spec.model.adapter else None
+    model, tokenizer = load_model(spec.model.path, adapter, spec.model.removed_layers, cfg.cpu_bf16)
+    log(f"loaded {spec.model.path}" + (f" + adapter {adapter}" if adapter else ""))
+    windows = {"max_length": cfg.perplexity_max_length, "stride": cfg.perplexity_stride, "batch_size": cfg.batch_size}
+    retrieval = spec.retrieval is not None
+    heldout = _perplexity(model, tokenizer, None if retrieval else spec.test_texts_path, RETRIEVAL_NO_PERPLEXITY,
+                          windows, log)  # fmt: skip
     log(f"held-out perplexity {heldout['perplexity']:.3f} over {heldout['tokens']} tokens")
-    general = _perplexity(model, tokenizer, None if retrieval else spec.get("general_text_path"),
-                          RETRIEVAL_NO_PERPLEXITY if retrieval else spec.get("general_text_unavailable"), windows, log)  # fmt: skip
+    general = _perplexity(model, tokenizer, None if retrieval else spec.general_text_path,
+                          RETRIEVAL_NO_PERPLEXITY if retrieval else spec.general_text_unavailable,
+                          windows, log)  # fmt: skip
     log(f"general-English perplexity {general['perplexity']:.3f} over {general['tokens']} tokens")
 
-    facts = load_facts(Path(spec["facts_path"]))
+    facts = load_facts(spec.facts_path)
     prompts = _fact_prompts(spec, facts, log)
-    system_prompt = spec.get("system_prompt")
-    recall = fact_recall(model, tokenizer, facts, max_new_tokens=cfg["max_new_tokens"], batch_size=cfg["batch_size"],
-                         prompts=prompts, system_prompt=system_prompt)  # fmt: skip
+    recall = fact_recall(model, tokenizer, facts, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                         prompts=prompts, system_prompt=spec.system_prompt)  # fmt: skip
     by_split = {
         split: score_fact_recall(
             [f for f in facts if f.split == split],
@@ -125,27 +104,27 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
     log(f"fact recall train {by_split['train'].rate:.3f} (n={by_split['train'].n}), test {by_split['test'].rate:.3f} (n={by_split['test'].n})")
 
     judge = build_judge(
-        cfg["judge"], model=cfg.get("judge_model"), threshold=cfg.get("embedding_threshold", 0.85),
-        base_url=spec.get("judge_base_url") or os.environ.get("OPENAI_BASE_URL"),
+        cfg.judge, model=cfg.judge_model, threshold=cfg.embedding_threshold,
+        base_url=spec.judge_base_url or os.environ.get("OPENAI_BASE_URL"),
     )
     # The first entropy_questions facts, alternating train and test articles so both kinds are asked.
     per_split = [[i for i, f in enumerate(facts) if f.split == split] for split in ("train", "test")]
     order = [i for pair in itertools.zip_longest(*per_split) for i in pair if i is not None]
-    asked = order[: cfg.get("entropy_questions") or len(facts)]
+    asked = order[: cfg.entropy_questions or len(facts)]
     entropy = semantic_entropy_for_questions(
         model, tokenizer, [prompts[i] for i in asked], [recall.answers[i].correct for i in asked], judge,
-        samples=cfg["entropy_samples"], temperature=cfg["entropy_temperature"],
-        max_new_tokens=cfg["max_new_tokens"], seed=cfg.get("seed"), progress=log, system_prompt=system_prompt,
+        samples=cfg.entropy_samples, temperature=cfg.entropy_temperature,
+        max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, progress=log, system_prompt=spec.system_prompt,
     )
-    samples = generate_samples(model, tokenizer, cfg["generation_prompts"], max_new_tokens=cfg["max_new_tokens"],
-                               system_prompt=system_prompt)  # fmt: skip
+    samples = generate_samples(model, tokenizer, cfg.generation_prompts, max_new_tokens=cfg.max_new_tokens,
+                               system_prompt=spec.system_prompt)  # fmt: skip
 
     report = EvalReport(
-        variant=spec["variant"],
-        run_id=spec["run_id"],
-        model_path=spec["model_path"],
-        adapter_path=spec["adapter_path"],
-        config=cfg,
+        variant=spec.variant,
+        run_id=spec.run_id,
+        model_path=spec.model.path,
+        adapter_path=adapter,
+        config=cfg.model_dump(mode="json"),
         perplexity=heldout,
         general_text=general,
         fact_recall={split: result.to_dict() for split, result in by_split.items()},
@@ -156,22 +135,22 @@ def evaluate(spec: dict[str, Any], log: Callable[[str], None]) -> EvalReport:
         wall_seconds=round(time.perf_counter() - started, 2),
         created_at=dt.datetime.now(dt.UTC).isoformat(),
     )
-    json_path, markdown_path = write_report(report, Path(spec["output_dir"]))
+    json_path, markdown_path = write_report(report, spec.output_dir)
     log(f"wrote {json_path} and {markdown_path}")
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate one model variant and write its report.")
-    parser.add_argument("--spec", required=True, type=Path, help="eval spec JSON (see module docstring)")
+    parser.add_argument("--spec", required=True, type=Path, help="eval_spec.json: a bmw_assets.run_specs.EvalSpec")
     args = parser.parse_args(argv)
-    spec = load_spec(args.spec)
+    spec = EvalSpec.load(args.spec)
     with open_reporter() as reporter:
         report = evaluate(spec, reporter.log)
         metadata: dict[str, Any] = {
             name: value for name, (value, _) in report.metrics().items() if value is not None and not math.isnan(value)
         }
-        metadata["report"] = metadata_path(Path(spec["output_dir"]) / "eval_report.md")
+        metadata["report"] = metadata_path(spec.folder.report_markdown)
         metadata["config_sha256"] = report.config_sha256
         reporter.report_materialization(metadata)
     return 0

@@ -118,7 +118,9 @@ class TrainingSection(_Section):
     cpu_bf16: bool
 
 
-class EvaluationSection(_Section):
+class EvaluationMeasurement(_Section):
+    """The evaluation settings that change what is measured: the evaluation spec carries these."""
+
     perplexity_max_length: int = Field(ge=8)
     perplexity_stride: int = Field(ge=1)
     batch_size: int = Field(ge=1)
@@ -137,18 +139,25 @@ class EvaluationSection(_Section):
     retrieval_top_k: int = Field(ge=1)  # passages in the retrieval baseline's prompt
     retrieval_passage_words: int = Field(ge=10)  # words per retrieved passage (whole sentences)
     cpu_bf16: bool  # on a CPU with bf16 arithmetic, models are evaluated in bf16 (as on a GPU)
-    # The forgetting_within_limit check: general-text perplexity at most this % above the base's.
-    # A threshold of the verdict, not of the measurement: it is left out of the evaluation spec.
-    max_forgetting_pct: float = Field(ge=0.0)
 
     @model_validator(mode="after")
-    def _stride_fits(self) -> EvaluationSection:
+    def _stride_fits(self) -> EvaluationMeasurement:
         if self.perplexity_stride > self.perplexity_max_length:
             raise ValueError(
                 f"perplexity_stride {self.perplexity_stride} exceeds perplexity_max_length "
                 f"{self.perplexity_max_length}; windows would skip tokens"
             )
         return self
+
+
+class EvaluationSection(EvaluationMeasurement):
+    # The forgetting_within_limit check: general-text perplexity at most this % above the base's.
+    # A threshold of the verdict, not of the measurement: a new limit re-checks, never re-evaluates.
+    max_forgetting_pct: float = Field(ge=0.0)
+
+    def measurement(self) -> EvaluationMeasurement:
+        """These settings without the verdict's threshold: what an evaluation spec carries."""
+        return EvaluationMeasurement.model_validate(self.model_dump(exclude={"max_forgetting_pct"}))
 
 
 class VariantConfig(_Section):
@@ -358,16 +367,16 @@ def _describe_errors(exc: ValidationError, origins: dict[str, Path], root: Path)
     """One line per wrong key: `<file>: <dotted.key>: <what is wrong>`."""
     lines: dict[str, list[str]] = {}
     for error in exc.errors():
-        dotted = _dotted_key(error["loc"])
+        dotted = error_location(error["loc"])
         where = f"{_files_for(dotted, origins, root)}: {dotted or '<top level>'}"
         messages = lines.setdefault(where, [])
-        if _explain(error) not in messages:
-            messages.append(_explain(error))
+        if error_message(error) not in messages:
+            messages.append(error_message(error))
     return "invalid config:\n" + "\n".join(f"{where}: {'; or '.join(msgs)}" for where, msgs in lines.items())
 
 
-def _dotted_key(loc: tuple[Any, ...]) -> str:
-    """The config path of an error: pydantic's location without its union-branch tags."""
+def error_location(loc: tuple[Any, ...]) -> str:
+    """The dotted path of an error (`training.seed`): pydantic's location without its union-branch tags."""
     return ".".join(str(part) for part in loc if not (isinstance(part, str) and _is_union_tag(part)))
 
 
@@ -385,7 +394,8 @@ def _files_for(dotted: str, origins: dict[str, Path], root: Path) -> str:
     return ", ".join(_show(p, root) for p in files) or "<no file sets it>"
 
 
-def _explain(error: dict[str, Any]) -> str:
+def error_message(error: dict[str, Any]) -> str:
+    """What is wrong with one value, in a config file's words (pydantic's error dict)."""
     if error["type"] == "extra_forbidden":
         return "unknown key"
     if error["type"] == "missing":

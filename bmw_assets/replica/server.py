@@ -225,19 +225,31 @@ def _origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def build_app(state: ReplicaState) -> web.Application:
-    """The aiohttp application serving `state`."""
-    routes = web.RouteTableDef()
+async def robots(request: web.Request) -> web.Response:
+    return web.Response(text=ROBOTS_TXT, content_type="text/plain")
 
-    @routes.get("/robots.txt", name="robots")
-    async def robots(request: web.Request) -> web.Response:
-        return web.Response(text=ROBOTS_TXT, content_type="text/plain")
 
-    async def feed(request: web.Request, full_body: bool) -> web.Response:
+def _unknown_topic(topic: str) -> bool:
+    return not topic.isdigit() or int(topic) not in TOPICS
+
+
+class FeedHandlers:
+    """The RSS feeds: `rss` (summaries) and `rss2` (full bodies), all articles or one topic's, paged."""
+
+    def __init__(self, state: ReplicaState) -> None:
+        self.state = state
+
+    async def summaries(self, request: web.Request) -> web.Response:
+        return self._feed(request, full_body=False)
+
+    async def full_bodies(self, request: web.Request) -> web.Response:
+        return self._feed(request, full_body=True)
+
+    def _feed(self, request: web.Request, full_body: bool) -> web.Response:
         topic = request.match_info.get("topic")
-        articles = state.visible()
+        articles = self.state.visible()
         if topic is not None:
-            if not topic.isdigit() or int(topic) not in TOPICS:
+            if _unknown_topic(topic):
                 return _html(error_page(404, f"Unknown topic {topic}"), 404)
             articles = [a for a in articles if int(topic) in a.topics]
         page = _page_param(request)
@@ -248,21 +260,35 @@ def build_app(state: ReplicaState) -> web.Application:
                           topic=int(topic) if topic else None, page=page)
         return web.Response(text=xml, content_type="application/rss+xml", charset="utf-8")
 
-    def feed_handler(full_body: bool):
-        async def handler(request: web.Request) -> web.Response:
-            return await feed(request, full_body)
-        return handler
 
-    # The atom "next" links leave out /global, so the feeds answer there too.
-    for prefix, alias in (("/global", "site"), ("", "bare")):
-        for name, full in (("rss", False), ("rss2", True)):
-            routes.get(f"{prefix}/{name}", name=f"rss:{alias}-{name}")(feed_handler(full))
-            routes.get(f"{prefix}/{name}/topic/{{topic}}", name=f"rss:{alias}-{name}-topic")(feed_handler(full))
+class ListingHandlers:
+    """The listing pages: the start page, its AJAX slices, per topic, and search by category or tag."""
 
-    @routes.get("/global/article", name="listing:start")
-    async def listing(request: web.Request) -> web.Response:
-        return _html(listing_page(state.visible(), "Latest press releases", "/global/startpage/list"))
+    def __init__(self, state: ReplicaState) -> None:
+        self.state = state
 
+    async def start(self, request: web.Request) -> web.Response:
+        return _html(listing_page(self.state.visible(), "Latest press releases", "/global/startpage/list"))
+
+    async def startpage_slice(self, request: web.Request) -> web.Response:
+        return self._slice(request, self.state.visible())
+
+    async def topic_slice(self, request: web.Request) -> web.Response:
+        topic = request.match_info["topic"]
+        if _unknown_topic(topic):
+            return _html(error_page(404, f"Unknown topic {topic}"), 404)
+        return self._slice(request, [a for a in self.state.visible() if int(topic) in a.topics])
+
+    async def search(self, request: web.Request) -> web.Response:
+        field, _, value = request.match_info["query"].partition(":")
+        if field not in ("category", "tag") or not value.isdigit():
+            return _html(error_page(404, "Use category:N or tag:N"), 404)
+        articles = [a for a in self.state.visible()
+                    if (a.category if field == "category" else None) == int(value) or
+                    (field == "tag" and int(value) in a.topics)]
+        return _html(listing_page(articles, f"Search {field}:{value}", f"/global/article/search/{field}:{value}"))
+
+    @staticmethod
     def _slice(request: web.Request, articles: list[ReplicaArticle]) -> web.Response:
         try:
             if "offset" in request.query:
@@ -273,48 +299,24 @@ def build_app(state: ReplicaState) -> web.Application:
             return _html(error_page(400, "offset must be a whole number"), 400)
         return _html(listing_items_html(articles[offset: offset + LISTING_PAGE_SIZE]))
 
-    @routes.get("/global/startpage/list", name="listing:ajax")
-    async def startpage_list(request: web.Request) -> web.Response:
-        return _slice(request, state.visible())
 
-    @routes.get("/global/article/list/{topic}", name="listing:topic")
-    async def topic_list(request: web.Request) -> web.Response:
-        topic = request.match_info["topic"]
-        if not topic.isdigit() or int(topic) not in TOPICS:
-            return _html(error_page(404, f"Unknown topic {topic}"), 404)
-        return _slice(request, [a for a in state.visible() if int(topic) in a.topics])
+class ArticleHandlers:
+    """One article: its detail page, one attachment, and the one-click ZIP of all of them."""
 
-    @routes.get("/global/article/search/{query}", name="listing:search")
-    async def search(request: web.Request) -> web.Response:
-        field, _, value = request.match_info["query"].partition(":")
-        if field not in ("category", "tag") or not value.isdigit():
-            return _html(error_page(404, "Use category:N or tag:N"), 404)
-        articles = [a for a in state.visible()
-                    if (a.category if field == "category" else None) == int(value) or
-                    (field == "tag" and int(value) in a.topics)]
-        return _html(listing_page(articles, f"Search {field}:{value}", f"/global/article/search/{field}:{value}"))
+    def __init__(self, state: ReplicaState) -> None:
+        self.state = state
 
-    def _article_or_404(request: web.Request) -> ReplicaArticle:
-        article = state.get(request.match_info["id"])
-        if article is None:
-            raise web.HTTPNotFound(text=error_page(404, "Article not found"), content_type="text/html")
-        return article
+    async def detail(self, request: web.Request) -> web.Response:
+        return _html(detail_page(self._article_or_404(request)))
 
-    @routes.get("/global/article/detail/{id}", name="detail")
-    @routes.get("/global/article/detail/{id}/{slug:.*}", name="detail:slug")
-    async def detail(request: web.Request) -> web.Response:
-        return _html(detail_page(_article_or_404(request)))
-
-    @routes.get("/global/article/attachment/{id}/{num:\\d+}", name="attachment")
-    @routes.get("/global/article/attachment/{id}/{num:\\d+}/{filename:.*}", name="attachment:named")
-    async def attachment(request: web.Request) -> web.StreamResponse:
-        article = _article_or_404(request)
+    async def attachment(self, request: web.Request) -> web.StreamResponse:
+        article = self._article_or_404(request)
         match = [a for a in article.attachments if str(a.attachment_id) == request.match_info["num"]]
         if not match:
             raise web.HTTPNotFound(text=error_page(404, "Attachment not found"), content_type="text/html")
         att = match[0]
         if att.kind == "pdf":
-            body, ctype = _attachment_pdf(article, att.attachment_id, state.faults), "application/pdf"
+            body, ctype = _attachment_pdf(article, att.attachment_id, self.state.faults), "application/pdf"
         else:
             body = _other_bytes(att.filename or "file.jpg", att.attachment_id)
             ctype = "application/zip" if (att.filename or "").endswith(".zip") else "image/jpeg"
@@ -322,9 +324,8 @@ def build_app(state: ReplicaState) -> web.Application:
         return web.Response(body=body, content_type=ctype,
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    @routes.get("/global/oneclick/download/{id}/attachment", name="oneclick")
-    async def oneclick(request: web.Request) -> web.Response:
-        article = _article_or_404(request)
+    async def oneclick(self, request: web.Request) -> web.Response:
+        article = self._article_or_404(request)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             for att in article.attachments:
@@ -333,47 +334,84 @@ def build_app(state: ReplicaState) -> web.Application:
                 archive.writestr(info, data)
         return web.Response(body=buffer.getvalue(), content_type="application/zip")
 
-    # ------------------------------------------------------------------ admin
-    @routes.post("/_replica/publish", name="admin:publish")
-    async def admin_publish(request: web.Request) -> web.Response:
+    def _article_or_404(self, request: web.Request) -> ReplicaArticle:
+        article = self.state.get(request.match_info["id"])
+        if article is None:
+            raise web.HTTPNotFound(text=error_page(404, "Article not found"), content_type="text/html")
+        return article
+
+
+class AdminHandlers:
+    """The replica's own controls under /_replica/ (never faulted): publish, stats, faults, edit, truth."""
+
+    def __init__(self, state: ReplicaState) -> None:
+        self.state = state
+
+    async def publish(self, request: web.Request) -> web.Response:
         try:
             n = int(request.query.get("n", "1"))
         except ValueError:
             return web.json_response({"error": "n must be a whole number"}, status=400)
-        ids = state.publish(n)
-        return web.json_response({"published": ids, "count": state.published, "total": len(state.corpus)})
+        ids = self.state.publish(n)
+        return web.json_response({"published": ids, "count": self.state.published, "total": len(self.state.corpus)})
 
-    @routes.get("/_replica/stats", name="admin:stats")
-    async def admin_stats(request: web.Request) -> web.Response:
+    async def stats(self, request: web.Request) -> web.Response:
+        state = self.state
         return web.json_response({"requests": dict(state.stats), "published": state.published,
                                   "total": len(state.corpus), "faults": dataclasses.asdict(state.faults)})
 
-    @routes.post("/_replica/faults", name="admin:faults")
-    async def admin_faults(request: web.Request) -> web.Response:
+    async def faults(self, request: web.Request) -> web.Response:
         try:
-            state.faults.update(await request.json() if request.can_read_body else {})
+            self.state.faults.update(await request.json() if request.can_read_body else {})
         except (ValueError, TypeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response(dataclasses.asdict(state.faults))
+        return web.json_response(dataclasses.asdict(self.state.faults))
 
-    @routes.post("/_replica/edit/{id}", name="admin:edit")
-    async def admin_edit(request: web.Request) -> web.Response:
+    async def edit(self, request: web.Request) -> web.Response:
         try:
-            revision = state.edit(request.match_info["id"])
+            revision = self.state.edit(request.match_info["id"])
         except KeyError:
             return web.json_response({"error": f"no published article {request.match_info['id']}"}, status=404)
         return web.json_response({"id": request.match_info["id"], "revision": revision})
 
-    @routes.get("/_replica/truth/{id}", name="admin:truth")
-    async def admin_truth(request: web.Request) -> web.Response:
-        index = state._index.get(request.match_info["id"])
+    async def truth(self, request: web.Request) -> web.Response:
+        index = self.state._index.get(request.match_info["id"])
         if index is None:
             return web.json_response({"error": f"no article {request.match_info['id']}"}, status=404)
-        a = state.current(state.corpus[index])
+        a = self.state.current(self.state.corpus[index])
         return web.json_response({"id": a.id, "title": a.title, "revision": a.revision, "body": a.body_text,
                                   "pdf_shape": a.pdf_shape,
                                   "facts": [{"question": f.question, "answer": f.answer} for f in a.facts]})
 
+
+def build_app(state: ReplicaState) -> web.Application:
+    """The aiohttp application serving `state`. A route's name up to ':' is its kind (route_kind),
+    which the fault middleware and the request stats go by."""
+    feeds, listings = FeedHandlers(state), ListingHandlers(state)
+    articles, admin = ArticleHandlers(state), AdminHandlers(state)
+    routes = [web.get("/robots.txt", robots, name="robots")]
+    # The atom "next" links leave out /global, so the feeds answer there too.
+    for prefix, alias in (("/global", "site"), ("", "bare")):
+        for name, handler in (("rss", feeds.summaries), ("rss2", feeds.full_bodies)):
+            routes += [web.get(f"{prefix}/{name}", handler, name=f"rss:{alias}-{name}"),
+                       web.get(f"{prefix}/{name}/topic/{{topic}}", handler, name=f"rss:{alias}-{name}-topic")]
+    routes += [
+        web.get("/global/article", listings.start, name="listing:start"),
+        web.get("/global/startpage/list", listings.startpage_slice, name="listing:ajax"),
+        web.get("/global/article/list/{topic}", listings.topic_slice, name="listing:topic"),
+        web.get("/global/article/search/{query}", listings.search, name="listing:search"),
+        web.get("/global/article/detail/{id}", articles.detail, name="detail"),
+        web.get("/global/article/detail/{id}/{slug:.*}", articles.detail, name="detail:slug"),
+        web.get("/global/article/attachment/{id}/{num:\\d+}", articles.attachment, name="attachment"),
+        web.get("/global/article/attachment/{id}/{num:\\d+}/{filename:.*}", articles.attachment,
+                name="attachment:named"),
+        web.get("/global/oneclick/download/{id}/attachment", articles.oneclick, name="oneclick"),
+        web.post("/_replica/publish", admin.publish, name="admin:publish"),
+        web.get("/_replica/stats", admin.stats, name="admin:stats"),
+        web.post("/_replica/faults", admin.faults, name="admin:faults"),
+        web.post("/_replica/edit/{id}", admin.edit, name="admin:edit"),
+        web.get("/_replica/truth/{id}", admin.truth, name="admin:truth"),
+    ]
     app = web.Application(middlewares=[_fault_middleware(state)])
     app.add_routes(routes)
     return app

@@ -27,6 +27,7 @@ from bmw_assets.dataset.manifest import DatasetManifest
 from bmw_assets.dataset.settings import SPLITS
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.models.base_model import PACKAGED_MODEL
+from bmw_assets.run_folders import TrainingRunFolder
 
 CARD_NAME = "README.md"
 # Config model.name -> (Hub id for `base_model`, license): the packaged model is a Q4_1 GGUF of SmolLM2.
@@ -175,12 +176,11 @@ def dataset_card(
     return DatasetCard(card)
 
 
-def read_run_files(output_dir: Path) -> dict[str, Any]:
+def read_run_files(run: TrainingRunFolder) -> dict[str, Any]:
     """A finished run's `resolved_config.json` and `surgery.json` (the files the training run wrote)."""
-    output_dir = Path(output_dir)
     return {
-        name: json.loads((output_dir / f"{name}.json").read_text(encoding="utf-8"))
-        for name in ("resolved_config", "surgery")
+        "resolved_config": json.loads(run.resolved_config.read_text(encoding="utf-8")),
+        "surgery": json.loads(run.surgery.read_text(encoding="utf-8")),
     }
 
 

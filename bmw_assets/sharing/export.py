@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.atomic import write_json_atomic
+from bmw_assets.run_folders import EXPORT_RECORD_FILE, TrainingRunFolder
 
-MERGED_DIR = "merged"
-EXPORT_RECORD = "export.json"
 # Folding W + BA into W in float32 changes rounding only: measured ~1e-5 on SmolLM2 logits.
 LOGIT_TOLERANCE = 1e-3
 CHECK_PROMPTS = (
@@ -105,7 +104,8 @@ def export_variant(
     ExportMismatchError (nothing written) when merged and unmerged logits differ by more than
     `tolerance`, FileNotFoundError when the run folder lacks its weights."""
     log = progress or (lambda message: None)
-    output_dir = Path(trained["output_dir"])
+    run = TrainingRunFolder(Path(trained["output_dir"]))
+    output_dir = run.path
     base = dict(variant=trained["variant"], run_id=trained["run_id"], method=trained["method"])
     if trained["method"] != "lora":
         if not (output_dir / "config.json").is_file() or not list(output_dir.glob("*.safetensors")):
@@ -113,8 +113,8 @@ def export_variant(
         return ExportResult(**base, model_dir=str(output_dir), merged=False, max_abs_logit_diff=None, tolerance=None,
                             prompt_tokens=0, files=_folder_files(output_dir))  # fmt: skip
 
-    target = output_dir / MERGED_DIR
-    record = target / EXPORT_RECORD
+    target = run.merged
+    record = run.export_record
     if record.is_file():
         log(f"{target} already holds the verified export")
         return ExportResult(**json.loads(record.read_text(encoding="utf-8"))["result"])
@@ -126,11 +126,10 @@ def export_variant(
     log(f"loading {trained['base_model']} without layers {trained['removed_layers']} + adapter {output_dir}")
     model, tokenizer = load_model(trained["base_model"], str(output_dir), trained["removed_layers"])
     unmerged = prompt_logits(model, tokenizer, prompts)
-    trained_merge = (trained.get("paths") or {}).get("merged")
-    if trained_merge and (output_dir / trained_merge / "config.json").is_file():
+    if (trained.get("paths") or {}).get("merged") and (target / "config.json").is_file():
         # The run wrote merged/ itself (merge_lora): verify it instead of merging again.
         del model
-        merged_model, _ = load_model(str(output_dir / trained_merge), None)
+        merged_model, _ = load_model(str(target), None)
     else:
         merged_model = model.merge_and_unload()
     difference = max_abs_difference(unmerged, prompt_logits(merged_model, tokenizer, prompts))
@@ -141,7 +140,7 @@ def export_variant(
             f"(tolerance {tolerance:g}) on {len(prompts)} prompts; the export was not written"
         )
     if not (target / "config.json").is_file():
-        staging = Path(tempfile.mkdtemp(prefix=f".{MERGED_DIR}-", dir=output_dir))
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=output_dir))
         try:
             merged_model.to(_storage_dtype(trained["base_model"])).save_pretrained(staging)
             tokenizer.save_pretrained(staging)
@@ -151,7 +150,7 @@ def export_variant(
             shutil.rmtree(staging, ignore_errors=True)
     result = ExportResult(**base, model_dir=str(target), merged=True, max_abs_logit_diff=difference,
                           tolerance=tolerance, prompt_tokens=sum(int(t.shape[0]) for t in unmerged),
-                          files=sorted(_folder_files(target) + [EXPORT_RECORD]))  # fmt: skip
+                          files=sorted(_folder_files(target) + [EXPORT_RECORD_FILE]))  # fmt: skip
     write_json_atomic(record, {"result": result.to_dict(), "prompts": list(prompts),
                                "created_at": datetime.now(UTC).isoformat()})  # fmt: skip
     log(f"wrote {target}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from bmw_assets.run_folders import CHECKPOINT_PREFIX, EXPORT_RECORD_FILE, MANIFEST_FILE
 from bmw_assets.secrets import redact
 from bmw_assets.settings import hub_endpoints
 
@@ -31,7 +32,8 @@ REACH_TIMEOUT_S = 5.0
 # Never published: manifests and the export record hold this machine's absolute paths; checkpoint-*
 # holds optimizer state; hidden files are staging folders and caches.
 DEFAULT_IGNORE = (
-    "manifest.json", "*/manifest.json", "export.json", "*/export.json", "checkpoint-*", "checkpoint-*/**", "*.tmp", ".*",
+    MANIFEST_FILE, f"*/{MANIFEST_FILE}", EXPORT_RECORD_FILE, f"*/{EXPORT_RECORD_FILE}",
+    f"{CHECKPOINT_PREFIX}*", f"{CHECKPOINT_PREFIX}*/**", "*.tmp", ".*",
 )  # fmt: skip
 
 RepoType = Literal["model", "dataset"]

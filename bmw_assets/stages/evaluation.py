@@ -7,19 +7,19 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from bmw_assets.atomic import write_json_atomic, write_text_atomic
+from bmw_assets.atomic import write_text_atomic
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.evaluation.general_text import GeneralTextUnavailable, write_general_text
 from bmw_assets.evaluation.report import (
-    REPORT_JSON,
-    REPORT_MARKDOWN,
     EvalReport,
     config_sha256,
     eval_result_rows,
     read_report,
 )
+from bmw_assets.models.config import EvaluationMeasurement
+from bmw_assets.run_folders import EvaluationFolder
+from bmw_assets.run_specs import EvalSpec, EvaluatedModel, RetrievalSettings
 from bmw_assets.settings import StorageLayout
 
 BASE_VARIANT = "base"
@@ -29,19 +29,26 @@ BASE_VARIANT = "base"
 class EvalPlan:
     variant: str
     run_id: str
-    output_dir: Path
-    spec_path: Path
+    folder: EvaluationFolder
     config_sha256: str  # of the evaluation config the spec asks for
+
+    @property
+    def output_dir(self) -> Path:
+        return self.folder.path
+
+    @property
+    def spec_path(self) -> Path:
+        return self.folder.spec
 
     @property
     def completed(self) -> bool:
         """True when output_dir holds a whole report of this evaluation config. The report JSON is
         written last and atomically, so a killed run leaves none; an unreadable one (written by
         something else) or one of another config does not count, and the evaluation runs again."""
-        if not (self.output_dir / REPORT_JSON).is_file() or not (self.output_dir / REPORT_MARKDOWN).is_file():
+        if not self.folder.report_json.is_file() or not self.folder.report_markdown.is_file():
             return False
         try:
-            report = read_report(self.output_dir / REPORT_JSON)
+            report = read_report(self.folder.report_json)
         except (ValueError, TypeError, KeyError):
             return False
         return report.config_sha256 == self.config_sha256
@@ -86,8 +93,8 @@ def write_heldout_texts(dataset_path: Path, path: Path, max_tokens: int | None) 
     return tokens
 
 
-def general_text_spec(layout: StorageLayout, max_chars: int) -> dict[str, str | None]:
-    """Spec keys for the general-English text (the forgetting measure): the JSONL file written once
+def general_text_spec(layout: StorageLayout, max_chars: int) -> dict[str, Path | str | None]:
+    """EvalSpec fields for the general-English text (the forgetting measure): the JSONL file written once
     under reports/general_text/, or no path and the reason (WordNet not installed)."""
     path = layout.reports_dir / "general_text" / f"wordnet-{max_chars}.jsonl"
     if not path.is_file():
@@ -95,14 +102,14 @@ def general_text_spec(layout: StorageLayout, max_chars: int) -> dict[str, str | 
             write_general_text(path, max_chars)
         except GeneralTextUnavailable as missing:
             return {"general_text_path": None, "general_text_unavailable": str(missing)}
-    return {"general_text_path": str(path), "general_text_unavailable": None}
+    return {"general_text_path": path, "general_text_unavailable": None}
 
 
 def plan_eval_run(
     variant: str,
     run_id: str,
-    evaluation_config: dict[str, Any],
-    model: dict[str, Any],
+    measurement: EvaluationMeasurement,
+    model: EvaluatedModel,
     facts_path: Path,
     heldout_path: Path,
     layout: StorageLayout,
@@ -112,27 +119,26 @@ def plan_eval_run(
     """Write the eval spec for one model under reports/<variant>/<run_id>/; with `retrieval_corpus`
     (a split JSONL) the spec asks for the retrieval baseline over that split's articles. Questions
     are asked under `system_prompt`, the one the dataset's rows carry."""
-    output_dir = layout.reports_dir / variant / run_id
-    spec = {
-        "variant": variant,
-        "run_id": run_id,
-        **model,
-        "config": evaluation_config,
-        "test_texts_path": str(heldout_path),
-        "facts_path": str(facts_path),
-        **general_text_spec(layout, evaluation_config["general_text_chars"]),
-        "retrieval": {"corpus_path": str(retrieval_corpus)} if retrieval_corpus else None,
-        "system_prompt": system_prompt,
-        "output_dir": str(output_dir),
-    }
-    spec_path = output_dir / "eval_spec.json"
-    write_json_atomic(spec_path, spec)
-    return EvalPlan(variant, run_id, output_dir, spec_path, config_sha256(evaluation_config))
+    folder = EvaluationFolder.of(layout.reports_dir, variant, run_id)
+    spec = EvalSpec(
+        variant=variant,
+        run_id=run_id,
+        model=model,
+        config=measurement,
+        test_texts_path=heldout_path,
+        facts_path=facts_path,
+        **general_text_spec(layout, measurement.general_text_chars),
+        retrieval=RetrievalSettings(corpus_path=retrieval_corpus) if retrieval_corpus else None,
+        system_prompt=system_prompt,
+        output_dir=folder.path,
+    )
+    spec.write(folder.spec)
+    return EvalPlan(variant, run_id, folder, config_sha256(measurement.model_dump(mode="json")))
 
 
 def record_eval(catalog_path: Path, plan: EvalPlan) -> EvalReport:
     """Read the finished report and upsert its metrics into `eval_results`."""
-    report = read_report(plan.output_dir / REPORT_JSON)
+    report = read_report(plan.folder.report_json)
     now = datetime.now(UTC)
     rows = [(*r.values(), now) for r in eval_result_rows(report)]
     with connect(catalog_path) as con, transaction(con):

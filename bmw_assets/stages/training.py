@@ -7,13 +7,11 @@ from its last checkpoint, and re-materializing a finished run trains nothing.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.atomic import write_json_atomic
 from bmw_assets.catalog import connect, transaction
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import (
@@ -22,10 +20,10 @@ from bmw_assets.models.config import (
     config_sha256,
     validate_against_model,
 )
+from bmw_assets.run_folders import TrainingRunFolder
+from bmw_assets.run_specs import RunSpec, TrainingData
 from bmw_assets.settings import StorageLayout
 from bmw_assets.training.data import read_jsonl
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -33,12 +31,19 @@ class TrainingPlan:
     variant: str
     run_id: str
     method: str
-    output_dir: Path
-    spec_path: Path
+    folder: TrainingRunFolder
+
+    @property
+    def output_dir(self) -> Path:
+        return self.folder.path
+
+    @property
+    def spec_path(self) -> Path:
+        return self.folder.spec
 
     @property
     def completed(self) -> bool:
-        return (self.output_dir / MANIFEST).is_file()
+        return self.folder.completed
 
 
 def base_model_config(name: str, cache_dir: Path, trust_remote_code: bool = False) -> tuple[str, Any]:
@@ -101,31 +106,29 @@ def plan_training_run(cfg: VariantConfig, dataset: dict[str, Any], layout: Stora
     validate_against_model(cfg, model_config.num_hidden_layers)
     config_hash = config_sha256(cfg)
     run_id = f"{dataset['version'][:10]}-{config_hash[:10]}"
-    output_dir = layout.models_dir / cfg.variant / run_id
+    folder = TrainingRunFolder.of(layout.models_dir, cfg.variant, run_id)
     splits = Path(dataset["path"])
-    spec = {
-        "variant": cfg.variant,
-        "run_id": run_id,
-        "config": cfg.model_dump(mode="json"),
-        "base_model": base_model,
-        "dataset": {
-            "train": str(splits / "train.jsonl"),
-            "validation": str(splits / "validation.jsonl"),
-            "version": dataset["version"],
-        },
-        "output_dir": str(output_dir),
+    spec = RunSpec(
+        run_id=run_id,
+        config=cfg,
+        base_model=base_model,
+        dataset=TrainingData(
+            version=dataset["version"], train=splits / "train.jsonl", validation=splits / "validation.jsonl"
+        ),
+        output_dir=folder.path,
         # training.report_to: mlflow keeps one file store for every run, under the storage root.
-        "tracking_dir": str(layout.root),
-    }
-    spec_path = output_dir.parent / f"{run_id}.run_spec.json"
-    write_json_atomic(spec_path, spec)
-    return TrainingPlan(cfg.variant, run_id, cfg.training.method, output_dir, spec_path)
+        tracking_root=layout.root,
+    )
+    spec.write(folder.spec)
+    return TrainingPlan(cfg.variant, run_id, cfg.training.method, folder)
 
 
 def record_training_run(catalog_path: Path, plan: TrainingPlan) -> dict[str, Any]:
     """Read the finished run's manifest and metrics, upsert `training_runs`, return the manifest."""
-    manifest = json.loads((plan.output_dir / MANIFEST).read_text())
-    metrics = json.loads((plan.output_dir / manifest["paths"]["metrics"]).read_text())
+    manifest = plan.folder.read_manifest()
+    if manifest is None:
+        raise RuntimeError(f"the training run in {plan.output_dir} ended without writing its manifest")
+    metrics = plan.folder.read_metrics()
     row = (
         plan.variant, plan.run_id, manifest["dataset"]["version"], manifest["config_sha256"],
         str(plan.output_dir), "completed", metrics.get("tokens_per_second"), manifest.get("wall_seconds"),

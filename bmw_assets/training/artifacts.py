@@ -1,32 +1,26 @@
-"""Files a run leaves in its output_dir: JSON written atomically, the loss-curve PNG,
-and the manifest whose presence means the run completed."""
+"""What a finished training run hands on: its loss history and curve, and the model an evaluation
+of it loads (the folder's layout is `bmw_assets.run_folders`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from bmw_assets.atomic import write_png_atomic
-
-MANIFEST_NAME = "manifest.json"
-
-
-def read_manifest(output_dir: Path) -> dict[str, Any] | None:
-    """The manifest of a completed run in `output_dir`, or None if the run never completed."""
-    path = Path(output_dir) / MANIFEST_NAME
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+from bmw_assets.run_folders import TrainingRunFolder
+from bmw_assets.run_specs import EvaluatedModel
 
 
-def model_to_evaluate(trained: dict[str, Any], base_model: str) -> dict[str, Any]:
-    """Spec keys naming the model of a trained-model manifest: a merged folder if written; a
-    LoRA adapter on the base model with the run's removed layers taken out; a full fine-tune's folder."""
-    output_dir = Path(trained["output_dir"])
+def model_to_evaluate(trained: dict[str, Any], base_model: str) -> EvaluatedModel:
+    """The model of a trained-model manifest as an evaluation loads it: the merged folder if the run
+    wrote one; a LoRA adapter on the base model with the run's removed layers taken out; a full
+    fine-tune's folder."""
+    folder = TrainingRunFolder(Path(trained["output_dir"]))
     if trained["paths"].get("merged"):
-        return {"model_path": str(output_dir / trained["paths"]["merged"]), "adapter_path": None}
+        return EvaluatedModel(path=str(folder.merged))
     if trained["method"] == "lora":
-        return {"model_path": base_model, "adapter_path": str(output_dir), "removed_layers": trained["removed_layers"]}
-    return {"model_path": str(output_dir), "adapter_path": None}
+        return EvaluatedModel(path=base_model, adapter=folder.path, removed_layers=trained["removed_layers"])
+    return EvaluatedModel(path=str(folder.path))
 
 
 def loss_history(log_history: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:

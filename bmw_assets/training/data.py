@@ -1,4 +1,5 @@
-"""Training rows from the dataset JSONL files (CONTRACTS.md "Dataset files").
+"""Training rows from the dataset JSONL files (the row shape `bmw_assets.dataset.build` writes and
+`bmw_assets.dataset.validation` checks: messages, text, style, article_id, chunk, tokens).
 
 Loss masking: SFTTrainer's `assistant_only_loss` needs a chat template with
 `{% generation %}` markers. TRL patches known templates; SmolLM2's ChatML template is

@@ -1,7 +1,8 @@
 """Experiment tracking, chosen by `training.report_to`: where the trainer logs its losses and
 learning rate besides the run's own metrics.json.
 
-- tensorboard (default): event files in `<output_dir>/runs/`; `tensorboard --logdir <that folder>`.
+- tensorboard (default): event files in the run folder's `runs/` (bmw_assets.run_folders);
+  `tensorboard --logdir <that folder>`.
 - mlflow: a local file store (`<tracking_dir>/mlruns`) unless MLFLOW_TRACKING_URI names another.
 - wandb: Weights & Biases as the environment sets it up (WANDB_API_KEY, WANDB_MODE=offline, ...).
 - none: no tracker.
@@ -18,7 +19,6 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 TRACKERS = ("tensorboard", "mlflow", "wandb", "none")
-TENSORBOARD_DIR = "runs"  # what the Trainer's TensorBoard callback writes under output_dir
 EXPERIMENT = "bmw_assets"
 
 

@@ -1,11 +1,13 @@
 """Fine-tune one model variant: `python -m bmw_assets.training.train --spec run_spec.json`.
 
-Loads the base model (safetensors only), applies the configured layer surgery, trains
-with TRL's SFTTrainer (LoRA through `peft_config`, or full fine-tuning), keeps the
-checkpoint with the lowest validation loss, and writes weights, tokenizer, resolved
-config, surgery report, metrics, loss curve and finally `manifest.json` into the spec's
-output_dir. Re-running an interrupted spec resumes from its last checkpoint; re-running
-a completed one returns its manifest without training.
+The spec is a `bmw_assets.run_specs.RunSpec`; every setting comes from its validated config, none
+is restated here. A run goes through five steps, each a function below: `prepare_process` (tracker,
+backend, seed, threads), `load_run` (base model in safetensors, dataset rows), `apply_run_surgery`
+(the configured layer surgery), `build_trainer` (TRL's SFTTrainer; LoRA through `peft_config`, or
+full fine-tuning) with `train_to_best` (resume, train, keep the checkpoint with the lowest
+validation loss), and `record_run` (weights, metrics, loss curve and finally the manifest, in the
+folder `bmw_assets.run_folders.TrainingRunFolder` lays out). Re-running an interrupted spec resumes
+from its last checkpoint; re-running a completed one returns its manifest without training.
 
 Launched by Dagster Pipes it streams logs and the materialization back; from a command
 line it prints to stdout. Imports only dagster_pipes and the ML stack (never dagster).
@@ -22,6 +24,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +33,26 @@ import torch
 from bmw_assets.atomic import write_json_atomic
 from bmw_assets.hashing import sha256_file as file_sha256
 from bmw_assets.hashing import sha256_json
+from bmw_assets.models.config import TrainingSection
 from bmw_assets.models.loading import cpu_has_bf16
 from bmw_assets.models.surgery import (
     apply_surgery,
     build_calibration_batches,
     plot_layer_scores,
 )
-from bmw_assets.training.artifacts import (
-    MANIFEST_NAME,
-    loss_history,
-    plot_loss_curves,
-    read_manifest,
+from bmw_assets.run_folders import (
+    LAYER_SCORES_FILE,
+    LOSS_CURVE_FILE,
+    MERGED_DIR,
+    METRICS_FILE,
+    RESOLVED_CONFIG_FILE,
+    SURGERY_FILE,
+    TENSORBOARD_DIR,
+    TrainingRunFolder,
+    checkpoint_step,
 )
+from bmw_assets.run_specs import RunSpec
+from bmw_assets.training.artifacts import loss_history, plot_loss_curves
 from bmw_assets.training.backend import (
     BackendChoice,
     import_backend_first,
@@ -59,25 +70,74 @@ from bmw_assets.training.reporting import (
     metadata_path,
     open_reporter,
 )
-from bmw_assets.training.spec import RunSpec
 from bmw_assets.training.tracking import (
-    TENSORBOARD_DIR,
     check_tracker,
     tracker_environment,
     trainer_report_to,
 )
 
-LOSS_CURVE_NAME = "loss_curve.png"
-LAYER_SCORES_NAME = "layer_scores.png"
+
+@dataclass(frozen=True)
+class RunDevice:
+    """Where and how this process trains: the backend, and the device and dtype the model goes to."""
+
+    backend: BackendChoice
+    cuda: bool
+    dtype: torch.dtype
+    device: str
+
+
+@dataclass
+class LoadedRun:
+    """The model and tokenizer of a run (on its device) and the dataset rows it trains on."""
+
+    model: Any
+    tokenizer: Any
+    train_rows: list[dict[str, Any]]
+    validation_rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What training left behind besides the saved weights."""
+
+    history: dict[str, list[dict[str, float]]]
+    final_eval_loss: float
+    resumed_from: Path | None
+    trainable_params: int
+    total_params: int
+    loss_mode: LossMode
+
+
+def prepare_process(spec: RunSpec) -> RunDevice:
+    """Set this process up for `spec` before any model is loaded: the tracker checked and pointed at
+    its store, the backend resolved (and Unsloth imported first when chosen), the seed set and, on
+    a CPU, torch's threads limited to spec.cpu_threads."""
+    training = spec.config.training
+    check_tracker(training.report_to)
+    tracker_environment(training.report_to, spec.tracking_dir)
+    cuda = torch.cuda.is_available()
+    backend = resolve_backend(training.backend, training.liger, cuda, method=training.method, packing=training.packing)
+    import_backend_first(backend)
+    from transformers import set_seed
+
+    set_seed(training.seed)
+    if not cuda:
+        torch.set_num_threads(spec.cpu_threads)
+    return RunDevice(
+        backend=backend,
+        cuda=cuda,
+        dtype=torch.bfloat16 if cuda else torch.float32,
+        device=f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu",
+    )
 
 
 def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tuple[Any, Any]:
     """(model, tokenizer) for spec.base_model (safetensors only) in `dtype`, on the CPU for
     the TRL backend and on the GPU for Unsloth, whose loader also sets up its own
     activation checkpointing from training.gradient_checkpointing."""
-    model_cfg = spec.config["model"]
-    training = spec.config["training"]
-    trust_remote_code = bool(model_cfg.get("trust_remote_code", False))
+    trust_remote_code = spec.config.model.trust_remote_code
+    training = spec.config.training
     if backend.name == "unsloth":
         from unsloth import (
             FastLanguageModel,  # CUDA hosts only; resolve_backend checked
@@ -85,11 +145,11 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
 
         return FastLanguageModel.from_pretrained(
             model_name=spec.base_model,
-            max_seq_length=training["max_length"],
+            max_seq_length=training.max_length,
             dtype=dtype,
             load_in_4bit=False,
-            full_finetuning=training["method"] == "full",
-            use_gradient_checkpointing="unsloth" if training.get("gradient_checkpointing", False) else False,
+            full_finetuning=training.method == "full",
+            use_gradient_checkpointing="unsloth" if training.gradient_checkpointing else False,
             trust_remote_code=trust_remote_code,
         )
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -101,85 +161,91 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
     return model, tokenizer
 
 
-def checkpoint_step(checkpoint: Path | str) -> int:
-    """The optimizer step of a Trainer `checkpoint-<step>` folder."""
-    return int(Path(checkpoint).name.rsplit("-", 1)[1])
+def load_run(spec: RunSpec, device: RunDevice, reporter: Reporter) -> LoadedRun:
+    """The base model on its device (pad token set) and the rows of the configured styles."""
+    reporter.log(
+        f"loading {spec.base_model} ({device.dtype}, backend {device.backend.name}, "
+        f"liger {device.backend.use_liger}) on {device.device}"
+    )
+    model, tokenizer = load_model(spec, device.backend, device.dtype)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(device.device)
+    styles = spec.config.training.styles
+    train_rows, validation_rows = read_jsonl(spec.dataset.train, styles), read_jsonl(spec.dataset.validation, styles)
+    return LoadedRun(model, tokenizer, train_rows, validation_rows)
 
 
-def last_complete_checkpoint(output_dir: Path) -> Path | None:
-    """The highest-step checkpoint-* folder holding trainer_state.json, which the Trainer
-    writes last: a run killed mid-save leaves a folder without it, and that one is skipped."""
-    complete = [path for path in output_dir.glob("checkpoint-*") if (path / "trainer_state.json").is_file()]
-    return max(complete, key=checkpoint_step, default=None)
+def apply_run_surgery(spec: RunSpec, run: LoadedRun, reporter: Reporter) -> dict[str, Any]:
+    """Apply config.surgery to the loaded model in place, scoring layers on the first
+    `calibration_samples` training texts (their order in the file, so a resumed run scores the same
+    rows); writes surgery.json, resolved_config.json and, when there are scores, the layer-score
+    plot. Returns the surgery report (a JSON-ready dict); RuntimeError when a resumed run's
+    checkpoints were trained with other layers removed."""
+    surgery_cfg = spec.config.surgery
+    folder = spec.folder
+    calibration = None
+    if surgery_cfg.kind != "none":
+        texts = [row["text"] for row in run.train_rows[: surgery_cfg.calibration_samples]]
+        batches = build_calibration_batches(run.tokenizer, texts, max_length=spec.config.training.max_length)
+        calibration = [{key: tensor.to(run.model.device) for key, tensor in batch.items()} for batch in batches]
+    scored = apply_surgery(run.model, surgery_cfg.model_dump(), calibration, progress=reporter.log)
+    if scored.scores:
+        plot_layer_scores(scored, folder.layer_scores)
+    report = scored.to_dict()
+    _check_same_surgery(folder, report)
+    reporter.log(f"surgery {report['kind']}: removed layers {report['removed_layers']}, {_layer_count(run.model)} left")
+    write_json_atomic(folder.surgery, report)
+    write_json_atomic(folder.resolved_config, spec.config.model_dump(mode="json"))
+    return report
 
 
 def _layer_count(model: Any) -> int:
     return int(model.config.num_hidden_layers)
 
 
-def _apply_surgery(
-    spec: RunSpec, model: Any, tokenizer: Any, train_rows: list[dict], reporter: Reporter
-) -> dict[str, Any]:
-    """Apply config["surgery"] in place, scoring layers on the first `calibration_samples`
-    training texts (their order in the file, so a resumed run scores the same rows);
-    the report as a JSON-ready dict. A layer-score plot is written when there are scores."""
-    surgery_cfg = spec.config["surgery"]
-    calibration = None
-    if surgery_cfg.get("kind", "none") != "none":
-        texts = [row["text"] for row in train_rows[: int(surgery_cfg.get("calibration_samples", 32))]]
-        batches = build_calibration_batches(tokenizer, texts, max_length=int(spec.config["training"]["max_length"]))
-        calibration = [{key: tensor.to(model.device) for key, tensor in batch.items()} for batch in batches]
-    report = apply_surgery(model, surgery_cfg, calibration, progress=reporter.log)
-    if report.scores:
-        plot_layer_scores(report, spec.output_dir / LAYER_SCORES_NAME)
-    return report.to_dict()
-
-
-def _check_same_surgery(output_dir: Path, report: dict[str, Any]) -> None:
+def _check_same_surgery(folder: TrainingRunFolder, report: dict[str, Any]) -> None:
     """A resumed run must rebuild exactly the architecture its checkpoints were saved from."""
-    saved_path = output_dir / "surgery.json"
-    if not saved_path.is_file():
+    if not folder.surgery.is_file():
         return
-    saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    saved = json.loads(folder.surgery.read_text(encoding="utf-8"))
     if saved["removed_layers"] != report["removed_layers"]:
         raise RuntimeError(
-            f"surgery removed layers {report['removed_layers']} but the checkpoints in {output_dir} were "
-            f"trained with layers {saved['removed_layers']} removed; delete {output_dir} to start over"
+            f"surgery removed layers {report['removed_layers']} but the checkpoints in {folder.path} were "
+            f"trained with layers {saved['removed_layers']} removed; delete {folder.path} to start over"
         )
 
 
-def _lora_config(training: dict[str, Any]) -> Any:
+def _lora_config(training: TrainingSection) -> Any:
     """PEFT's LoraConfig for a LoRA run, None for full fine-tuning."""
-    if training["method"] == "full":
+    if training.method == "full":
         return None
-    if training["method"] != "lora":
-        raise ValueError(f"training.method is {training['method']!r}; expected 'full' or 'lora'")
     from peft import LoraConfig
 
-    lora = training["lora"]
+    lora = training.lora
     return LoraConfig(
-        r=int(lora["r"]),
-        lora_alpha=int(lora["alpha"]),
-        lora_dropout=float(lora["dropout"]),
-        target_modules=lora["target_modules"],
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
         task_type="CAUSAL_LM",
     )
 
 
-def _unsloth_peft_model(model: Any, training: dict[str, Any]) -> Any:
+def _unsloth_peft_model(model: Any, training: TrainingSection) -> Any:
     """The model with LoRA adapters through Unsloth, whose fused LoRA kernels apply only to
     adapters it adds itself (a peft_config handed to the trainer gets PEFT's plain layers)."""
     from unsloth import FastLanguageModel
 
-    lora = training["lora"]
+    lora = training.lora
     return FastLanguageModel.get_peft_model(
         model,
-        r=int(lora["r"]),
-        lora_alpha=int(lora["alpha"]),
-        lora_dropout=float(lora["dropout"]),
-        target_modules=lora["target_modules"],
-        use_gradient_checkpointing="unsloth" if training.get("gradient_checkpointing", False) else False,
-        random_state=int(training.get("seed", 0)),
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        use_gradient_checkpointing="unsloth" if training.gradient_checkpointing else False,
+        random_state=training.seed,
     )
 
 
@@ -188,17 +254,16 @@ def fsdp_launch() -> bool:
     return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def uses_kahan_adamw(training: dict[str, Any], cuda: bool) -> bool:
+def uses_kahan_adamw(training: TrainingSection, cuda: bool) -> bool:
     """Whether the run's AdamW adds updates to the weights with Kahan summation (optimi).
 
     `auto` picks it for full fine-tuning in one process on a GPU, where the weights are bf16:
     an update of ~1e-5 is below half a bf16 step of most weights, so plain AdamW rounds it
     away (one step at lr 1e-5 changed 2% of SmolLM2's weights). FSDP keeps fp32 master
     weights, LoRA trains fp32 adapters, and CPU runs train in fp32: fused AdamW there."""
-    choice = training.get("optimizer", "auto")
-    if choice == "auto":
-        return cuda and training["method"] == "full" and not fsdp_launch()
-    return choice == "adamw_kahan"
+    if training.optimizer == "auto":
+        return cuda and training.method == "full" and not fsdp_launch()
+    return training.optimizer == "adamw_kahan"
 
 
 def kahan_adamw(args: Any) -> tuple[type, dict[str, Any]]:
@@ -216,87 +281,54 @@ def optimizer_name(trainer: Any) -> str:
     return f"{type(optimizer).__module__}.{type(optimizer).__name__}"
 
 
-def _sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool, overrides: dict[str, Any]) -> Any:
+def sft_config(spec: RunSpec, mode: LossMode, backend: BackendChoice, cuda: bool, overrides: dict[str, Any]) -> Any:
+    """TRL's SFTConfig for `spec`: every hyperparameter from config.training, `overrides` laid on top."""
     from trl import SFTConfig
 
-    training = spec.config["training"]
-    # Unsloth sets up its own (offloaded) checkpointing when it loads the model or adds adapters.
-    checkpointing = bool(training.get("gradient_checkpointing", False)) and backend.name != "unsloth"
+    training = spec.config.training
     settings = dict(
         output_dir=str(spec.output_dir),
-        max_length=int(training["max_length"]),
-        max_steps=int(training.get("max_steps") or -1),
-        num_train_epochs=float(training.get("num_train_epochs", 1)),
-        learning_rate=float(training["learning_rate"]),
-        per_device_train_batch_size=int(training["per_device_batch_size"]),
-        per_device_eval_batch_size=int(training["per_device_batch_size"]),
-        gradient_accumulation_steps=int(training.get("gradient_accumulation_steps", 1)),
-        warmup_steps=float(training.get("warmup_ratio", 0.0)),  # a float < 1 is a ratio of total steps
-        weight_decay=float(training.get("weight_decay", 0.0)),
-        lr_scheduler_type=training.get("lr_scheduler", "linear"),
-        packing=bool(training.get("packing", False)),
-        gradient_checkpointing=checkpointing,
+        max_length=training.max_length,
+        max_steps=training.max_steps,
+        num_train_epochs=training.num_train_epochs,
+        learning_rate=training.learning_rate,
+        per_device_train_batch_size=training.per_device_batch_size,
+        per_device_eval_batch_size=training.per_device_batch_size,
+        gradient_accumulation_steps=training.gradient_accumulation_steps,
+        warmup_steps=training.warmup_ratio,  # a float < 1 is a ratio of total steps
+        weight_decay=training.weight_decay,
+        lr_scheduler_type=training.lr_scheduler,
+        packing=training.packing,
+        # Unsloth sets up its own (offloaded) checkpointing when it loads the model or adds adapters.
+        gradient_checkpointing=training.gradient_checkpointing and backend.name != "unsloth",
         gradient_checkpointing_kwargs={"use_reentrant": False},
         assistant_only_loss=mode is LossMode.ASSISTANT_MASK,
         completion_only_loss=True if mode is LossMode.COMPLETION_ONLY else None,
         eval_strategy="steps",
-        eval_steps=int(training["eval_steps"]),
+        eval_steps=training.eval_steps,
         save_strategy="steps",
-        save_steps=int(training["save_steps"]),
-        logging_steps=int(training.get("logging_steps", 1)),
+        save_steps=training.save_steps,
+        logging_steps=training.logging_steps,
         load_best_model_at_end=True,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         save_total_limit=2,  # the best and the latest checkpoint are all that selection and resume need
-        seed=int(training.get("seed", 0)),
-        bf16=cuda or (bool(training["cpu_bf16"]) and cpu_has_bf16()),
+        seed=training.seed,
+        bf16=cuda or (training.cpu_bf16 and cpu_has_bf16()),
         use_cpu=not cuda,  # the Trainer takes CPU bf16 (autocast) only when told it runs on the CPU
         use_liger_kernel=backend.use_liger,
-        report_to=trainer_report_to(training.get("report_to", "tensorboard")),
+        report_to=trainer_report_to(training.report_to),
         run_name=f"{spec.variant}/{spec.run_id}",
         include_num_input_tokens_seen="non_padding",
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
         dataloader_pin_memory=cuda,
-        torch_compile=bool(training.get("torch_compile", False)) and backend.name == "trl",
+        torch_compile=training.torch_compile and backend.name == "trl",
     )
-    if training.get("attn_implementation") == "flex_attention" and settings["packing"]:
+    if training.attn_implementation == "flex_attention" and settings["packing"]:
         # One packed length for every batch: flex attention's kernels compile once, not per length.
         settings["pad_to_multiple_of"] = settings["max_length"]
     return SFTConfig(**{**settings, **overrides})
-
-
-def _parameter_counts(model: Any) -> tuple[int, int]:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return trainable, total
-
-
-def _weight_files(output_dir: Path) -> list[Path]:
-    files = sorted(output_dir.glob("*.safetensors")) + sorted((output_dir / "merged").glob("*.safetensors"))
-    if not files:
-        raise RuntimeError(f"training finished but wrote no *.safetensors into {output_dir}")
-    return files
-
-
-def materialization_metadata(manifest: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    """The asset materialization metadata reported through Pipes for a completed run."""
-    output_dir = Path(manifest["output_dir"])
-    return {
-        "variant": manifest["variant"],
-        "run_id": manifest["run_id"],
-        "final_train_loss": metrics["final_train_loss"],
-        "best_eval_loss": metrics["best_eval_loss"],
-        "tokens_per_second": metrics["tokens_per_second"],
-        "trainable_params": manifest["trainable_params"],
-        "total_params": manifest["total_params"],
-        "layers": manifest["layers"],
-        "removed_layers": metadata_json(manifest["removed_layers"]),
-        "wall_seconds": manifest["wall_seconds"],
-        "device": manifest["device"],
-        "loss_curve": metadata_path(output_dir / manifest["paths"]["loss_curve"]),
-        "manifest": metadata_path(output_dir / MANIFEST_NAME),
-    }
 
 
 def build_trainer(
@@ -321,16 +353,15 @@ def build_trainer(
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
-    training = spec.config["training"]
+    training = spec.config.training
     cuda = torch.cuda.is_available()
-    mode = choose_loss_mode(tokenizer, bool(training.get("assistant_only_loss", True)))
+    mode = choose_loss_mode(tokenizer, training.assistant_only_loss)
     peft_config = _lora_config(training)
     if peft_config is not None and backend.name == "unsloth":
         model, peft_config = _unsloth_peft_model(model, training), None
-    attention = training.get("attn_implementation", "sdpa")
-    if backend.name == "trl" and model.config._attn_implementation != attention:
-        model.set_attn_implementation(attention)
-    args = _sft_config(spec, mode, backend, cuda, sft_overrides or {})
+    if backend.name == "trl" and model.config._attn_implementation != training.attn_implementation:
+        model.set_attn_implementation(training.attn_implementation)
+    args = sft_config(spec, mode, backend, cuda, sft_overrides or {})
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -356,144 +387,153 @@ def build_trainer(
     return trainer, mode
 
 
-def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
-    """Train `spec` to completion (or resume it) and return its manifest (a dict).
-
-    A completed output_dir (manifest present) is returned as is, without loading a model.
-    """
-    started = time.perf_counter()
-    output_dir = spec.output_dir
-    completed = read_manifest(output_dir)
-    if completed is not None:
-        reporter.log(f"{output_dir} already holds a completed run; nothing to train")
-        metrics = json.loads((output_dir / completed["paths"]["metrics"]).read_text(encoding="utf-8"))
-        reporter.report_materialization(materialization_metadata(completed, metrics))
-        return completed
-
-    training = spec.config["training"]
-    report_to = training.get("report_to", "tensorboard")
-    check_tracker(report_to)  # before any model is loaded
-    tracker_environment(report_to, spec.tracking_dir)
-    cuda = torch.cuda.is_available()
-    backend = resolve_backend(
-        training.get("backend", "trl"),
-        training.get("liger", "auto"),
-        cuda,
-        method=training["method"],
-        packing=bool(training.get("packing", False)),
-    )
-    import_backend_first(backend)
-    from transformers import set_seed
-
-    set_seed(int(training.get("seed", 0)))
-    if not cuda:
-        torch.set_num_threads(spec.cpu_threads)
-    dtype = torch.bfloat16 if cuda else torch.float32
-    device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = last_complete_checkpoint(output_dir)
-
-    reporter.log(f"loading {spec.base_model} ({dtype}, backend {backend.name}, liger {backend.use_liger}) on {device}")
-    model, tokenizer = load_model(spec, backend, dtype)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.to(device)
-
-    styles = training.get("styles") or None
-    train_rows = read_jsonl(spec.train_path, styles)
-    validation_rows = read_jsonl(spec.validation_path, styles)
-
-    surgery = _apply_surgery(spec, model, tokenizer, train_rows, reporter)
-    _check_same_surgery(output_dir, surgery)
-    reporter.log(f"surgery {surgery['kind']}: removed layers {surgery['removed_layers']}, {_layer_count(model)} left")
-    write_json_atomic(output_dir / "surgery.json", surgery)
-    write_json_atomic(output_dir / "resolved_config.json", spec.config)
-
-    from bmw_assets.training.loss_stream import LossStreamCallback
-
-    callback = LossStreamCallback(reporter)
-    trainer, mode = build_trainer(spec, model, tokenizer, backend, train_rows, validation_rows, callbacks=[callback])
-    reporter.log(f"loss on {mode.value}; {len(train_rows)} train rows, {len(validation_rows)} validation rows")
-    trainable_params, total_params = _parameter_counts(trainer.model)
+def train_to_best(trainer: Any, mode: LossMode, folder: TrainingRunFolder, reporter: Reporter) -> TrainedRun:
+    """Train (resuming from the folder's last complete checkpoint), reload the checkpoint with the
+    lowest validation loss, and save its weights (the adapter for LoRA) and tokenizer into the folder."""
+    trainable_params = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    total_params = sum(p.numel() for p in trainer.model.parameters())
     reporter.log(f"trainable parameters {trainable_params:,} of {total_params:,}")
+    resume_from = folder.last_complete_checkpoint()
     if resume_from:
         reporter.log(f"resuming from {resume_from}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    history = loss_history(trainer.state.log_history)
     # The best checkpoint, reloaded at train end, was evaluated when it was saved: evaluate only
     # when no evaluation ran (a run shorter than eval_steps).
     final_eval_loss = trainer.state.best_metric
     if final_eval_loss is None:
         final_eval_loss = float(trainer.evaluate()["eval_loss"])
-    trainer.save_model(str(output_dir))  # adapter for LoRA, full weights otherwise; plus the tokenizer
-    if not trainer.is_world_process_zero():
-        return {}
+    trainer.save_model(str(folder.path))
+    return TrainedRun(loss_history(trainer.state.log_history), final_eval_loss, resume_from, trainable_params,
+                      total_params, mode)  # fmt: skip
 
-    if training["method"] == "lora" and training.get("merge_lora", False):
+
+def materialization_metadata(manifest: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """The asset materialization metadata reported through Pipes for a completed run."""
+    folder = TrainingRunFolder(Path(manifest["output_dir"]))
+    return {
+        "variant": manifest["variant"],
+        "run_id": manifest["run_id"],
+        "final_train_loss": metrics["final_train_loss"],
+        "best_eval_loss": metrics["best_eval_loss"],
+        "tokens_per_second": metrics["tokens_per_second"],
+        "trainable_params": manifest["trainable_params"],
+        "total_params": manifest["total_params"],
+        "layers": manifest["layers"],
+        "removed_layers": metadata_json(manifest["removed_layers"]),
+        "wall_seconds": manifest["wall_seconds"],
+        "device": manifest["device"],
+        "loss_curve": metadata_path(folder.loss_curve),
+        "manifest": metadata_path(folder.manifest),
+    }
+
+
+def record_run(
+    spec: RunSpec, device: RunDevice, run: LoadedRun, surgery: dict[str, Any], trainer: Any, trained: TrainedRun,
+    throughput: Any, started: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Write what the main process keeps of a finished run: merged/ (LoRA with merge_lora), the loss
+    curve, metrics.json and, last, manifest.json; then drop the checkpoints. Returns (manifest, metrics).
+    `throughput` is the run's LossStreamCallback (tokens per second, trained tokens)."""
+    folder, training = spec.folder, spec.config.training
+    if training.method == "lora" and training.merge_lora:
         merged = trainer.model.merge_and_unload()
-        merged.save_pretrained(str(output_dir / "merged"))
-        tokenizer.save_pretrained(str(output_dir / "merged"))
-
-    plot_loss_curves(history, output_dir / LOSS_CURVE_NAME, f"{spec.variant} ({spec.run_id})")
+        merged.save_pretrained(str(folder.merged))
+        run.tokenizer.save_pretrained(str(folder.merged))
+    plot_loss_curves(trained.history, folder.loss_curve, f"{spec.variant} ({spec.run_id})")
     best_checkpoint = trainer.state.best_model_checkpoint
     metrics = {
-        "history": history,
-        "final_train_loss": history["train"][-1]["loss"] if history["train"] else None,
+        "history": trained.history,
+        "final_train_loss": trained.history["train"][-1]["loss"] if trained.history["train"] else None,
         "best_eval_loss": trainer.state.best_metric,
         "best_step": checkpoint_step(best_checkpoint) if best_checkpoint else None,
-        "final_eval_loss": final_eval_loss,
+        "final_eval_loss": trained.final_eval_loss,
         "global_step": trainer.state.global_step,
-        "resumed_from_step": checkpoint_step(resume_from) if resume_from else None,
-        "tokens_per_second": callback.tokens_per_second,
-        "trained_tokens": callback.trained_tokens,
-        "trainable_params": trainable_params,
-        "total_params": total_params,
-        "loss_mode": mode.value,
-        "backend": backend.name,
-        "use_liger": backend.use_liger,
+        "resumed_from_step": checkpoint_step(trained.resumed_from) if trained.resumed_from else None,
+        "tokens_per_second": throughput.tokens_per_second,
+        "trained_tokens": throughput.trained_tokens,
+        "trainable_params": trained.trainable_params,
+        "total_params": trained.total_params,
+        "loss_mode": trained.loss_mode.value,
+        "backend": device.backend.name,
+        "use_liger": device.backend.use_liger,
         "processes": trainer.accelerator.num_processes,  # GPUs of a multi-GPU launch
         "optimizer": optimizer_name(trainer),
     }
-    write_json_atomic(output_dir / "metrics.json", metrics)
+    write_json_atomic(folder.metrics, metrics)
+    manifest = _manifest(spec, device, run, surgery, trained, started)
+    write_json_atomic(folder.manifest, manifest)
+    # Checkpoints only serve resume and best-model selection, both done now; they hold optimizer state.
+    for checkpoint in folder.checkpoints():
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return manifest, metrics
 
-    weights = _weight_files(output_dir)
-    manifest = {
+
+def _manifest(
+    spec: RunSpec, device: RunDevice, run: LoadedRun, surgery: dict[str, Any], trained: TrainedRun, started: float
+) -> dict[str, Any]:
+    folder = spec.folder
+    weights = folder.weight_files()
+    return {
         "variant": spec.variant,
         "run_id": spec.run_id,
-        "output_dir": str(output_dir),
+        "output_dir": str(folder.path),
         "base_model": spec.base_model,
-        "method": training["method"],
-        "config_sha256": sha256_json(spec.config),
+        "method": spec.config.training.method,
+        "config_sha256": sha256_json(spec.config.model_dump(mode="json")),
         "dataset": {
-            "version": spec.dataset_version or spec.train_path.parent.name,
-            "train": {"path": str(spec.train_path), "sha256": file_sha256(spec.train_path)},
-            "validation": {"path": str(spec.validation_path), "sha256": file_sha256(spec.validation_path)},
+            "version": spec.dataset.version,
+            "train": {"path": str(spec.dataset.train), "sha256": file_sha256(spec.dataset.train)},
+            "validation": {"path": str(spec.dataset.validation), "sha256": file_sha256(spec.dataset.validation)},
         },
-        "weights_sha256": {str(path.relative_to(output_dir)): file_sha256(path) for path in weights},
+        "weights_sha256": {str(path.relative_to(folder.path)): file_sha256(path) for path in weights},
         "paths": {
-            "weights": [str(path.relative_to(output_dir)) for path in weights],
-            "merged": "merged" if (output_dir / "merged").is_dir() else None,
+            "weights": [str(path.relative_to(folder.path)) for path in weights],
+            "merged": MERGED_DIR if folder.merged.is_dir() else None,
             "tokenizer": ".",
-            "resolved_config": "resolved_config.json",
-            "surgery": "surgery.json",
-            "metrics": "metrics.json",
-            "loss_curve": LOSS_CURVE_NAME,
-            "layer_scores": LAYER_SCORES_NAME if (output_dir / LAYER_SCORES_NAME).is_file() else None,
-            "tensorboard": TENSORBOARD_DIR if training.get("report_to", "tensorboard") == "tensorboard" else None,
+            "resolved_config": RESOLVED_CONFIG_FILE,
+            "surgery": SURGERY_FILE,
+            "metrics": METRICS_FILE,
+            "loss_curve": LOSS_CURVE_FILE,
+            "layer_scores": LAYER_SCORES_FILE if folder.layer_scores.is_file() else None,
+            "tensorboard": TENSORBOARD_DIR if spec.config.training.report_to == "tensorboard" else None,
         },
-        "layers": _layer_count(model),
+        "layers": _layer_count(run.model),
         "removed_layers": surgery["removed_layers"],
-        "trainable_params": trainable_params,
-        "total_params": total_params,
-        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "trainable_params": trained.trainable_params,
+        "total_params": trained.total_params,
+        "device": torch.cuda.get_device_name(0) if device.cuda else "cpu",
         "wall_seconds": round(time.perf_counter() - started, 2),
         "completed_at": dt.datetime.now(dt.UTC).isoformat(),
     }
-    write_json_atomic(output_dir / MANIFEST_NAME, manifest)
-    # Checkpoints only serve resume and best-model selection, both done now; they hold optimizer state.
-    for checkpoint in output_dir.glob("checkpoint-*"):
-        shutil.rmtree(checkpoint, ignore_errors=True)
-    reporter.log(f"wrote {output_dir / MANIFEST_NAME}")
+
+
+def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
+    """Train `spec` to completion (or resume it) and return its manifest (a dict; {} on the other
+    processes of a multi-GPU launch). A completed run's manifest is returned as is, without loading a model."""
+    started = time.perf_counter()
+    folder = spec.folder
+    completed = folder.read_manifest()
+    if completed is not None:
+        reporter.log(f"{folder.path} already holds a completed run; nothing to train")
+        reporter.report_materialization(materialization_metadata(completed, folder.read_metrics()))
+        return completed
+
+    device = prepare_process(spec)  # before any model is loaded: a missing tracker fails here
+    folder.path.mkdir(parents=True, exist_ok=True)
+    run = load_run(spec, device, reporter)
+    surgery = apply_run_surgery(spec, run, reporter)
+
+    from bmw_assets.training.loss_stream import LossStreamCallback
+
+    throughput = LossStreamCallback(reporter)
+    trainer, mode = build_trainer(spec, run.model, run.tokenizer, device.backend, run.train_rows,
+                                  run.validation_rows, callbacks=[throughput])  # fmt: skip
+    reporter.log(f"loss on {mode.value}; {len(run.train_rows)} train rows, {len(run.validation_rows)} validation rows")
+    trained = train_to_best(trainer, mode, folder, reporter)
+    if not trainer.is_world_process_zero():
+        return {}
+    manifest, metrics = record_run(spec, device, run, surgery, trainer, trained, throughput, started)
+    reporter.log(f"wrote {folder.manifest}")
     reporter.report_materialization(materialization_metadata(manifest, metrics))
     return manifest
 
@@ -501,7 +541,7 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """CLI: `--spec run_spec.json`; exit status 0 when the run completed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, required=True, help="run_spec.json (CONTRACTS.md)")
+    parser.add_argument("--spec", type=Path, required=True, help="run_spec.json: a bmw_assets.run_specs.RunSpec")
     args = parser.parse_args(argv)
     spec = RunSpec.load(args.spec)
     with open_reporter() as reporter:

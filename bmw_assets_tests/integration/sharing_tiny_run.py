@@ -9,7 +9,6 @@ session asks `tiny_storage` for the same root and only the first one trains (~10
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -109,5 +108,5 @@ def tiny_storage(root: Path, base_model_dir: Path) -> TinyStorage:
                               text=True, timeout=600)  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     trained = record_training_run(layout.catalog_path, plan)
-    assert json.loads((plan.output_dir / "manifest.json").read_text())["removed_layers"] == trained["removed_layers"]
+    assert plan.folder.read_manifest()["removed_layers"] == trained["removed_layers"]
     return TinyStorage(layout, configs, dataset, trained)

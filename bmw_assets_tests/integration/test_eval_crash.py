@@ -14,18 +14,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bmw_assets.evaluation.report import REPORT_JSON, read_report
+from bmw_assets.evaluation.report import read_report
+from bmw_assets.run_folders import REPORT_JSON
+from bmw_assets.run_specs import EvaluatedModel
 from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.evaluation import plan_eval_run, record_eval
 from bmw_assets.training.launch import training_env
+from bmw_assets_tests.specs import measurement
 
 pytestmark = pytest.mark.slow
 
-CONFIG = {
-    "perplexity_max_length": 32, "perplexity_stride": 16, "batch_size": 4, "entropy_samples": 2,
-    "entropy_temperature": 1.0, "max_new_tokens": 4, "judge": "embedding", "judge_model": "packaged:all-minilm-l6-v2",
-    "embedding_threshold": 0.85, "generation_prompts": ["Which new models did BMW present?"], "general_text_chars": 1500,
-}  # fmt: skip
+CONFIG = measurement(
+    perplexity_max_length=32, perplexity_stride=16, batch_size=4, entropy_samples=2, entropy_temperature=1.0,
+    max_new_tokens=4, judge="embedding", judge_model="packaged:all-minilm-l6-v2", embedding_threshold=0.85,
+    generation_prompts=["Which new models did BMW present?"], general_text_chars=1500,
+)
 MIDWAY = "held-out perplexity"  # logged before general-English perplexity, fact recall and entropy
 
 
@@ -46,8 +49,8 @@ def plan(tmp_path: Path, model_dir: Path):
             + json.dumps({"article_id": "T0000002EN", "split": "test", "question": "How many wheels does a car have?", "answer": "four"}) + "\n"
         )  # fmt: skip
         heldout.write_text(json.dumps({"text": "Munich. The BMW Group delivered more electric cars than ever."}) + "\n")
-    model = {"model_path": str(model_dir), "adapter_path": None}
-    return plan_eval_run("base", "run-1", CONFIG, model, facts, heldout, StorageLayout(tmp_path))
+    return plan_eval_run("base", "run-1", CONFIG, EvaluatedModel(path=str(model_dir)), facts, heldout,
+                         StorageLayout(tmp_path))  # fmt: skip
 
 
 @pytest.mark.timeout(300)

@@ -11,18 +11,18 @@ import pytest
 
 from bmw_assets.evaluation.general_text import write_general_text
 from bmw_assets.evaluation.report import eval_result_rows, read_report
+from bmw_assets.run_specs import EvalSpec, EvaluatedModel, RetrievalSettings
+from bmw_assets_tests.specs import measurement
 
-CONFIG = {
-    "perplexity_max_length": 32, "perplexity_stride": 16, "batch_size": 4, "entropy_samples": 3,
-    "entropy_temperature": 1.0, "max_new_tokens": 16, "judge": "embedding",
-    "judge_model": "packaged:all-minilm-l6-v2", "embedding_threshold": 0.85,
-    "generation_prompts": ["Which new models did BMW present?"], "retrieval_top_k": 2, "retrieval_passage_words": 40,
-}  # fmt: skip
+CONFIG = dict(
+    perplexity_max_length=32, perplexity_stride=16, batch_size=4, entropy_samples=3, entropy_temperature=1.0,
+    max_new_tokens=16, judge="embedding", judge_model="packaged:all-minilm-l6-v2", embedding_threshold=0.85,
+    generation_prompts=["Which new models did BMW present?"], retrieval_top_k=2, retrieval_passage_words=40,
+)
 
 
-def run_evaluation(spec: dict, tmp_path) -> subprocess.CompletedProcess:
-    spec_path = tmp_path / "eval_spec.json"
-    spec_path.write_text(json.dumps(spec))
+def run_evaluation(spec: EvalSpec, tmp_path) -> subprocess.CompletedProcess:
+    spec_path = spec.write(tmp_path / "eval_spec.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES")} | {"HF_HUB_OFFLINE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)],
@@ -41,11 +41,10 @@ def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
     texts.write_text(json.dumps({"text": "Munich. The BMW Group delivered more electric cars than ever in the first quarter."}) + "\n")
     general = tmp_path / "general.jsonl"
     assert write_general_text(general, 3000)["documents"] >= 2
-    spec = {
-        "variant": "base", "run_id": "run-1", "model_path": str(base_model_dir), "adapter_path": None,
-        "config": CONFIG, "test_texts_path": str(texts), "facts_path": str(facts),
-        "general_text_path": str(general), "output_dir": str(tmp_path / "report"),
-    }
+    spec = EvalSpec(
+        variant="base", run_id="run-1", model=EvaluatedModel(path=str(base_model_dir)), config=measurement(**CONFIG),
+        test_texts_path=texts, facts_path=facts, general_text_path=general, output_dir=tmp_path / "report",
+    )
     done = run_evaluation(spec, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "held-out perplexity" in done.stdout  # plain logs outside Pipes
@@ -83,12 +82,12 @@ def test_the_retrieval_baseline_answers_from_the_training_articles(base_model_di
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps({"style": "article", "article_id": a, "chunk": 0, "messages": [
         {"role": "assistant", "content": text}]}) + "\n" for a, text in (("T0000003EN", article), ("T0000004EN", unrelated))))
-    spec = {
-        "variant": "base+rag", "run_id": "run-1", "model_path": str(base_model_dir), "adapter_path": None,
-        "config": CONFIG | {"retrieval_top_k": 1, "max_new_tokens": 24}, "test_texts_path": str(train),
-        "facts_path": str(facts), "general_text_path": None, "retrieval": {"corpus_path": str(train)},
-        "output_dir": str(tmp_path / "report"),
-    }  # fmt: skip
+    spec = EvalSpec(
+        variant="base+rag", run_id="run-1", model=EvaluatedModel(path=str(base_model_dir)),
+        config=measurement(**CONFIG | {"retrieval_top_k": 1, "max_new_tokens": 24}), test_texts_path=train,
+        facts_path=facts, general_text_unavailable="not measured for the retrieval baseline",
+        retrieval=RetrievalSettings(corpus_path=train), output_dir=tmp_path / "report",
+    )
     done = run_evaluation(spec, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = read_report(tmp_path / "report")

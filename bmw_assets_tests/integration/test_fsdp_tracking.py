@@ -69,18 +69,15 @@ def test_fsdp_runs_keep_mid_run_evaluation_and_add_the_reset(tmp_path, base_mode
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import bmw_assets.training.train as train
-    from bmw_assets.models.config import load_variant_config
     from bmw_assets.training.backend import BackendChoice
-    from bmw_assets.training.spec import RunSpec
+    from bmw_assets_tests.specs import run_spec, shipped_config
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     model = AutoModelForCausalLM.from_pretrained(base_model_dir)
     rows = [{"messages": [{"role": "user", "content": "Where is BMW based?"},
                           {"role": "assistant", "content": "In Munich."}], "style": "qa"}] * 4
-    config = load_variant_config("original", "production").model_dump(mode="json")
-    config["training"].update(attn_implementation="sdpa", max_length=64)
-    spec = RunSpec(variant="original", run_id="fsdp", config=config, base_model=str(base_model_dir),
-                   train_path=tmp_path / "t.jsonl", validation_path=tmp_path / "v.jsonl", output_dir=tmp_path / "out")
+    config = shipped_config("original", "production", training={"attn_implementation": "sdpa", "max_length": 64})
+    spec = run_spec(tmp_path / "out", base_model_dir, config=config, run_id="fsdp")
     resets = {}
     for fsdp in (False, True):
         # The process environment of a multi-GPU launch would make accelerate start a process group.

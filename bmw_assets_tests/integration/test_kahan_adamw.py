@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bmw_assets.training.train import build_trainer, kahan_adamw, optimizer_name, uses_kahan_adamw
+from bmw_assets_tests.specs import run_spec, shipped_config
 
 
 def _changed_fraction(optimizer_factory, steps: int, lr: float) -> float:
@@ -57,15 +58,14 @@ def test_auto_picks_kahan_only_for_bf16_weights(monkeypatch, method, cuda, fsdp,
     if fsdp:
         monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
         monkeypatch.setenv("WORLD_SIZE", "2")
-    assert uses_kahan_adamw({"method": method, "optimizer": choice}, cuda) is expected
+    training = shipped_config(training={"method": method, "optimizer": choice}).training
+    assert uses_kahan_adamw(training, cuda) is expected
 
 
 def test_the_trainer_builds_the_configured_optimizer(tmp_path, base_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from bmw_assets.models.config import load_variant_config
     from bmw_assets.training.backend import BackendChoice
-    from bmw_assets.training.spec import RunSpec
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.bfloat16)
@@ -73,10 +73,8 @@ def test_the_trainer_builds_the_configured_optimizer(tmp_path, base_model_dir):
                           {"role": "assistant", "content": "In Munich."}], "style": "qa"}] * 4
     names = {}
     for choice in ("adamw_kahan", "adamw_torch_fused"):
-        config = load_variant_config("original", "local").model_dump(mode="json")
-        config["training"].update(optimizer=choice, learning_rate=1.0e-5)
-        spec = RunSpec(variant="original", run_id=choice, config=config, base_model=str(base_model_dir),
-                       train_path=tmp_path / "t.jsonl", validation_path=tmp_path / "v.jsonl", output_dir=tmp_path / choice)
+        config = shipped_config(training={"optimizer": choice, "learning_rate": 1.0e-5})
+        spec = run_spec(tmp_path / choice, base_model_dir, config=config, run_id=choice)
         trainer, _ = build_trainer(spec, model, tokenizer, BackendChoice("trl", False), rows, rows,
                                    sft_overrides={"report_to": []})
         trainer.create_optimizer()

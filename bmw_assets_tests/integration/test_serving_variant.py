@@ -18,8 +18,8 @@ import pytest
 
 from bmw_assets.llm_filter.endpoint import is_healthy
 from bmw_assets.models.loading import load_model
+from bmw_assets.run_folders import EXPORT_RECORD_FILE as EXPORT_RECORD
 from bmw_assets.sharing.export import (
-    EXPORT_RECORD,
     LOGIT_TOLERANCE,
     ExportMismatchError,
     export_variant,

@@ -14,8 +14,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bmw_assets.models.base_model import PACKAGED_MODEL
 from bmw_assets.training.launch import training_command, training_env
+from bmw_assets_tests.specs import run_spec, shipped_config
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def tokenizer(base_model_dir):
 
 
 def write_split(path: Path, tokenizer, facts) -> Path:
-    """A dataset split in the dataset builder's JSONL shape (CONTRACTS.md "Dataset files")."""
+    """A dataset split in the JSONL row shape of bmw_assets.dataset.build."""
     with path.open("w", encoding="utf-8") as out:
         for index, (question, answer) in enumerate(facts):
             messages = [SYSTEM, {"role": "user", "content": question}, {"role": "assistant", "content": answer}]
@@ -56,30 +56,23 @@ def write_split(path: Path, tokenizer, facts) -> Path:
 
 def make_spec(tmp_path: Path, base_model: str, tokenizer, *, method="lora", steps=4, every=2, lr=2e-3,
               validation=FACTS[:2], surgery=None, name="run") -> Path:
+    """The RunSpec file of a short run: the local profile's original_lora or dropped with tiny settings."""
     data = tmp_path / "dataset-v1"
     data.mkdir(exist_ok=True)
-    config = {
-        "model": {"name": PACKAGED_MODEL, "trust_remote_code": False, "dtype": "auto"},
-        "surgery": surgery or {"kind": "none"},
-        "training": {
-            "backend": "auto", "method": method, "liger": "auto", "styles": ["qa"],
-            "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-            "max_length": 128, "max_steps": steps, "num_train_epochs": 1, "learning_rate": lr,
-            "per_device_batch_size": 4, "gradient_accumulation_steps": 1, "warmup_ratio": 0.0,
-            "weight_decay": 0.0, "lr_scheduler": "constant", "packing": False, "gradient_checkpointing": True,
-            "assistant_only_loss": True, "eval_steps": every, "save_steps": every, "logging_steps": 1, "seed": 7,
-        },
-    }
-    spec = {
-        "variant": "original_lora" if method == "lora" else "dropped", "run_id": name, "config": config,
-        "base_model": base_model,
-        "dataset": {"train": str(write_split(data / "train.jsonl", tokenizer, FACTS)),
-                    "validation": str(write_split(data / f"validation-{name}.jsonl", tokenizer, validation))},
-        "output_dir": str(tmp_path / "models" / name),
-    }
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(spec))
-    return path
+    training = {
+        "backend": "auto", "liger": "auto", "styles": ["qa"],
+        "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        "max_length": 128, "max_steps": steps, "num_train_epochs": 1.0, "learning_rate": lr,
+        "per_device_batch_size": 4, "gradient_accumulation_steps": 1, "warmup_ratio": 0.0,
+        "weight_decay": 0.0, "lr_scheduler": "constant", "packing": False, "gradient_checkpointing": True,
+        "assistant_only_loss": True, "eval_steps": every, "save_steps": every, "logging_steps": 1, "seed": 7,
+    }  # fmt: skip
+    config = shipped_config("original_lora" if method == "lora" else "dropped", "local", training=training,
+                            surgery=surgery or {"kind": "none"})  # fmt: skip
+    spec = run_spec(tmp_path / "models" / name, base_model, config=config, run_id=name, version="dataset-v1",
+                    train=write_split(data / "train.jsonl", tokenizer, FACTS),
+                    validation=write_split(data / f"validation-{name}.jsonl", tokenizer, validation))  # fmt: skip
+    return spec.write(tmp_path / f"{name}.json")
 
 
 def run_cli(spec_path: Path) -> subprocess.CompletedProcess:
@@ -111,8 +104,8 @@ def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model,
 def test_full_finetune_of_a_dropped_layer_model_saves_its_architecture(tmp_path, base_model, tokenizer):
     from transformers import AutoModelForCausalLM
 
+    from bmw_assets.run_specs import RunSpec
     from bmw_assets.training.reporting import StdoutReporter
-    from bmw_assets.training.spec import RunSpec
     from bmw_assets.training.train import run_training
 
     spec = RunSpec.load(make_spec(tmp_path, base_model, tokenizer, method="full", steps=1, every=1, lr=5e-5,
@@ -155,19 +148,19 @@ def evaluate_saved_adapter(spec_path: Path, base_model: str, tokenizer) -> float
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
+    from bmw_assets.run_specs import RunSpec
     from bmw_assets.training.backend import BackendChoice
     from bmw_assets.training.data import read_jsonl
-    from bmw_assets.training.spec import RunSpec
     from bmw_assets.training.train import build_trainer
 
     run = RunSpec.load(spec_path)
-    training = {**run.config["training"], "method": "full"}
-    spec = RunSpec(**{**run.__dict__, "config": {**run.config, "training": training},
-                      "output_dir": run.output_dir.parent / "re-evaluation"})
+    training = run.config.training.model_copy(update={"method": "full"})
+    spec = run.model_copy(update={"config": run.config.model_copy(update={"training": training}),
+                                  "output_dir": run.output_dir.parent / "re-evaluation"})
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_model), run.output_dir)
     # No TensorBoard: evaluation alone never sets its log folder, so it would write runs/ into the cwd.
     trainer, _ = build_trainer(spec, model.merge_and_unload(), tokenizer, BackendChoice("trl", False),
-                               read_jsonl(run.train_path, None), read_jsonl(run.validation_path, None),
+                               read_jsonl(run.dataset.train, None), read_jsonl(run.dataset.validation, None),
                                sft_overrides={"report_to": []})
     return float(trainer.evaluate()["eval_loss"])
 

@@ -19,6 +19,7 @@ from bmw_assets.catalog import connect
 from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, ConfigError, load_variant_config
 from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.dataset import update_chatml_dataset
+from bmw_assets.run_specs import RunSpec
 from bmw_assets.stages.training import plan_training_run
 
 LAYERS = 4
@@ -109,7 +110,9 @@ def test_layer_index_out_of_range_fails_in_the_plan_before_weights_or_launch(tmp
 def test_a_fitting_config_is_planned_from_the_config_alone(tmp_path, configs, config_only_model):
     cfg = variant(configs, "dropped", {"model": {"name": str(config_only_model)}, "surgery": {"layer": LAYERS - 1}})
     plan = plan_training_run(cfg, dataset(tmp_path), StorageLayout(tmp_path / "storage"))
-    assert json.loads(plan.spec_path.read_text())["base_model"] == str(config_only_model) and not plan.completed
+    spec = RunSpec.load(plan.spec_path)  # what the training entry point reads
+    assert spec.base_model == str(config_only_model) and spec.config == cfg and not plan.completed
+    assert spec.output_dir == plan.output_dir and spec.tracking_dir == tmp_path / "storage"
 
 
 @pytest.mark.parametrize("name", ["/no/such/model-folder", "./relative/missing-folder", "bmw-tests/no-such-model-on-the-hub"])

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bmw_assets.evaluation.report import REPORT_JSON, REPORT_MARKDOWN, EvalReport, write_report
+from bmw_assets.evaluation.report import EvalReport, write_report
+from bmw_assets.run_folders import REPORT_JSON, REPORT_MARKDOWN
+from bmw_assets.run_specs import EvaluatedModel
 from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.evaluation import plan_eval_run
+from bmw_assets_tests.specs import measurement
 
-CONFIG = {"perplexity_max_length": 32, "perplexity_stride": 16, "max_new_tokens": 4, "general_text_chars": 2000}
+CHANGES = {"perplexity_max_length": 32, "perplexity_stride": 16, "max_new_tokens": 4, "general_text_chars": 2000}
+CONFIG = measurement(**CHANGES).model_dump(mode="json")
 
 
 def make_report(config: dict) -> EvalReport:
@@ -26,8 +30,8 @@ def make_report(config: dict) -> EvalReport:
     )  # fmt: skip
 
 
-def plan(tmp_path: Path, config: dict = CONFIG):
-    return plan_eval_run("base", "run-1", config, {"model_path": "/models/base", "adapter_path": None},
+def plan(tmp_path: Path, changes: dict = CHANGES):
+    return plan_eval_run("base", "run-1", measurement(**changes), EvaluatedModel(path="/models/base"),
                          tmp_path / "facts.jsonl", tmp_path / "heldout.jsonl", StorageLayout(tmp_path))  # fmt: skip
 
 
@@ -73,4 +77,4 @@ def test_a_report_of_another_evaluation_config_is_not_reused(tmp_path, changed):
     write_report(make_report(CONFIG), plan(tmp_path).output_dir)
     assert plan(tmp_path).completed
     # The base model's run id is the dataset version: a config change keeps the folder, not the result.
-    assert not plan(tmp_path, CONFIG | changed).completed
+    assert not plan(tmp_path, CHANGES | changed).completed

@@ -5,6 +5,7 @@ code runs only when a config turns `trust_remote_code` on."""
 from __future__ import annotations
 
 import ast
+import json
 import pickle
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import torch
 import bmw_assets
 from bmw_assets.models.config import ConfigError, list_profiles, list_variants, load_variant_config
 from bmw_assets.models.loading import load_model
+from bmw_assets.run_specs import RunSpec, SpecError
 from bmw_assets.stages.training import base_model_config
 from bmw_assets.training.backend import BackendChoice
-from bmw_assets.training.spec import RunSpec
 from bmw_assets.training.train import load_model as load_training_model
+from bmw_assets_tests.specs import run_spec, shipped_config
 
 PACKAGE = Path(bmw_assets.__file__).parent
 # Loaders whose first argument names model weights; each must be told use_safetensors=True
@@ -72,11 +74,7 @@ def custom_code_model(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def training_spec(tmp_path: Path, model: Path, model_section: dict) -> RunSpec:
-    return RunSpec.from_dict({
-        "variant": "original", "run_id": "r", "base_model": str(model), "output_dir": str(tmp_path / "out"),
-        "config": {"model": model_section, "surgery": {"kind": "none"}, "training": {"method": "full"}},
-        "dataset": {"train": str(tmp_path / "train.jsonl"), "validation": str(tmp_path / "validation.jsonl")},
-    })  # fmt: skip
+    return run_spec(tmp_path / "out", model, config=shipped_config(model=model_section))
 
 
 def test_a_pickled_checkpoint_is_refused_by_every_loader_and_never_unpickled(tmp_path, pickled_only_model):
@@ -100,10 +98,16 @@ def test_model_code_does_not_run_unless_the_config_turns_it_on(tmp_path, custom_
     assert repr(str(folder)) in str(info.value)
     with pytest.raises(ValueError, match="trust_remote_code=True"):
         load_model(str(folder), None)
-    # A run spec without the key trains with it off.
+    # The shipped configs keep it off, and a run spec cannot leave the key out.
     spec = training_spec(tmp_path, folder, {"name": str(folder), "dtype": "float32"})
+    assert spec.config.model.trust_remote_code is False
     with pytest.raises(ValueError, match="trust_remote_code=True"):
         load_training_model(spec, BackendChoice("trl", False), torch.float32)
+    data = json.loads(spec.model_dump_json())
+    del data["config"]["model"]["trust_remote_code"]
+    (tmp_path / "spec.json").write_text(json.dumps(data))
+    with pytest.raises(SpecError, match=r"config\.model\.trust_remote_code: missing"):
+        RunSpec.load(tmp_path / "spec.json")
     assert not ran.exists()
 
 

@@ -12,9 +12,9 @@ import yaml
 
 from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, ConfigError, load_variant_config
 from bmw_assets.training.reporting import StdoutReporter
-from bmw_assets.training.spec import RunSpec
 from bmw_assets.training.tracking import check_tracker, tracker_environment, trainer_report_to
 from bmw_assets.training.train import run_training
+from bmw_assets_tests.specs import run_spec, shipped_config
 
 MLFLOW_MISSING = importlib.util.find_spec("mlflow") is None
 
@@ -40,11 +40,7 @@ def test_tensorboard_is_the_default_and_an_unknown_tracker_is_refused(tmp_path: 
 def test_a_missing_tracker_package_fails_the_run_before_any_model_is_loaded(tmp_path: Path):
     with pytest.raises(RuntimeError, match=r"training.report_to is 'mlflow' but the mlflow package is not installed"):
         check_tracker("mlflow")
-    config = load_variant_config("original", "local").model_dump(mode="json")
-    config["training"]["report_to"] = "mlflow"
-    spec = RunSpec(variant="original", run_id="r1", config=config, base_model=str(tmp_path / "no-model"),
-                   train_path=tmp_path / "train.jsonl", validation_path=tmp_path / "validation.jsonl",
-                   output_dir=tmp_path / "run")  # fmt: skip
+    spec = run_spec(tmp_path / "run", tmp_path / "no-model", config=shipped_config(training={"report_to": "mlflow"}))
     with pytest.raises(RuntimeError, match="pip install mlflow"):  # not an error about the missing model
         run_training(spec, StdoutReporter())
     assert not (tmp_path / "run").exists()
@@ -63,7 +59,6 @@ def test_mlflow_gets_a_file_store_under_the_storage_root_unless_one_is_set(tmp_p
 
 
 def test_the_run_spec_names_the_tracking_root(tmp_path: Path):
-    data = {"variant": "v", "run_id": "r", "config": {"model": {}, "surgery": {}, "training": {}}, "base_model": "m",
-            "dataset": {"train": "t.jsonl", "validation": "v.jsonl"}, "output_dir": str(tmp_path / "run")}  # fmt: skip
-    assert RunSpec.from_dict(data).tracking_dir == tmp_path / "run"
-    assert RunSpec.from_dict(data | {"tracking_dir": str(tmp_path)}).tracking_dir == tmp_path
+    spec = run_spec(tmp_path / "run", "m")
+    assert spec.tracking_dir == tmp_path / "run"
+    assert spec.model_copy(update={"tracking_root": tmp_path}).tracking_dir == tmp_path

@@ -1,5 +1,5 @@
-"""Unit tests of the training entry point's pure parts: spec, backend choice, row
-conversion, checkpoint choice, launch command, and its import isolation."""
+"""Unit tests of the training entry point's pure parts: backend choice, row conversion,
+checkpoint choice, launch command, and its import isolation."""
 
 from __future__ import annotations
 
@@ -11,44 +11,18 @@ from pathlib import Path
 import pytest
 
 from bmw_assets.atomic import write_json_atomic
-from bmw_assets.training.artifacts import loss_history, read_manifest
+from bmw_assets.run_folders import TrainingRunFolder
+from bmw_assets.training.artifacts import loss_history
 from bmw_assets.training.backend import resolve_backend
 from bmw_assets.training.data import LossMode, read_jsonl, to_trainer_rows
 from bmw_assets.training.launch import accelerate_launch_prefix, training_command, training_env
 from bmw_assets.training.reporting import StdoutReporter, open_reporter
-from bmw_assets.training.spec import RunSpec
 
 MESSAGES = [
     {"role": "system", "content": "You answer questions about the BMW Group."},
     {"role": "user", "content": "Where is BMW headquartered?"},
     {"role": "assistant", "content": "In Munich."},
 ]
-
-
-def _spec_dict(tmp_path: Path) -> dict:
-    return {
-        "variant": "original_lora",
-        "run_id": "r1",
-        "config": {"model": {}, "surgery": {"kind": "none"}, "training": {}},
-        "base_model": "base",
-        "dataset": {"train": str(tmp_path / "train.jsonl"), "validation": str(tmp_path / "validation.jsonl")},
-        "output_dir": str(tmp_path / "out"),
-    }
-
-
-def test_spec_loads_paths_and_names_missing_keys(tmp_path):
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(_spec_dict(tmp_path)))
-    spec = RunSpec.load(path)
-    assert spec.train_path == tmp_path / "train.jsonl" and spec.output_dir == tmp_path / "out"
-    broken = _spec_dict(tmp_path)
-    del broken["output_dir"]
-    with pytest.raises(ValueError, match="output_dir"):
-        RunSpec.from_dict(broken)
-    broken = _spec_dict(tmp_path)
-    del broken["config"]["surgery"]
-    with pytest.raises(ValueError, match="surgery"):
-        RunSpec.from_dict(broken)
 
 
 def test_backend_on_cpu_is_plain_trl_and_refuses_cuda_only_requests():
@@ -86,21 +60,24 @@ def test_read_jsonl_filters_styles_and_rejects_rows_without_messages(tmp_path):
 
 
 def test_resume_skips_a_checkpoint_killed_mid_save(tmp_path):
-    from bmw_assets.training.train import last_complete_checkpoint
-
-    for step, complete in ((2, True), (4, True), (6, False)):
+    for step, complete in ((2, True), (4, True), (6, False), (10, True)):
         folder = tmp_path / f"checkpoint-{step}"
         folder.mkdir()
-        if complete:
+        if complete and step != 10:
             (folder / "trainer_state.json").write_text("{}")
-    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-4"
-    assert last_complete_checkpoint(tmp_path / "checkpoint-6") is None
+    (tmp_path / "checkpoint-10" / "trainer_state.json").write_text("{}")
+    # Steps compare as numbers: checkpoint-10 comes after checkpoint-4, not before it.
+    assert TrainingRunFolder(tmp_path).last_complete_checkpoint() == tmp_path / "checkpoint-10"
+    (tmp_path / "checkpoint-10" / "trainer_state.json").unlink()
+    assert TrainingRunFolder(tmp_path).last_complete_checkpoint() == tmp_path / "checkpoint-4"
+    assert TrainingRunFolder(tmp_path / "checkpoint-6").last_complete_checkpoint() is None
 
 
 def test_manifest_round_trip_and_loss_history(tmp_path):
-    assert read_manifest(tmp_path) is None
-    write_json_atomic(tmp_path / "manifest.json", {"run_id": "r1"})
-    assert read_manifest(tmp_path) == {"run_id": "r1"}
+    run = TrainingRunFolder(tmp_path)
+    assert run.read_manifest() is None and not run.completed
+    write_json_atomic(run.manifest, {"run_id": "r1"})
+    assert run.read_manifest() == {"run_id": "r1"} and run.completed
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temp file left
     history = loss_history([{"step": 1, "loss": 2.0}, {"step": 2, "eval_loss": 1.5}, {"step": 2, "train_runtime": 3}])
     assert history == {"train": [{"step": 1, "loss": 2.0}], "eval": [{"step": 2, "loss": 1.5}]}
@@ -152,17 +129,14 @@ def test_standalone_reporter_when_not_launched_by_pipes(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines() == ["best_eval_loss: 1.25", "loss_curve: /x.png"]
 
 
-def test_entry_point_imports_no_dagster_or_pydantic():
-    # dagster is shadowed by an entry that fails on import, so any path to it breaks the run.
+def test_entry_points_import_no_dagster():
+    # dagster is shadowed by an entry that fails on import, so any path to it breaks the run. The GPU host
+    # has dagster-pipes, pydantic (the specs) and the ML stack, whose huggingface_hub brings PyYAML.
     code = (
         "import sys; sys.modules['dagster'] = None\n"
-        "import bmw_assets.training.train, bmw_assets.training.launch\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('dagster.', 'pydantic'))"
-        " or m == 'bmw_assets.models.config'))\n"
+        "import bmw_assets.training.train, bmw_assets.training.launch, bmw_assets.evaluation.run\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dagster.')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=training_env(), timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
-    # yaml arrives with the HF stack itself; the entry point's own modules must not need it.
-    sources = Path(__file__).resolve().parents[2].joinpath("bmw_assets", "training").glob("*.py")
-    assert not [p.name for p in sources if "import yaml" in p.read_text() or "pydantic" in p.read_text()]
