@@ -31,7 +31,8 @@ REACH_TIMEOUT_S = 5.0
 # Never published: manifests and the export record hold this machine's absolute paths; checkpoint-*
 # holds optimizer state; hidden files are staging folders and caches.
 DEFAULT_IGNORE = (
-    "manifest.json", "*/manifest.json", "export.json", "*/export.json", "checkpoint-*", "checkpoint-*/**", "*.tmp", ".*",
+    "manifest.json", "*/manifest.json", "export.json", "*/export.json", "*.gguf.json", "checkpoint-*", "checkpoint-*/**",
+    "*.tmp", ".*",
 )  # fmt: skip
 
 RepoType = Literal["model", "dataset"]
