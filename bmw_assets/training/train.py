@@ -52,6 +52,7 @@ from bmw_assets.training.data import (
     read_jsonl,
     to_trainer_rows,
 )
+from bmw_assets.training.quantization import check_quantization, require_bitsandbytes
 from bmw_assets.training.reporting import (
     Reporter,
     metadata_json,
@@ -86,7 +87,7 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
             model_name=spec.base_model,
             max_seq_length=training["max_length"],
             dtype=dtype,
-            load_in_4bit=False,
+            load_in_4bit=training.get("quantization", "none") == "4bit",  # Unsloth's own QLoRA loader
             full_finetuning=training["method"] == "full",
             use_gradient_checkpointing="unsloth" if training.get("gradient_checkpointing", False) else False,
             trust_remote_code=trust_remote_code,
@@ -94,6 +95,11 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(spec.base_model, trust_remote_code=trust_remote_code)
+    if training.get("quantization", "none") == "4bit":
+        from bmw_assets.training.quantization import load_4bit_for_training
+
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+        return load_4bit_for_training(spec.base_model, dtype, device, training, trust_remote_code), tokenizer
     model = AutoModelForCausalLM.from_pretrained(
         spec.base_model, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
     )
@@ -373,6 +379,9 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     check_tracker(report_to)  # before any model is loaded
     tracker_environment(report_to, spec.tracking_dir)
     cuda = torch.cuda.is_available()
+    check_quantization(training.get("quantization", "none"), cuda)  # before any model is loaded
+    if training.get("quantization", "none") == "4bit":
+        require_bitsandbytes()
     backend = resolve_backend(
         training.get("backend", "trl"),
         training.get("liger", "auto"),
@@ -395,7 +404,8 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
     model, tokenizer = load_model(spec, backend, dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(device)
+    if not getattr(model, "is_quantized", False):  # a 4-bit model is placed by its loader and cannot move
+        model.to(device)
 
     styles = training.get("styles") or None
     train_rows = read_jsonl(spec.train_path, styles)
