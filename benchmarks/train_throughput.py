@@ -7,8 +7,8 @@ tokens per optimizer step:
 * baselines: the plain transformers (+ PEFT LoRA r=16 on all seven projections) step,
   activation checkpointing on, torch AdamW, loss from `model(labels=...)`;
 * project cases: the trainer `bmw_assets.training.train.build_trainer` makes for a variant
-  under a profile (default `production`), with optional `key=value` overrides of the
-  `training:` section, on fixed-length rows or on packed rows of a press-release-like
+  under a profile (default `production`; `local` without CUDA), with optional `key=value`
+  overrides of the `training:` section, on fixed-length rows or on packed rows of a press-release-like
   length mix. Evaluation and saving are switched off; batch size and gradient accumulation
   are the profile's (production: two packed rows per forward, 8 accumulated, 16 x 4096
   tokens per optimizer step) unless the case sets them.
