@@ -7,8 +7,8 @@ tokens per optimizer step:
 * baselines: the plain transformers (+ PEFT LoRA r=16 on all seven projections) step,
   activation checkpointing on, torch AdamW, loss from `model(labels=...)`;
 * project cases: the trainer `bmw_assets.training.train.build_trainer` makes for a variant
-  under a profile (default `production`), with optional `key=value` overrides of the
-  `training:` section, on fixed-length rows or on packed rows of a press-release-like
+  under a profile (default `production`; `local` without CUDA), with optional `key=value`
+  overrides of the `training:` section, on fixed-length rows or on packed rows of a press-release-like
   length mix. Evaluation and saving are switched off; batch size and gradient accumulation
   are the profile's (production: two packed rows per forward, 8 accumulated, 16 x 4096
   tokens per optimizer step) unless the case sets them.
@@ -292,6 +292,9 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     training = config["training"]
     training["max_length"] = args.max_length
     cuda = torch.cuda.is_available()
+    if not cuda and training["attn_implementation"] == "flex_attention":
+        raise ValueError(f"profile {args.profile!r} trains with flex_attention, which has no backward on a CPU: "
+                         "run the CPU check with --profile local (or attn_implementation=sdpa in the case)")
     device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
     backend = resolve_backend(training["backend"], training["liger"], cuda, method=training["method"],
                               packing=training["packing"])
@@ -479,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=";".join(DEFAULT_CASES), help="';'-separated case names")
     parser.add_argument("--run-case", help="run one case in this process and print its result line")
     parser.add_argument("--tokenizer", help="folder with a chat-template tokenizer (default: the packaged SmolLM2's)")
-    parser.add_argument("--profile", default="production")
+    parser.add_argument("--profile", help="configs profile of the project cases (default: production on a CUDA "
+                        "host, local elsewhere: production's flex attention has no backward on a CPU)")
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6)
@@ -492,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.profile is None:
+        args.profile = "production" if _visible_gpus() else "local"
     if args.tokenizer is None:
         from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 

@@ -2,17 +2,19 @@
 the checkpoint), each variant's servable export, and the `publish_to_hub` job (run by hand only)."""
 
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.dataset.manifest import load_manifest
-from bmw_assets.defs.resources import StorageResource
+from bmw_assets.defs.resources import ModelConfigsResource, StorageResource
 from bmw_assets.evaluation.report import EvalReport
 from bmw_assets.run_folders import TrainingRunFolder
 from bmw_assets.sharing import cards
-from bmw_assets.sharing.export import export_variant
+from bmw_assets.sharing.export import CHECK_PROMPTS, export_variant
+from bmw_assets.sharing.gguf_export import GGUF_BY_PROFILE, write_verified_gguf
 from bmw_assets.sharing.hub import TOKEN_ENV, HubRepo, check_hub, read_token, upload_folder
 
 
@@ -54,10 +56,13 @@ def sharing_assets(variants: dg.PartitionsDefinition) -> list[dg.AssetsDefinitio
         dg.asset(
             partitions_def=variants,
             group_name="sharing",
-            kinds={"transformers", "safetensors"},
+            kinds={"transformers", "safetensors", "gguf"},
             description="The variant as one servable model folder: LoRA adapters merged into the base model (with the "
             "run's layers removed) as safetensors + tokenizer in <run>/merged/, accepted only if merged and unmerged "
-            "logits agree; a full fine-tune's checkpoint as it is. `python -m bmw_assets.serve <variant>` serves it.",
+            "logits agree; a full fine-tune's checkpoint as it is. `python -m bmw_assets.serve <variant>` serves it. "
+            "With a GGUF dtype (run config `gguf`; f16 by default on the local profile) the folder also gets "
+            "`<variant>-<dtype>.gguf` for llama.cpp, kept only if transformers loads it back with the same logits "
+            "and tokens.",
         )(exported_model),
         dg.asset(
             partitions_def=variants,
@@ -72,7 +77,30 @@ def sharing_assets(variants: dg.PartitionsDefinition) -> list[dg.AssetsDefinitio
     ]
 
 
-def exported_model(context: dg.AssetExecutionContext, trained_model: dict) -> dg.MaterializeResult:
+class ExportConfig(dg.Config):
+    gguf: Literal["profile", "none", "f32", "f16", "bf16"] = Field(
+        default="profile",
+        description="Also write the model as one GGUF file (llama.cpp) in this dtype, verified against the "
+        "safetensors logits; 'profile': f16 on the local profile, none elsewhere (an 8B model's f16 file is 16 GB)",
+    )
+
+
+def _gguf_metadata(record: dict) -> dict:
+    export, check = record["export"], record["check"]
+    return {
+        "gguf_file": dg.MetadataValue.path(export["path"]),
+        "gguf_size_bytes": export["size_bytes"],
+        "gguf_sha256": export["sha256"],
+        "gguf_dtype": export["dtype"],
+        "gguf_max_abs_logit_diff": check["max_abs_logit_diff"],
+        "gguf_logit_tolerance": record["tolerance"],
+        "gguf_write_seconds": export["seconds"],
+    }
+
+
+def exported_model(
+    context: dg.AssetExecutionContext, config: ExportConfig, trained_model: dict, model_configs: ModelConfigsResource
+) -> dg.MaterializeResult:
     result = export_variant(trained_model, progress=context.log.info)
     card = Path(trained_model["output_dir"]) / cards.CARD_NAME
     if result.merged and card.is_file():  # the model card, when it was written before this export
@@ -86,7 +114,13 @@ def exported_model(context: dg.AssetExecutionContext, trained_model: dict) -> dg
     if result.max_abs_logit_diff is not None:
         metadata |= {"max_abs_logit_diff": result.max_abs_logit_diff, "logit_tolerance": result.tolerance,
                      "checked_prompt_tokens": result.prompt_tokens}  # fmt: skip
-    return dg.MaterializeResult(value=result.to_dict(), metadata=metadata)
+    dtype = GGUF_BY_PROFILE.get(model_configs.profile, "none") if config.gguf == "profile" else config.gguf
+    gguf = None
+    if dtype != "none":
+        name = f"{context.partition_key}-{dtype}.gguf"
+        gguf = write_verified_gguf(result.model_dir, name, dtype, CHECK_PROMPTS, progress=context.log.info)
+        metadata |= _gguf_metadata(gguf)
+    return dg.MaterializeResult(value={**result.to_dict(), "gguf": gguf}, metadata=metadata)
 
 
 class ModelCardConfig(dg.Config):

@@ -18,6 +18,7 @@ from bmw_assets.stages.training import (
     plan_training_run,
     record_training_run,
 )
+from bmw_assets.training.quantization import check_quantization
 
 
 @dg.asset(
@@ -67,6 +68,7 @@ def trained_model(
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
     cfg = model_configs.load(context.partition_key)
+    check_quantization(cfg.training.quantization, cuda=compute.num_gpus > 0)  # fail here, not in the run
     plan = plan_training_run(cfg, chatml_dataset, storage.layout)
     reported = {}
     if plan.completed:

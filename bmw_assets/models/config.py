@@ -111,11 +111,23 @@ class TrainingSection(_Section):
     liger: Literal["auto"] | bool
     styles: list[Literal["instruct", "qa", "article"]] = Field(min_length=1)
     merge_lora: bool  # LoRA runs also write merged/ (full safetensors) for export and serving
+    # QLoRA: the frozen base model loaded in 4-bit NF4 (bitsandbytes, CUDA only); LoRA runs only.
+    quantization: Literal["none", "4bit"] = "none"
     # Where the trainer logs: TensorBoard event files in the run folder, an MLflow file store under
     # the storage root, or Weights & Biases; mlflow and wandb need their package installed.
     report_to: Literal["tensorboard", "mlflow", "wandb", "none"]
     # On a CPU with bf16 arithmetic (oneDNN): bf16 autocast over fp32 weights, about twice as fast.
     cpu_bf16: bool
+
+    @model_validator(mode="after")
+    def _quantization_fits(self) -> TrainingSection:
+        if self.quantization == "4bit":
+            if self.method != "lora":
+                raise ValueError("quantization '4bit' (QLoRA) trains LoRA adapters: it needs method 'lora'")
+            if self.merge_lora:
+                raise ValueError("quantization '4bit' with merge_lora would fold the adapter into re-quantized "
+                                 "weights; leave merge_lora off (exported_model merges into the full-precision base)")
+        return self
 
 
 class EvaluationMeasurement(_Section):

@@ -32,7 +32,7 @@ REACH_TIMEOUT_S = 5.0
 # Never published: manifests and the export record hold this machine's absolute paths; checkpoint-*
 # holds optimizer state; hidden files are staging folders and caches.
 DEFAULT_IGNORE = (
-    MANIFEST_FILE, f"*/{MANIFEST_FILE}", EXPORT_RECORD_FILE, f"*/{EXPORT_RECORD_FILE}",
+    MANIFEST_FILE, f"*/{MANIFEST_FILE}", EXPORT_RECORD_FILE, f"*/{EXPORT_RECORD_FILE}", "*.gguf.json",
     f"{CHECKPOINT_PREFIX}*", f"{CHECKPOINT_PREFIX}*/**", "*.tmp", ".*",
 )  # fmt: skip
 

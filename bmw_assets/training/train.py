@@ -64,6 +64,7 @@ from bmw_assets.training.data import (
     read_jsonl,
     to_trainer_rows,
 )
+from bmw_assets.training.quantization import check_quantization, require_bitsandbytes
 from bmw_assets.training.reporting import (
     Reporter,
     metadata_json,
@@ -117,6 +118,9 @@ def prepare_process(spec: RunSpec) -> RunDevice:
     check_tracker(training.report_to)
     tracker_environment(training.report_to, spec.tracking_dir)
     cuda = torch.cuda.is_available()
+    check_quantization(training.quantization, cuda)  # before any model is loaded
+    if training.quantization == "4bit":
+        require_bitsandbytes()
     backend = resolve_backend(training.backend, training.liger, cuda, method=training.method, packing=training.packing)
     import_backend_first(backend)
     from transformers import set_seed
@@ -147,7 +151,7 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
             model_name=spec.base_model,
             max_seq_length=training.max_length,
             dtype=dtype,
-            load_in_4bit=False,
+            load_in_4bit=training.quantization == "4bit",  # Unsloth's own QLoRA loader
             full_finetuning=training.method == "full",
             use_gradient_checkpointing="unsloth" if training.gradient_checkpointing else False,
             trust_remote_code=trust_remote_code,
@@ -155,6 +159,11 @@ def load_model(spec: RunSpec, backend: BackendChoice, dtype: torch.dtype) -> tup
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(spec.base_model, trust_remote_code=trust_remote_code)
+    if training.quantization == "4bit":
+        from bmw_assets.training.quantization import load_4bit_for_training
+
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+        return load_4bit_for_training(spec.base_model, dtype, device, training, trust_remote_code), tokenizer
     model = AutoModelForCausalLM.from_pretrained(
         spec.base_model, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
     )
@@ -170,7 +179,8 @@ def load_run(spec: RunSpec, device: RunDevice, reporter: Reporter) -> LoadedRun:
     model, tokenizer = load_model(spec, device.backend, device.dtype)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(device.device)
+    if not getattr(model, "is_quantized", False):  # a 4-bit model is placed by its loader and cannot move
+        model.to(device.device)
     styles = spec.config.training.styles
     train_rows, validation_rows = read_jsonl(spec.dataset.train, styles), read_jsonl(spec.dataset.validation, styles)
     return LoadedRun(model, tokenizer, train_rows, validation_rows)

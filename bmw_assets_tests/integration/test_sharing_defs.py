@@ -117,6 +117,11 @@ def test_cards_carry_the_measured_numbers_and_the_exports_publish(workspace, mon
 
         exported = materialize(workspace, "exported_model", instance, VARIANT)
         assert exported["merged"] and exported["max_abs_logit_diff"] <= exported["logit_tolerance"]
+        # The local profile also writes the GGUF file, loaded back and compared before it is kept.
+        gguf_file = Path(exported["gguf_file"])
+        assert gguf_file == run_dir / "merged" / f"{VARIANT}-f16.gguf" and gguf_file.is_file()
+        assert exported["gguf_size_bytes"] == gguf_file.stat().st_size and exported["gguf_dtype"] == "f16"
+        assert exported["gguf_max_abs_logit_diff"] <= exported["gguf_logit_tolerance"]
         card = materialize(workspace, "model_card", instance, VARIANT)
         removed = trained["removed_layers"][0]
         assert f"layer {removed} of 30 removed" in card["card"] and "lowest Block Influence" in card["card"]
@@ -149,8 +154,10 @@ def test_cards_carry_the_measured_numbers_and_the_exports_publish(workspace, mon
                 hub.repos[("model", "tester/bmw-dropped-lora")],
             )
     assert sorted(dataset_files) == ["README.md", "test.jsonl", "train.jsonl", "validation.jsonl"]
-    assert sorted(model_files) == ["README.md", "chat_template.jinja", "config.json", "generation_config.json",
-                                   "model.safetensors", "tokenizer.json", "tokenizer_config.json"]  # fmt: skip
+    assert sorted(model_files) == ["README.md", "chat_template.jinja", "config.json", f"{VARIANT}-f16.gguf",
+                                   "generation_config.json", "model.safetensors", "tokenizer.json",
+                                   "tokenizer_config.json"]  # fmt: skip (the GGUF's record, with local paths, stays)
+    assert sha256(model_files[f"{VARIANT}-f16.gguf"]) == sha256(gguf_file.read_bytes())
     assert sha256(model_files["model.safetensors"]) == sha256((run_dir / "merged" / "model.safetensors").read_bytes())
     assert dataset_files["README.md"].decode() == (Path(storage.dataset.path) / "README.md").read_text()
     assert hub.front_matter[-1]["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # the card's YAML parsed
