@@ -66,8 +66,11 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "/usr/bin/chromium is missing and apt-get needs root: the e2e tests will be skipped"; fi
 
-# The whole suite, the browser test of the Dagster UI included (bmw_assets_tests/e2e, ~5 min).
+# The linter and formatter check (ruff, configured in pyproject.toml), then the whole suite, the
+# browser test of the Dagster UI included (bmw_assets_tests/e2e, ~7 min).
 test: setup chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Only the browser test; BMW_E2E_SCREENSHOTS=docs/img refreshes the user guide's screenshots.

@@ -48,7 +48,12 @@ def bench_perplexity(model, tokenizer, max_length: int, stride: int, batch_size:
         result, seconds = _timed(
             lambda size=size: token_perplexity(model, documents, max_length=max_length, stride=stride, batch_size=size)
         )
-        runs[name] = {"seconds": seconds, "scored_tokens": result.tokens, "tokens_per_s": result.tokens / seconds, "perplexity": result.perplexity}
+        runs[name] = {
+            "seconds": seconds,
+            "scored_tokens": result.tokens,
+            "tokens_per_s": result.tokens / seconds,
+            "perplexity": result.perplexity,
+        }
     return runs
 
 
@@ -59,17 +64,28 @@ def bench_sampling(model, tokenizer, samples: int, max_new_tokens: int) -> dict:
         return sample_answers(model, tokenizer, prompt, n=samples, temperature=1.0, max_new_tokens=max_new_tokens)
 
     def one_per_call():
-        return [sample_answers(model, tokenizer, prompt, n=1, temperature=1.0, max_new_tokens=max_new_tokens) for _ in range(samples)]
+        return [
+            sample_answers(model, tokenizer, prompt, n=1, temperature=1.0, max_new_tokens=max_new_tokens)
+            for _ in range(samples)
+        ]
 
     runs = {}
     torch.manual_seed(0)
     batched, seconds = _timed(one_call)
     generated = sum(len(ids) for ids in batched.token_ids)
-    runs[f"num_return_sequences={samples}"] = {"seconds": seconds, "generated_tokens": generated, "tokens_per_s": generated / seconds}
+    runs[f"num_return_sequences={samples}"] = {
+        "seconds": seconds,
+        "generated_tokens": generated,
+        "tokens_per_s": generated / seconds,
+    }
     torch.manual_seed(0)
     singles, seconds = _timed(one_per_call)
     generated = sum(len(ids) for s in singles for ids in s.token_ids)
-    runs[f"{samples} calls of 1 sample"] = {"seconds": seconds, "generated_tokens": generated, "tokens_per_s": generated / seconds}
+    runs[f"{samples} calls of 1 sample"] = {
+        "seconds": seconds,
+        "generated_tokens": generated,
+        "tokens_per_s": generated / seconds,
+    }
     return runs
 
 
@@ -100,14 +116,24 @@ def main() -> None:
     first, second = list(perplexity.values())
     speedups = {
         "perplexity_batched_vs_one_window": second["tokens_per_s"] / first["tokens_per_s"],
-        "sampling_one_call_vs_one_per_call": list(sampling.values())[0]["tokens_per_s"] / list(sampling.values())[1]["tokens_per_s"],
+        "sampling_one_call_vs_one_per_call": list(sampling.values())[0]["tokens_per_s"]
+        / list(sampling.values())[1]["tokens_per_s"],
     }
     print("speed-ups: " + ", ".join(f"{k} {v:.2f}x" for k, v in speedups.items()))
-    write_json_atomic(RESULTS, {
-        "model": "SmolLM2-135M-Instruct", "device": "cpu", "threads": args.threads, "machine": platform.machine(),
-        "cpu_count": os.cpu_count(), "settings": vars(args) | {"model_dir": str(model_dir)},
-        "perplexity": perplexity, "sampling": sampling, "speedups": speedups,
-    })
+    write_json_atomic(
+        RESULTS,
+        {
+            "model": "SmolLM2-135M-Instruct",
+            "device": "cpu",
+            "threads": args.threads,
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "settings": vars(args) | {"model_dir": str(model_dir)},
+            "perplexity": perplexity,
+            "sampling": sampling,
+            "speedups": speedups,
+        },
+    )
     print(f"wrote {RESULTS}")
 
 

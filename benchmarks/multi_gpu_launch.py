@@ -40,8 +40,16 @@ from bmw_assets.run_specs import RunSpec, TrainingData  # noqa: E402
 from bmw_assets.training.launch import training_command, training_env  # noqa: E402
 
 RESULT_PATH = ROOT / "benchmarks" / "results" / "multi_gpu_launch.json"
-SMALL_QWEN3 = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
-                   num_key_value_heads=2, head_dim=64, max_position_embeddings=4096, tie_word_embeddings=False)
+SMALL_QWEN3 = dict(
+    hidden_size=256,
+    intermediate_size=512,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=64,
+    max_position_embeddings=4096,
+    tie_word_embeddings=False,
+)
 
 
 def write_small_model(tokenizer_dir: str, folder: Path) -> int:
@@ -64,8 +72,14 @@ def write_spec(variant: str, work: Path, model_dir: Path, steps: int, overrides:
 
     config = load_variant_config(variant, "production").model_dump(mode="json")
     config["model"]["name"] = str(model_dir)
-    config["training"].update(max_length=512, max_steps=steps, eval_steps=steps // 2, save_steps=steps // 2,
-                              logging_steps=1, gradient_accumulation_steps=2)
+    config["training"].update(
+        max_length=512,
+        max_steps=steps,
+        eval_steps=steps // 2,
+        save_steps=steps // 2,
+        logging_steps=1,
+        gradient_accumulation_steps=2,
+    )
     config["training"].update(overrides)
     import torch
 
@@ -121,8 +135,17 @@ def kill_at_first_checkpoint(command: list[str], output_dir: Path, log: Path, ti
                 process.wait()
 
 
-def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, steps: int, timeout: int,
-        overrides: dict[str, Any], interrupt: bool = False) -> dict:
+def run(
+    variant: str,
+    gpus: int,
+    work: Path,
+    model_dir: Path,
+    parameters: int,
+    steps: int,
+    timeout: int,
+    overrides: dict[str, Any],
+    interrupt: bool = False,
+) -> dict:
     method = "lora" if variant.endswith("_lora") else "full"
     spec_path = write_spec(variant, work, model_dir, steps, overrides)
     run_folder = RunSpec.load(spec_path).folder
@@ -130,12 +153,20 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
     # A run folder left by an earlier check would be resumed or returned as already complete.
     shutil.rmtree(output_dir, ignore_errors=True)
     command = training_command(spec_path, num_gpus=gpus, fsdp=method == "full")
-    killed_at = kill_at_first_checkpoint(command, output_dir, work / f"{variant}.killed.log", timeout) if interrupt else None
+    killed_at = (
+        kill_at_first_checkpoint(command, output_dir, work / f"{variant}.killed.log", timeout) if interrupt else None
+    )
     started = time.perf_counter()
     done = subprocess.run(command, env=training_env(), capture_output=True, text=True, timeout=timeout)
-    result: dict[str, Any] = {"variant": variant, "method": method, "gpus": gpus, "training": overrides,
-                              "command": command[:12],
-                              "exit": done.returncode, "wall_s": round(time.perf_counter() - started, 1)}
+    result: dict[str, Any] = {
+        "variant": variant,
+        "method": method,
+        "gpus": gpus,
+        "training": overrides,
+        "command": command[:12],
+        "exit": done.returncode,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
     if interrupt:
         result["killed_at_step"] = killed_at
     manifest = run_folder.read_manifest()
@@ -149,16 +180,28 @@ def run(variant: str, gpus: int, work: Path, model_dir: Path, parameters: int, s
     metrics = run_folder.read_metrics()
     weights = check_weights(output_dir, manifest, method, parameters)
     losses = [entry["loss"] for entry in metrics["history"]["train"]]
-    result.update(processes=metrics.get("processes"), global_step=metrics["global_step"], losses=losses,
-                  best_eval_loss=metrics["best_eval_loss"], best_step=metrics["best_step"],
-                  final_eval_loss=metrics["final_eval_loss"], resumed_from_step=metrics["resumed_from_step"],
-                  tokens_per_second=metrics["tokens_per_second"], **weights)
+    result.update(
+        processes=metrics.get("processes"),
+        global_step=metrics["global_step"],
+        losses=losses,
+        best_eval_loss=metrics["best_eval_loss"],
+        best_step=metrics["best_step"],
+        final_eval_loss=metrics["final_eval_loss"],
+        resumed_from_step=metrics["resumed_from_step"],
+        tokens_per_second=metrics["tokens_per_second"],
+        **weights,
+    )
     # Evaluation and a checkpoint every steps // 2: training goes on after both before it ends;
     # a killed run goes on from its checkpoint.
-    result["passed"] = bool(result["processes"] == gpus and metrics["global_step"] == steps and weights["weights_ok"]
-                            and losses and all(math.isfinite(x) for x in losses)
-                            and metrics["best_step"] is not None
-                            and (not interrupt or (killed_at is not None and metrics["resumed_from_step"] == killed_at)))
+    result["passed"] = bool(
+        result["processes"] == gpus
+        and metrics["global_step"] == steps
+        and weights["weights_ok"]
+        and losses
+        and all(math.isfinite(x) for x in losses)
+        and metrics["best_step"] is not None
+        and (not interrupt or (killed_at is not None and metrics["resumed_from_step"] == killed_at))
+    )
     return result
 
 
@@ -171,8 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--training", default="", help="key=value,... laid over the training section")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/multi_gpu_launch"))
     parser.add_argument("--timeout", type=int, default=300, help="seconds one run may take")
-    parser.add_argument("--interrupt", action="store_true",
-                        help="kill each run at its first checkpoint, then run it again: it must resume there")
+    parser.add_argument(
+        "--interrupt",
+        action="store_true",
+        help="kill each run at its first checkpoint, then run it again: it must resume there",
+    )
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
     model_dir = args.work_dir / "small-qwen3"
@@ -180,18 +226,30 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for variant in filter(None, args.variants.split(",")):
         print(f"== {variant} on {args.gpus} GPU(s)", flush=True)
-        result = run(variant, args.gpus, args.work_dir, model_dir, parameters, args.steps, args.timeout,
-                     parse_overrides(args.training), args.interrupt)
+        result = run(
+            variant,
+            args.gpus,
+            args.work_dir,
+            model_dir,
+            parameters,
+            args.steps,
+            args.timeout,
+            parse_overrides(args.training),
+            args.interrupt,
+        )
         print(json.dumps(result)[:3000], flush=True)
         results.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps({"model": SMALL_QWEN3, "parameters": parameters, "results": results},
-                                           indent=2) + "\n")
+    write_text_atomic(
+        args.out, json.dumps({"model": SMALL_QWEN3, "parameters": parameters, "results": results}, indent=2) + "\n"
+    )
     print(f"{'variant':16} {'gpus':>4} {'procs':>5} {'steps':>5} {'wall s':>7} {'last loss':>9}  passed")
     for r in results:
         last = r["losses"][-1] if r.get("losses") else float("nan")
-        print(f"{r['variant']:16} {r['gpus']:4} {r.get('processes') or '-':>5} {r.get('global_step', '-'):>5} "
-              f"{r['wall_s']:7.1f} {last:9.3f}  {r['passed']}")
+        print(
+            f"{r['variant']:16} {r['gpus']:4} {r.get('processes') or '-':>5} {r.get('global_step', '-'):>5} "
+            f"{r['wall_s']:7.1f} {last:9.3f}  {r['passed']}"
+        )
     return 0 if all(r["passed"] for r in results) else 1
 
 

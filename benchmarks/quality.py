@@ -44,7 +44,9 @@ GGUF_PART_BYTES = 48 * 1024 * 1024  # one part per device carry (64 MiB with the
 # ---------------------------------------------------------------- prepare (CPU)
 
 
-def prepare(storage: Path, articles: int, root: Path, fact_questions: int, local_storage: Path | None) -> dict[str, Any]:
+def prepare(
+    storage: Path, articles: int, root: Path, fact_questions: int, local_storage: Path | None
+) -> dict[str, Any]:
     """Build the dataset of an `articles`-article replica through the data assets and write what the
     GPU host needs under `root`: data.tar.xz (dataset, facts, held-out and general text), gguf/ (the
     base model in parts) and minilm/ (the judge and retrieval encoder in fp16). With `local_storage`
@@ -74,7 +76,8 @@ def prepare(storage: Path, articles: int, root: Path, fact_questions: int, local
             result = dg.materialize(
                 list(defs.assets or []),
                 selection=["article_index", "raw_pdfs", "regex_text", "llm_text", "chatml_dataset"],
-                resources=resources, instance=instance,
+                resources=resources,
+                instance=instance,
                 run_config={"ops": {"article_index": {"config": {"target": articles}}}},
             )
             dataset = result.output_for_node("chatml_dataset")
@@ -118,7 +121,9 @@ def _local_bundle(local_storage: Path, target: Path) -> None:
     from bmw_assets.stages.evaluation import write_facts_file, write_heldout_texts
 
     with duckdb.connect(str(local_storage / "catalog.duckdb"), read_only=True) as con:
-        version, path = con.execute("SELECT version, path FROM dataset_versions ORDER BY created_at DESC LIMIT 1").fetchone()
+        version, path = con.execute(
+            "SELECT version, path FROM dataset_versions ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
     shutil.copytree(path, target / "dataset")
     facts = ReplicaFactsResource().facts()
     write_facts_file(local_storage / "catalog.duckdb", version, facts, target / "facts.jsonl", 24)
@@ -271,7 +276,11 @@ def _run_all(work: Work, jobs: list[tuple[str, list[str]]], deadline_s: float) -
                 process.wait()
             log.close()
             results[name] = {"returncode": process.returncode, "seconds": round(time.monotonic() - began, 1)}
-            tail = "" if process.returncode == 0 else "\n" + (work.logs / f"{name}.log").read_text(errors="replace")[-1500:]
+            tail = (
+                ""
+                if process.returncode == 0
+                else "\n" + (work.logs / f"{name}.log").read_text(errors="replace")[-1500:]
+            )
             print(f"{name}: exit {process.returncode} after {results[name]['seconds']} s{tail}", flush=True)
             del running[name]
         time.sleep(1)
@@ -333,7 +342,9 @@ def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str,
         started = time.monotonic()
         dequantize_gguf(gguf, work.base)
         state["dequantize_seconds"] = round(time.monotonic() - started, 1)
-        jobs = [(name, _train_command(_train_spec(work, name, variant, overrides))) for name, variant, overrides in SWEEP]
+        jobs = [
+            (name, _train_command(_train_spec(work, name, variant, overrides))) for name, variant, overrides in SWEEP
+        ]
         if (work.bundle / "local").is_dir():
             jobs += [(name, _train_command(_train_spec(work, name, variant, overrides, "local")))
                      for name, variant, overrides in LOCAL_SWEEP]  # fmt: skip
@@ -344,15 +355,24 @@ def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str,
         state["chosen"] = {"original": full, "original_lora": lora}
         finals = {"dropped": full_overrides, "pruned": full_overrides, "dropped_lora": lora_overrides,
                   "pruned_lora": lora_overrides}  # fmt: skip
-        jobs = [(variant, _train_command(_train_spec(work, variant, variant, overrides))) for variant, overrides in finals.items()]
+        jobs = [
+            (variant, _train_command(_train_spec(work, variant, variant, overrides)))
+            for variant, overrides in finals.items()
+        ]
         jobs += [("eval-base", _eval_command(_eval_spec(work, "base", "base", _base_model(work)))),
                  ("eval-base+rag", _eval_command(_eval_spec(work, "base+rag", "base+rag", _base_model(work),
                                                             retrieval=True))),
                  ("eval-original", _eval_command(_eval_spec(work, "original", "original", _model_keys(work, full)))),
                  ("eval-original_lora", _eval_command(_eval_spec(work, "original_lora", "original_lora", _model_keys(work, lora))))]  # fmt: skip
         if (work.bundle / "local").is_dir():
-            jobs += [(f"eval-{name}", _eval_command(_eval_spec(work, name, variant, _model_keys(work, name), profile="local")))
-                     for name, variant, _ in LOCAL_SWEEP if TrainingRunFolder(work.models / name).completed]
+            jobs += [
+                (
+                    f"eval-{name}",
+                    _eval_command(_eval_spec(work, name, variant, _model_keys(work, name), profile="local")),
+                )
+                for name, variant, _ in LOCAL_SWEEP
+                if TrainingRunFolder(work.models / name).completed
+            ]
             jobs.append(("eval-local-base", _eval_command(_eval_spec(
                 work, "local-base", "base", _base_model(work), profile="local"))))  # fmt: skip
         state["stages"]["final"] = _run_all(work, jobs, deadline_s)
@@ -383,6 +403,7 @@ def _collect(work: Work, out: Path, state: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- report (CPU)
 
+
 # Targets of the quality run: (description, check over the rows by model name).
 def _targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     def ppl(name):
@@ -400,8 +421,18 @@ def _targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         ("pruned within 1.5 x original", ppl("pruned"), 1.5 * ppl("original") if ppl("original") else None, "<="),
         ("original fact recall (train articles) >= 60%", recall("original"), 0.6, ">="),
         ("original_lora fact recall (train articles) >= 40%", recall("original_lora"), 0.4, ">="),
-        ("original_lora forgetting <= +10%", (rows.get("original_lora") or {}).get("forgetting_change_pct"), 10.0, "<="),
-        ("original beats the retrieval baseline on train-article fact recall", recall("original"), recall("base+rag"), ">"),
+        (
+            "original_lora forgetting <= +10%",
+            (rows.get("original_lora") or {}).get("forgetting_change_pct"),
+            10.0,
+            "<=",
+        ),
+        (
+            "original beats the retrieval baseline on train-article fact recall",
+            recall("original"),
+            recall("base+rag"),
+            ">",
+        ),
     ]
     compare = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
     return [
@@ -414,10 +445,23 @@ def _targets(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _training_summary(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     if not stats:
         return None
-    return {key: stats.get(key) for key in ("best_eval_loss", "final_train_loss", "final_eval_loss", "global_step",
-                                            "trained_tokens", "tokens_per_second", "wall_seconds", "layers",
-                                            "removed_layers", "trainable_params", "total_params", "device")} | {
-        "eval_loss_curve": [(p["step"], round(p["loss"], 4)) for p in stats.get("history", {}).get("eval", [])]}
+    return {
+        key: stats.get(key)
+        for key in (
+            "best_eval_loss",
+            "final_train_loss",
+            "final_eval_loss",
+            "global_step",
+            "trained_tokens",
+            "tokens_per_second",
+            "wall_seconds",
+            "layers",
+            "removed_layers",
+            "trainable_params",
+            "total_params",
+            "device",
+        )
+    } | {"eval_loss_curve": [(p["step"], round(p["loss"], 4)) for p in stats.get("history", {}).get("eval", [])]}
 
 
 def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -444,7 +488,10 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
         path = report_file(name)
         if path.is_file():
             r = read_report(path)
-            row |= {"heldout_perplexity": r.perplexity.get("perplexity"), "fact_recall_train": r.fact_recall["train"]["rate"]}
+            row |= {
+                "heldout_perplexity": r.perplexity.get("perplexity"),
+                "fact_recall_train": r.fact_recall["train"]["rate"],
+            }
         local.append(row)
     result: dict[str, Any] = {"profile": PROFILE, "chosen": chosen, "sweep": sweep, "local_sweep": local,
                               "training": training, "jobs": jobs or state["stages"],
@@ -506,8 +553,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--evaluation", type=json.loads, default={}, help="JSON laid over every evaluation section")
     rep = phases.add_parser("report", help="quality.json from the device output (unpacked quality-run.tar.gz)")
     rep.add_argument("--run-dir", type=Path, required=True)
-    rep.add_argument("--jobs", type=Path, nargs="*", default=[],
-                     help="state.json of each device call, when several calls made the run (their job results are kept)")
+    rep.add_argument(
+        "--jobs",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="state.json of each device call, when several calls made the run (their job results are kept)",
+    )
     args = parser.parse_args(argv)
     if args.phase == "report":
         jobs = {f"call {n}: {stage}": outcome for n, path in enumerate(args.jobs, 1)

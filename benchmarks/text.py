@@ -110,21 +110,38 @@ def cleaning_quality(count: int) -> dict:
     started = time.perf_counter()
     catalog = Path(tempfile.mkdtemp(prefix="text-bench-")) / "catalog.duckdb"
     settings = FilterSettings(keep_threshold=0.1, max_judged_chars=300)  # the local profile's (definitions.py)
-    run = filter_texts([FilterInput(a.id, text) for a, _, text in releases], load_or_train(catalog.parent), catalog, settings)
+    run = filter_texts(
+        [FilterInput(a.id, text) for a, _, text in releases], load_or_train(catalog.parent), catalog, settings
+    )
     filter_seconds = time.perf_counter() - started
     rows = {}
-    for stage, texts in (("rules", [text for *_, text in releases]), ("rules + classifier", [r.text for r in run.results])):
-        score = sum((score_release(article, raw, text) for (article, raw, _), text in zip(releases, texts, strict=True)),
-                    FurnitureScore(0, 0, 0, 0))
+    for stage, texts in (
+        ("rules", [text for *_, text in releases]),
+        ("rules + classifier", [r.text for r in run.results]),
+    ):
+        score = sum(
+            (score_release(article, raw, text) for (article, raw, _), text in zip(releases, texts, strict=True)),
+            FurnitureScore(0, 0, 0, 0),
+        )
         rows[stage] = {
-            "body_tokens": score.body_tokens, "body_kept_share": round(score.body_kept_share, 5),
-            "furniture_tokens": score.furniture_tokens, "furniture_left_share": round(score.furniture_left_share, 4),
+            "body_tokens": score.body_tokens,
+            "body_kept_share": round(score.body_kept_share, 5),
+            "furniture_tokens": score.furniture_tokens,
+            "furniture_left_share": round(score.furniture_left_share, 4),
             "body_paragraphs_deleted_whole": sum(
-                len(body_paragraphs_lost(article, text)) for (article, _, _), text in zip(releases, texts, strict=True)),
+                len(body_paragraphs_lost(article, text)) for (article, _, _), text in zip(releases, texts, strict=True)
+            ),
         }
     rows["rules + classifier"]["filter_seconds"] = round(filter_seconds, 2)
-    return {"releases": len(releases), "targets": {"body_kept_share": ">= 0.999", "furniture_left_share":
-            {"rules": "<= 0.15", "rules + classifier": "<= 0.05"}, "body_paragraphs_deleted_whole": 0}, **rows}
+    return {
+        "releases": len(releases),
+        "targets": {
+            "body_kept_share": ">= 0.999",
+            "furniture_left_share": {"rules": "<= 0.15", "rules + classifier": "<= 0.05"},
+            "body_paragraphs_deleted_whole": 0,
+        },
+        **rows,
+    }
 
 
 def pdf_part(args: argparse.Namespace) -> dict:
@@ -145,13 +162,22 @@ def pdf_part(args: argparse.Namespace) -> dict:
             start = time.perf_counter()
             pages = run()
             seconds = time.perf_counter() - start
-            rows.append({"method": name, "pdfs": len(paths), "pages": pages, "seconds": round(seconds, 3),
-                         "pages_per_s": round(pages / seconds, 2)})
+            rows.append(
+                {
+                    "method": name,
+                    "pdfs": len(paths),
+                    "pages": pages,
+                    "seconds": round(seconds, 3),
+                    "pages_per_s": round(pages / seconds, 2),
+                }
+            )
 
     width = max(len(row["method"]) for row in rows)
     print(f"{'method':<{width}}  {'pdfs':>5} {'pages':>6} {'seconds':>8} {'pages/s':>8}")
     for row in rows:
-        print(f"{row['method']:<{width}}  {row['pdfs']:>5} {row['pages']:>6} {row['seconds']:>8.2f} {row['pages_per_s']:>8.2f}")
+        print(
+            f"{row['method']:<{width}}  {row['pdfs']:>5} {row['pages']:>6} {row['seconds']:>8.2f} {row['pages_per_s']:>8.2f}"
+        )
     return {"benchmark": "text_pdf", "articles": args.articles, "workers": args.workers, "rows": rows}
 
 
@@ -188,8 +214,9 @@ def gates_part(args: argparse.Namespace) -> dict:
         seed_catalog(root / "off.duckdb", root / "pdfs", corpus, render=lambda a: rendered[a.id])
         shutil.copy(root / "off.duckdb", root / "on.duckdb")
         seeded_s = time.perf_counter() - start
-        off_s, off_cpu = _timed_regex_text(root / "off.duckdb", root / "text_off",
-                                           gates.model_copy(update={"enabled": False}))
+        off_s, off_cpu = _timed_regex_text(
+            root / "off.duckdb", root / "text_off", gates.model_copy(update={"enabled": False})
+        )
         on_s, on_cpu = _timed_regex_text(root / "on.duckdb", root / "text_on", gates)
         con = duckdb.connect(str(root / "on.duckdb"), read_only=True)
         rows = con.execute(
@@ -232,14 +259,20 @@ def gates_part(args: argparse.Namespace) -> dict:
         "rates": vars(PdfShapeRates()),
         "per_shape": {kind: dict(sorted(c.items())) for kind, c in sorted(by_kind.items())},
         "good_wrongly_switched_or_rejected_share": round(
-            (good["wrongly_switched_to_html"] + good["wrongly_rejected"]) / good_with_pdf, 4),
-        "seconds": {"render_and_seed_wall": round(seeded_s, 1),
-                    "regex_text_gates_off": {"wall": round(off_s, 2), "cpu": round(off_cpu, 2)},
-                    "regex_text_gates_on": {"wall": round(on_s, 2), "cpu": round(on_cpu, 2)},
-                    "gates_alone_cpu": round(judge_cpu, 2)},
+            (good["wrongly_switched_to_html"] + good["wrongly_rejected"]) / good_with_pdf, 4
+        ),
+        "seconds": {
+            "render_and_seed_wall": round(seeded_s, 1),
+            "regex_text_gates_off": {"wall": round(off_s, 2), "cpu": round(off_cpu, 2)},
+            "regex_text_gates_on": {"wall": round(on_s, 2), "cpu": round(on_cpu, 2)},
+            "gates_alone_cpu": round(judge_cpu, 2),
+        },
         # Target: <= 10 %. CPU is the figure to read on a shared machine; wall is given as measured.
-        "gates_added_share": {"cpu": round(on_cpu / off_cpu - 1, 4), "wall": round(on_s / off_s - 1, 4),
-                              "gates_alone_cpu_over_regex_text_cpu": round(judge_cpu / off_cpu, 4)},
+        "gates_added_share": {
+            "cpu": round(on_cpu / off_cpu - 1, 4),
+            "wall": round(on_s / off_s - 1, 4),
+            "gates_alone_cpu_over_regex_text_cpu": round(judge_cpu / off_cpu, 4),
+        },
     }
     print(json.dumps(result, indent=2))
     return result
@@ -249,7 +282,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("pdf", "quality", "gates", "all"), default="all")
     parser.add_argument("--articles", type=int, default=40, help="pdf part: replica articles to render (one PDF each)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (pdf part: the pool; gates: rendering)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes (pdf part: the pool; gates: rendering)"
+    )
     parser.add_argument("--quality-articles", type=int, default=300, help="quality part: releases measured")
     parser.add_argument("--gate-articles", type=int, default=1000, help="gates part: replica corpus size")
     args = parser.parse_args()
@@ -262,8 +297,10 @@ def main() -> None:
         results["quality"] = quality = cleaning_quality(args.quality_articles)
         for stage in ("rules", "rules + classifier"):
             row = quality[stage]
-            print(f"  {stage:<20} body kept {row['body_kept_share']:.5f}  furniture left {row['furniture_left_share']:.4f}"
-                  f"  body paragraphs deleted whole {row['body_paragraphs_deleted_whole']}")
+            print(
+                f"  {stage:<20} body kept {row['body_kept_share']:.5f}  furniture left {row['furniture_left_share']:.4f}"
+                f"  body paragraphs deleted whole {row['body_paragraphs_deleted_whole']}"
+            )
     if args.part in ("gates", "all"):
         results["gates"] = gates_part(args)
     write_json_atomic(RESULTS, results)

@@ -60,14 +60,32 @@ RESULT_PREFIX = "RESULT "
 
 # Qwen3-8B's shape (config.json of Qwen/Qwen3-8B), written out so nothing comes from the Hub.
 QWEN3_8B = dict(
-    vocab_size=151936, hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
-    num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
-    rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=False, hidden_act="silu",
-    attention_bias=False, bos_token_id=151643, eos_token_id=151645,
+    vocab_size=151936,
+    hidden_size=4096,
+    intermediate_size=12288,
+    num_hidden_layers=36,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    head_dim=128,
+    max_position_embeddings=40960,
+    rope_theta=1_000_000.0,
+    rms_norm_eps=1e-6,
+    tie_word_embeddings=False,
+    hidden_act="silu",
+    attention_bias=False,
+    bos_token_id=151643,
+    eos_token_id=151645,
 )
 # A few-million-parameter model of the same kind, for checking the script on a CPU.
-TINY = dict(QWEN3_8B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, head_dim=16)
+TINY = dict(
+    QWEN3_8B,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+)
 
 DEFAULT_CASES = [  # ~15 minutes on a fresh two-GPU H200 host: pass --cases to split them
     "plain:lora",
@@ -143,14 +161,16 @@ def synthetic_rows(tokens_per_word: float, max_length: int, layout: str, total_t
             length = min(max_length, max(40, int(rng.lognormvariate(math.log(median), 0.5))))
         words = max(8, int(length / tokens_per_word))
         answer = " ".join(rng.choice(_WORDS) for _ in range(words))
-        rows.append({
-            "messages": [
-                {"role": "system", "content": "You answer questions about the BMW Group."},
-                {"role": "user", "content": "Tell me about the latest press release."},
-                {"role": "assistant", "content": answer},
-            ],
-            "style": "article",
-        })
+        rows.append(
+            {
+                "messages": [
+                    {"role": "system", "content": "You answer questions about the BMW Group."},
+                    {"role": "user", "content": "Tell me about the latest press release."},
+                    {"role": "assistant", "content": answer},
+                ],
+                "style": "article",
+            }
+        )
         produced += min(length, max_length)
     return rows
 
@@ -191,12 +211,17 @@ class _StepClock:
 
 
 def _summary(steps: list[tuple[float, int]], warmup: int, losses: list[float], extra: dict) -> dict:
-    timed = steps[max(0, warmup - 1):]  # marks start at step 1's end: step 2 is the first interval
+    timed = steps[max(0, warmup - 1) :]  # marks start at step 1's end: step 2 is the first interval
     seconds = statistics.median(s for s, _ in timed)
     tokens = statistics.median(t for _, t in timed)
-    return {**extra, "timed_steps": len(timed), "median_step_s": round(seconds, 4),
-            "tokens_per_step": tokens, "tokens_per_s": round(tokens / seconds, 1),
-            "losses": [round(x, 4) for x in losses]}
+    return {
+        **extra,
+        "timed_steps": len(timed),
+        "median_step_s": round(seconds, 4),
+        "tokens_per_step": tokens,
+        "tokens_per_s": round(tokens / seconds, 1),
+        "losses": [round(x, 4) for x in losses],
+    }
 
 
 def run_plain(method: str, args: argparse.Namespace) -> dict:
@@ -207,9 +232,13 @@ def run_plain(method: str, args: argparse.Namespace) -> dict:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    rows = synthetic_rows(args.tokens_per_word, args.max_length, "fixed", args.max_length * (args.warmup + args.steps + 1), 0)
+    rows = synthetic_rows(
+        args.tokens_per_word, args.max_length, "fixed", args.max_length * (args.warmup + args.steps + 1), 0
+    )
     batches = [
-        tokenizer.apply_chat_template(row["messages"], tokenize=True, return_tensors="pt", return_dict=True)["input_ids"][:, : args.max_length]
+        tokenizer.apply_chat_template(row["messages"], tokenize=True, return_tensors="pt", return_dict=True)[
+            "input_ids"
+        ][:, : args.max_length]
         for row in rows
     ]
     model = build_random_model(args.tiny, device)
@@ -217,8 +246,9 @@ def run_plain(method: str, args: argparse.Namespace) -> dict:
     if method == "lora":
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS,
-                                                 task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model, LoraConfig(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+        )
         model.enable_input_require_grads()
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
@@ -237,9 +267,18 @@ def run_plain(method: str, args: argparse.Namespace) -> dict:
         clock.mark(seen)
         losses.append(loss.detach())
     losses = [float(x) for x in losses]
-    return _summary(clock.steps(), args.warmup, losses, {
-        "gradient_checkpointing": True, "optimizer": "torch AdamW (foreach)", "liger": False, "backend": "plain",
-        **_memory(torch)})
+    return _summary(
+        clock.steps(),
+        args.warmup,
+        losses,
+        {
+            "gradient_checkpointing": True,
+            "optimizer": "torch AdamW (foreach)",
+            "liger": False,
+            "backend": "plain",
+            **_memory(torch),
+        },
+    )
 
 
 def parse_overrides(text: str) -> dict[str, Any]:
@@ -293,11 +332,14 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     training["max_length"] = args.max_length
     cuda = torch.cuda.is_available()
     if not cuda and training["attn_implementation"] == "flex_attention":
-        raise ValueError(f"profile {args.profile!r} trains with flex_attention, which has no backward on a CPU: "
-                         "run the CPU check with --profile local (or attn_implementation=sdpa in the case)")
+        raise ValueError(
+            f"profile {args.profile!r} trains with flex_attention, which has no backward on a CPU: "
+            "run the CPU check with --profile local (or attn_implementation=sdpa in the case)"
+        )
     device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if cuda else "cpu"
-    backend = resolve_backend(training["backend"], training["liger"], cuda, method=training["method"],
-                              packing=training["packing"])
+    backend = resolve_backend(
+        training["backend"], training["liger"], cuda, method=training["method"], packing=training["packing"]
+    )
     import_backend_first(backend)
     from transformers import AutoTokenizer, TrainerCallback
 
@@ -347,11 +389,26 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
                 profiled["top"] = _top_kernels(profiler, args.profile_steps, "device" if cuda else "cpu")
 
     steps = args.warmup + args.steps + (args.profile_steps or 0)
-    trainer, mode = build_trainer(spec, model, tokenizer, backend, rows, rows[:2], callbacks=[Timing(), Profile()], sft_overrides={
-        "max_steps": steps, "gradient_accumulation_steps": accumulation, "eval_strategy": "no", "save_strategy": "no",
-        "load_best_model_at_end": False, "logging_steps": 1, "report_to": [], "output_dir": str(work),
-        "include_num_input_tokens_seen": "all",
-    })
+    trainer, mode = build_trainer(
+        spec,
+        model,
+        tokenizer,
+        backend,
+        rows,
+        rows[:2],
+        callbacks=[Timing(), Profile()],
+        sft_overrides={
+            "max_steps": steps,
+            "gradient_accumulation_steps": accumulation,
+            "eval_strategy": "no",
+            "save_strategy": "no",
+            "load_best_model_at_end": False,
+            "logging_steps": 1,
+            "report_to": [],
+            "output_dir": str(work),
+            "include_num_input_tokens_seen": "all",
+        },
+    )
     if trainer.accelerator.num_processes != gpus:
         raise RuntimeError(f"case asks for {gpus} GPU(s) but trains in {trainer.accelerator.num_processes} process(es)")
     if keep_peft_input_cast:
@@ -363,26 +420,48 @@ def run_project(variant: str, layout: str, overrides: dict[str, Any], args: argp
     trainer.train()
     warmup = args.warmup
     if profiled.get("top"):  # profiled steps are slower: timing starts at the end of the last one
-        clock.marks, warmup = clock.marks[args.warmup + args.profile_steps - 1:], 1
-    return _summary(clock.steps(), warmup, losses, {"profile_top_kernels": profiled.get("top"), "gpus": gpus,
-        "processes": trainer.accelerator.num_processes, "distributed_type": str(trainer.accelerator.distributed_type),
-        "per_device_batch_size": training["per_device_batch_size"], "gradient_checkpointing": training["gradient_checkpointing"], "backend": backend.name,
-        "liger": backend.use_liger, "packing": training["packing"], "loss_mode": mode.value,
-        "optimizer": optimizer_name(trainer),
-        "attn_implementation": trainer.model.config._attn_implementation, **_memory(torch)})
+        clock.marks, warmup = clock.marks[args.warmup + args.profile_steps - 1 :], 1
+    return _summary(
+        clock.steps(),
+        warmup,
+        losses,
+        {
+            "profile_top_kernels": profiled.get("top"),
+            "gpus": gpus,
+            "processes": trainer.accelerator.num_processes,
+            "distributed_type": str(trainer.accelerator.distributed_type),
+            "per_device_batch_size": training["per_device_batch_size"],
+            "gradient_checkpointing": training["gradient_checkpointing"],
+            "backend": backend.name,
+            "liger": backend.use_liger,
+            "packing": training["packing"],
+            "loss_mode": mode.value,
+            "optimizer": optimizer_name(trainer),
+            "attn_implementation": trainer.model.config._attn_implementation,
+            **_memory(torch),
+        },
+    )
 
 
 def _top_kernels(profiler: Any, steps: int, clock: str, rows: int = 25) -> list[dict]:
     """The kernels (ops on a CPU) with the most self time per step (ms) on `clock` ("device" or
     "cpu"), their share of all such time and their calls per step."""
+
     def self_us(event: Any) -> float:
         return getattr(event, f"self_{clock}_time_total")
 
     events = [e for e in profiler.key_averages() if self_us(e) > 0]
     total = sum(self_us(e) for e in events) or 1.0
     ranked = sorted(events, key=self_us, reverse=True)[:rows]
-    return [{"kernel": e.key[:90], "ms_per_step": round(self_us(e) / 1000 / steps, 2),
-             "share": round(self_us(e) / total, 4), "calls_per_step": e.count // steps} for e in ranked]
+    return [
+        {
+            "kernel": e.key[:90],
+            "ms_per_step": round(self_us(e) / 1000 / steps, 2),
+            "share": round(self_us(e) / total, 4),
+            "calls_per_step": e.count // steps,
+        }
+        for e in ranked
+    ]
 
 
 def parse_case(name: str) -> tuple[str, str, str, dict[str, Any], str]:
@@ -412,9 +491,15 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
     cfg = model_config(args.tiny)
     tflops = flops_per_token(cfg, method, args.max_length) * result["tokens_per_s"] / 1e12
     gpus = result.get("gpus", 1)
-    return {"case": name, "method": method, **result, "model_tflops": round(tflops, 1),
-            "mfu": round(tflops / (PEAK_BF16_TFLOPS * gpus), 4), "case_wall_s": round(time.perf_counter() - started, 1),
-            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+    return {
+        "case": name,
+        "method": method,
+        **result,
+        "model_tflops": round(tflops, 1),
+        "mfu": round(tflops / (PEAK_BF16_TFLOPS * gpus), 4),
+        "case_wall_s": round(time.perf_counter() - started, 1),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
 
 
 def case_env(name: str) -> dict[str, str]:
@@ -432,7 +517,11 @@ def case_command(name: str, argv: list[str]) -> list[str]:
     reshard_after_forward from the case where it sets one, else the launcher's default)."""
     _, _, _, overrides, method = parse_case(name)
     gpus = int(overrides.get("gpus", 1))
-    launcher = {"reshard_after_forward": bool(overrides["reshard_after_forward"])} if "reshard_after_forward" in overrides else {}
+    launcher = (
+        {"reshard_after_forward": bool(overrides["reshard_after_forward"])}
+        if "reshard_after_forward" in overrides
+        else {}
+    )
     prefix = accelerate_launch_prefix(gpus, method == "full", **launcher) if gpus > 1 else [sys.executable]
     return [*prefix, __file__, "--run-case", name, *argv]
 
@@ -446,17 +535,21 @@ def _table(results: list[dict]) -> str:
             continue
         loss = f"{r['losses'][0]:.3f}/{r['losses'][-1]:.3f}" if r["losses"] else "-"
         peak = r["peak_allocated_gib"]
-        lines.append(f"{r['case']:58} {r['tokens_per_s']:8.0f} {r['model_tflops']:8.1f} {r['mfu']:6.1%} "
-                     f"{(peak if peak is not None else float('nan')):9.1f} {loss:>16}")
+        lines.append(
+            f"{r['case']:58} {r['tokens_per_s']:8.0f} {r['model_tflops']:8.1f} {r['mfu']:6.1%} "
+            f"{(peak if peak is not None else float('nan')):9.1f} {loss:>16}"
+        )
     return "\n".join(lines)
 
 
 def _speedups(results: list[dict]) -> dict[str, float]:
     """Each one-GPU project case's tokens/s over the plain baseline of its method in this run."""
     base = {r["method"]: r["tokens_per_s"] for r in results if r["case"].startswith("plain:") and "error" not in r}
-    return {r["case"]: round(r["tokens_per_s"] / base[r["method"]], 3)
-            for r in results if r["case"].startswith("project:") and "error" not in r and r["method"] in base
-            and r.get("gpus", 1) == 1}
+    return {
+        r["case"]: round(r["tokens_per_s"] / base[r["method"]], 3)
+        for r in results
+        if r["case"].startswith("project:") and "error" not in r and r["method"] in base and r.get("gpus", 1) == 1
+    }
 
 
 def _scaling_key(name: str) -> tuple:
@@ -473,8 +566,11 @@ def _scaling(results: list[dict]) -> dict[str, float]:
     """Each multi-GPU case's tokens/s over the one-GPU case with the same `_scaling_key` in this run."""
     ok = [r for r in results if r["case"].startswith("project:") and "error" not in r]
     single = {_scaling_key(r["case"]): r["tokens_per_s"] for r in ok if r.get("gpus", 1) == 1}
-    return {r["case"]: round(r["tokens_per_s"] / single[_scaling_key(r["case"])], 3)
-            for r in ok if r.get("gpus", 1) > 1 and _scaling_key(r["case"]) in single}
+    return {
+        r["case"]: round(r["tokens_per_s"] / single[_scaling_key(r["case"])], 3)
+        for r in ok
+        if r.get("gpus", 1) > 1 and _scaling_key(r["case"]) in single
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -482,8 +578,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=";".join(DEFAULT_CASES), help="';'-separated case names")
     parser.add_argument("--run-case", help="run one case in this process and print its result line")
     parser.add_argument("--tokenizer", help="folder with a chat-template tokenizer (default: the packaged SmolLM2's)")
-    parser.add_argument("--profile", help="configs profile of the project cases (default: production on a CUDA "
-                        "host, local elsewhere: production's flex attention has no backward on a CPU)")
+    parser.add_argument(
+        "--profile",
+        help="configs profile of the project cases (default: production on a CUDA "
+        "host, local elsewhere: production's flex attention has no backward on a CPU)",
+    )
     parser.add_argument("--max-length", type=int, default=4096)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6)
@@ -491,7 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a few-million-parameter model (CPU check of the script)")
     parser.add_argument("--work-dir", default="/tmp/train_throughput")
     parser.add_argument("--model-dir", default="/tmp/train_throughput/qwen3-8b-random")
-    parser.add_argument("--profile-steps", type=int, default=0, help="profile this many steps after warm-up (not timed)")
+    parser.add_argument(
+        "--profile-steps", type=int, default=0, help="profile this many steps after warm-up (not timed)"
+    )
     parser.add_argument("--case-timeout", type=int, default=240, help="seconds one case may take")
     parser.add_argument("--out", type=Path, default=RESULT_PATH)
     args = parser.parse_args(argv)
@@ -520,23 +621,38 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped: needs {needed} GPUs, {visible_gpus} visible", flush=True)
             continue
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=args.case_timeout, env=case_env(case))
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=args.case_timeout, env=case_env(case)
+            )
             lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
             if done.returncode != 0 or not lines:
-                failure = RuntimeError(f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or done.stdout[-300:]}")
+                failure = RuntimeError(
+                    f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:] or done.stdout[-300:]}"
+                )
                 failure.stderr = done.stderr
                 raise failure
-            result = json.loads(lines[-1][len(RESULT_PREFIX):])
+            result = json.loads(lines[-1][len(RESULT_PREFIX) :])
             sys.stderr.write(done.stderr[-1500:])
         except (subprocess.TimeoutExpired, RuntimeError) as error:
             stderr = getattr(error, "stderr", None) or ""
-            result = {"case": case, "error": str(error)[:2000], "stderr_tail": (stderr if isinstance(stderr, str) else "")[-4000:]}
+            result = {
+                "case": case,
+                "error": str(error)[:2000],
+                "stderr_tail": (stderr if isinstance(stderr, str) else "")[-4000:],
+            }
             print(str(error)[-2000:], stderr[-2000:] if isinstance(stderr, str) else "", file=sys.stderr)
         print(json.dumps(result), flush=True)
         results.append(result)
-        payload = {"max_length": args.max_length, "warmup": args.warmup, "steps": args.steps, "tiny": args.tiny,
-                   "peak_bf16_tflops": PEAK_BF16_TFLOPS, "results": results, "speedup_vs_plain": _speedups(results),
-                   "scaling_vs_one_gpu": _scaling(results)}
+        payload = {
+            "max_length": args.max_length,
+            "warmup": args.warmup,
+            "steps": args.steps,
+            "tiny": args.tiny,
+            "peak_bf16_tflops": PEAK_BF16_TFLOPS,
+            "results": results,
+            "speedup_vs_plain": _speedups(results),
+            "scaling_vs_one_gpu": _scaling(results),
+        }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
     print(_table(results))

@@ -145,7 +145,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply pending migrations in one transaction each; return the resulting version."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"
+    )
     current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
     if current > SCHEMA_VERSION:
         raise RuntimeError(

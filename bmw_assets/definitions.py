@@ -65,10 +65,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "llm": paragraph_filter(settings),
         "model_configs": ModelConfigsResource(profile=settings.profile, configs_dir=str(settings.configs_dir)),
         "facts": facts,
-        "compute": ComputeResource(num_gpus=compute.num_gpus, hub_offline=compute.hub_offline,
-                                   launcher=compute.launcher, kubernetes=kubernetes),  # fmt: skip
-        "failure_policy": FailurePolicyResource(max_failure_rate=settings.failure_policy.max_failure_rate,
-                                                severity=settings.failure_policy.severity),  # fmt: skip
+        "compute": ComputeResource(
+            num_gpus=compute.num_gpus, hub_offline=compute.hub_offline, launcher=compute.launcher, kubernetes=kubernetes
+        ),  # fmt: skip
+        "failure_policy": FailurePolicyResource(
+            max_failure_rate=settings.failure_policy.max_failure_rate, severity=settings.failure_policy.severity
+        ),  # fmt: skip
         "retrain_policy": RetrainPolicyResource(min_new_articles=settings.retrain_min_new_articles),
         "io_manager": ManifestIOManager(root=str(layout.manifests_dir)),
     }
@@ -85,8 +87,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *sharing.sharing_assets(variants),
         ],
         jobs=[*jobs.pipeline_jobs(variants), sharing.publish_to_hub],
-        sensors=[sensors.new_press_releases, sensors.retrain_on_new_articles, sensors.automation,
-                 run_recovery.recover_dead_runs_sensor(run_recovery.location_pools(settings))],
+        sensors=[
+            sensors.new_press_releases,
+            sensors.retrain_on_new_articles,
+            sensors.automation,
+            run_recovery.recover_dead_runs_sensor(run_recovery.location_pools(settings)),
+        ],
         resources=build_resources(settings),
     )
 

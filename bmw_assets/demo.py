@@ -166,7 +166,9 @@ def main() -> int:
         sys.stdout.flush()
         os._exit(130)  # the worker thread may be inside a step: do not wait for it
     comparison = settings.storage.reports_dir / "comparison" / "comparison.md"
-    print(f"\nAll assets materialized in {(time.monotonic() - started) / 60:.1f} min on the {settings.profile} profile.\n")
+    print(
+        f"\nAll assets materialized in {(time.monotonic() - started) / 60:.1f} min on the {settings.profile} profile.\n"
+    )
     print(Path(comparison).read_text())
     print(f"\nReports: {settings.storage.reports_dir}  ·  catalog: {settings.storage.catalog_path}  ·  UI: make ui")
     return 0

@@ -36,8 +36,10 @@ class InflateBudget:
                     break  # the input ran out before the stream's end
                 inflated += len(out)
                 if self.used + inflated > self.max_bytes:
-                    raise ValueError(f"{what}: compressed streams inflate past {self.max_bytes} bytes "
-                                     "(a deflate bomb, or a PDF far larger than a press release)")
+                    raise ValueError(
+                        f"{what}: compressed streams inflate past {self.max_bytes} bytes "
+                        "(a deflate bomb, or a PDF far larger than a press release)"
+                    )
         except zlib.error as error:
             raise ValueError(f"{what}: content stream does not inflate ({error})") from error
         if not decompressor.eof:

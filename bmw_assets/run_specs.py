@@ -152,4 +152,3 @@ class EvalSpec(_Spec):
     @property
     def folder(self) -> EvaluationFolder:
         return EvaluationFolder(self.output_dir)
-

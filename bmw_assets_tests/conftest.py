@@ -114,7 +114,10 @@ class ScriptedServer:
 def chat_reply(content: str) -> web.Response:
     return web.json_response(
         {
-            "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "scripted",
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }

@@ -103,7 +103,7 @@ def _units(text: str, span: Span, fits_alone: Callable[[str], bool], level: int)
         pieces = _word_spans(text, span)
     else:
         raise ValueError(
-            f"the word {text[span[0]:span[1]][:40]!r} does not fit max_length even alone; raise max_length"
+            f"the word {text[span[0] : span[1]][:40]!r} does not fit max_length even alone; raise max_length"
         )
     units: list[Span] = []
     for piece in pieces:

@@ -14,7 +14,9 @@ OPEN, CLOSE = "«", "»"
 PIECE_CHARS = 600  # a longer stretch of text shows its start and end around an elision
 
 
-def marked_text(tokenizer: Any, token_ids: Sequence[int], carries_loss: Sequence[bool], max_chars: int = PIECE_CHARS) -> str:
+def marked_text(
+    tokenizer: Any, token_ids: Sequence[int], carries_loss: Sequence[bool], max_chars: int = PIECE_CHARS
+) -> str:
     """The decoded tokens, special tokens included, with each run that carries loss between « and »;
     a run longer than `max_chars` characters keeps its start and end around "… (N tokens) …"."""
     pieces, start = [], 0
@@ -69,4 +71,6 @@ def training_preview(tokenizer_path: str, rows: Sequence[dict[str, Any]], styles
     for variant, flag in assistant_only_loss.items():
         variants_by_mode.setdefault(choose_loss_mode(tokenizer, flag), []).append(variant)
     chosen = preview_rows(rows, styles)
-    return "\n\n".join(loss_preview_markdown(tokenizer, chosen, mode, variants) for mode, variants in variants_by_mode.items())
+    return "\n\n".join(
+        loss_preview_markdown(tokenizer, chosen, mode, variants) for mode, variants in variants_by_mode.items()
+    )

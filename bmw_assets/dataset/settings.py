@@ -47,9 +47,7 @@ class DatasetSettings:
             raise ValueError(f"styles is empty; use some of {list(STYLES)}")
         fractions = (self.train_fraction, self.validation_fraction, self.test_fraction)
         if any(not 0 <= f <= 1 for f in fractions) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
-            raise ValueError(
-                f"split fractions {fractions} must each lie in [0, 1] and add up to 1 (e.g. 0.8/0.1/0.1)"
-            )
+            raise ValueError(f"split fractions {fractions} must each lie in [0, 1] and add up to 1 (e.g. 0.8/0.1/0.1)")
         if self.test_strategy not in TEST_STRATEGIES:
             raise ValueError(f"test_strategy={self.test_strategy!r}; use one of {list(TEST_STRATEGIES)}")
         if not 0 < self.near_duplicate_threshold <= 1:

@@ -93,9 +93,7 @@ def check_max_length(rows: Iterable[Mapping[str, Any]], max_length: int, tokeniz
     problems = []
     longest = 0
     for row in rows:
-        length = (
-            len(tokenizer(row["text"], add_special_tokens=False)["input_ids"]) if tokenizer else int(row["tokens"])
-        )
+        length = len(tokenizer(row["text"], add_special_tokens=False)["input_ids"]) if tokenizer else int(row["tokens"])
         longest = max(longest, length)
         if length > max_length:
             problems.append(f"{_where(row)}: {length} tokens > {max_length}")

@@ -1,7 +1,5 @@
 """`chatml_dataset` and the blocking checks that guard training from a bad dataset."""
 
-
-
 import dagster as dg
 
 from bmw_assets.dataset.build import load_split
@@ -81,16 +79,27 @@ def chatml_dataset(
     }
     histogram = plot_token_histogram(manifest, layout.reports_dir / "datasets" / f"{manifest.version[:16]}_tokens.png")
     yield dg.MaterializeResult(
-        value={"version": manifest.version, "path": manifest.path, "max_length": settings.max_length,
-               "system_prompt": settings.system_prompt},  # fmt: skip
+        value={
+            "version": manifest.version,
+            "path": manifest.path,
+            "max_length": settings.max_length,
+            "system_prompt": settings.system_prompt,
+        },  # fmt: skip
         # The content hash: models trained on an older one show as unsynced (stale) in the UI.
         data_version=dg.DataVersion(manifest.version),
         metadata={
             "version": manifest.version,
             "path": dg.MetadataValue.path(manifest.path),
             "rows_and_tokens": metadata_table(
-                [{"split": s, "articles": manifest.articles[s], "rows": sum(manifest.rows[s].values()),
-                  "tokens": sum(manifest.tokens[s].values())} for s in SPLITS]  # fmt: skip
+                [
+                    {
+                        "split": s,
+                        "articles": manifest.articles[s],
+                        "rows": sum(manifest.rows[s].values()),
+                        "tokens": sum(manifest.tokens[s].values()),
+                    }
+                    for s in SPLITS
+                ]  # fmt: skip
             ),
             "rows_by_style": dg.MetadataValue.json(manifest.rows),
             "chunked_articles": manifest.chunked_articles,

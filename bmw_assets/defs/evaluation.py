@@ -35,7 +35,6 @@ from bmw_assets.stages.evaluation import (
 )
 from bmw_assets.training.artifacts import model_to_evaluate
 
-
 BEATS_BASE_CHECK = "beats_base_on_heldout_perplexity"
 FORGETTING_CHECK = "forgetting_within_limit"
 
@@ -151,7 +150,9 @@ def base_model_report(
     return _evaluate_base(context, compute, storage, facts, chatml_dataset, model_configs, base_model, BASE_VARIANT)
 
 
-def _evaluate_base(context, compute, storage, facts, dataset, model_configs, base_model, variant, retrieval_corpus=None):
+def _evaluate_base(
+    context, compute, storage, facts, dataset, model_configs, base_model, variant, retrieval_corpus=None
+):
     """The base model's evaluation (alone, or as the retrieval baseline), once per dataset version."""
     measurement = next(iter(model_configs.load_valid()[0].values())).evaluation.measurement()
     model = EvaluatedModel(path=base_model["path"])
@@ -286,11 +287,12 @@ def variant_comparison(
     verdicts = [report_verdict(r, base, model_configs.load(v).evaluation.max_forgetting_pct) if r else None
                 for v, r in reports.items()]  # fmt: skip
     lines = [
-        judged.line() if judged else f"**{v}**: not evaluated yet."
-        for v, judged in zip(reports, verdicts, strict=True)
+        judged.line() if judged else f"**{v}**: not evaluated yet." for v, judged in zip(reports, verdicts, strict=True)
     ]
-    lines.append(f"**{RAG_VARIANT}** (retrieval baseline): fact recall on training articles "
-                 f"{retrieval.fact_recall['train']['rate']:.0%} against the base's {base.fact_recall['train']['rate']:.0%}.")
+    lines.append(
+        f"**{RAG_VARIANT}** (retrieval baseline): fact recall on training articles "
+        f"{retrieval.fact_recall['train']['rate']:.0%} against the base's {base.fact_recall['train']['rate']:.0%}."
+    )
     samples = {"base": base.samples} | {v: r.samples for v, r in reports.items() if r is not None}
     metadata = {
         "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines)),
@@ -304,4 +306,6 @@ def variant_comparison(
     }
     if bars is not None:
         metadata["metrics"] = markdown_image(bars, "metrics per variant against the base")
-    return dg.MaterializeResult(value={"table": table.to_dicts(), "markdown": str(out / "comparison.md")}, metadata=metadata)
+    return dg.MaterializeResult(
+        value={"table": table.to_dicts(), "markdown": str(out / "comparison.md")}, metadata=metadata
+    )

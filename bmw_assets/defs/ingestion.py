@@ -112,4 +112,3 @@ def raw_pdfs(
         },
         check_results=[failure_policy.check(attachment_failure_rate(layout.catalog_path), "attachments")],
     )
-

@@ -79,8 +79,9 @@ def pod_settings(deployment: KubernetesSettings, storage_root: str) -> K8sPodSet
     key `token` becomes HF_TOKEN. ImportError without the `k8s` extra."""
     pipes_k8s_client()  # fail when the definitions load, not at the first training run
     if not deployment.image or not deployment.storage_claim:
-        raise ValueError("the kubernetes launcher needs an image and a storage claim "
-                         "(BMW_K8S_IMAGE, BMW_K8S_STORAGE_CLAIM)")
+        raise ValueError(
+            "the kubernetes launcher needs an image and a storage claim (BMW_K8S_IMAGE, BMW_K8S_STORAGE_CLAIM)"
+        )
     token_secret = deployment.hf_token_secret
     return K8sPodSettings(
         image=deployment.image,

@@ -45,7 +45,9 @@ def metadata_table(rows: Sequence[dict[str, Any]], descriptions: dict[str, str] 
     header = list(rows[0]) if rows else []
     descriptions = descriptions or {}
     schema = dg.TableSchema(
-        columns=[dg.TableColumn(h, _column_type([r.get(h) for r in rows]), description=descriptions.get(h)) for h in header]
+        columns=[
+            dg.TableColumn(h, _column_type([r.get(h) for r in rows]), description=descriptions.get(h)) for h in header
+        ]
     )
     return dg.MetadataValue.table(records=[dg.TableRecord({h: r.get(h) for h in header}) for r in rows], schema=schema)
 

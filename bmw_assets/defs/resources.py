@@ -49,8 +49,12 @@ class PressClubResource(dg.ConfigurableResource, ABC):
         """The client settings of the press room itself, before the download limits."""
 
     def client_settings(self) -> ClientSettings:
-        limits = {"body_deadline_s": self.body_deadline_s, "min_bytes_per_s": self.min_bytes_per_s,
-                  "rate_grace_s": self.rate_grace_s, "max_retry_after_s": self.max_retry_after_s}
+        limits = {
+            "body_deadline_s": self.body_deadline_s,
+            "min_bytes_per_s": self.min_bytes_per_s,
+            "rate_grace_s": self.rate_grace_s,
+            "max_retry_after_s": self.max_retry_after_s,
+        }
         return replace(self.site_settings(), **{k: v for k, v in limits.items() if v is not None})
 
 
@@ -220,7 +224,9 @@ class ComputeResource(dg.ConfigurableResource):
     launcher: Literal["subprocess", "kubernetes"] = "subprocess"
     kubernetes: K8sPodSettings | None = None
 
-    def train(self, context: dg.AssetExecutionContext, spec_path: Path, method: str) -> dg.PipesClientCompletedInvocation:
+    def train(
+        self, context: dg.AssetExecutionContext, spec_path: Path, method: str
+    ) -> dg.PipesClientCompletedInvocation:
         command = training_command(spec_path, num_gpus=self.num_gpus, fsdp=method == "full")
         return self.run_command(context, command, gpus=self.num_gpus)
 
@@ -228,10 +234,16 @@ class ComputeResource(dg.ConfigurableResource):
         command = [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)]
         return self.run_command(context, command, gpus=min(self.num_gpus, 1))
 
-    def run_command(self, context: dg.AssetExecutionContext, command: list[str], gpus: int) -> dg.PipesClientCompletedInvocation:
+    def run_command(
+        self, context: dg.AssetExecutionContext, command: list[str], gpus: int
+    ) -> dg.PipesClientCompletedInvocation:
         """Run `command` (a Pipes-speaking process using `gpus` GPUs) through the configured launcher."""
         if self.launcher == "kubernetes":
             if self.kubernetes is None:
-                raise ValueError("launcher is 'kubernetes' but no pod settings are given (BMW_K8S_IMAGE, BMW_K8S_STORAGE_CLAIM)")
+                raise ValueError(
+                    "launcher is 'kubernetes' but no pod settings are given (BMW_K8S_IMAGE, BMW_K8S_STORAGE_CLAIM)"
+                )
             return run_in_pod(context, command, self.kubernetes, pod_env(offline=self.hub_offline), gpus)
-        return dg.PipesSubprocessClient(env=training_env(offline=self.hub_offline)).run(context=context, command=command)
+        return dg.PipesSubprocessClient(env=training_env(offline=self.hub_offline)).run(
+            context=context, command=command
+        )

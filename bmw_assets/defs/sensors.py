@@ -80,15 +80,20 @@ def retrain_on_new_articles(
     summary = "; ".join(f"{f.variant}: {f.new_articles} new articles" for f in stale) or "none"
     threshold = retrain_policy.min_new_articles
     if threshold <= 0:
-        return dg.SkipReason(f"retraining on new articles is off (BMW_RETRAIN_MIN_NEW_ARTICLES); stale models: {summary}")
+        return dg.SkipReason(
+            f"retraining on new articles is off (BMW_RETRAIN_MIN_NEW_ARTICLES); stale models: {summary}"
+        )
     # Only variants trained before: a first training is a deliberate backfill, not automation.
     due = [f for f in stale if f.trained_on is not None and f.new_articles >= threshold]
     if not due:
         return dg.SkipReason(f"no trained model lacks {threshold} or more new articles; stale models: {summary}")
     tags = {"bmw/dataset_version": due[0].newest}
     return [
-        dg.RunRequest(f"retrain-{f.variant}-{f.newest[:16]}", partition_key=f.variant,
-                      tags={**tags, "bmw/retrain_new_articles": str(f.new_articles)})  # fmt: skip
+        dg.RunRequest(
+            f"retrain-{f.variant}-{f.newest[:16]}",
+            partition_key=f.variant,
+            tags={**tags, "bmw/retrain_new_articles": str(f.new_articles)},
+        )  # fmt: skip
         for f in due
     ]
 

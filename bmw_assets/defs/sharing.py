@@ -159,10 +159,16 @@ class PublishConfig(dg.Config):
     model_repo_ids: dict[str, str] = Field(default_factory=dict, description="variant -> model repo id, e.g. "
                                            "{original_lora: my-org/bmw-smollm2-original-lora}")  # fmt: skip
     private: bool = Field(default=True, description="create new repos as private")
-    token_env: str = Field(default=TOKEN_ENV, description="environment variable holding a Hub write token: "
-                           "HF_TOKEN or HUGGING_FACE_HUB_TOKEN (no other variable is read)")
-    endpoint: str | None = Field(default=None, description="Hub URL; None: $HF_ENDPOINT or https://huggingface.co. "
-                                 "Only https://huggingface.co and $BMW_HUB_ENDPOINT are accepted")
+    token_env: str = Field(
+        default=TOKEN_ENV,
+        description="environment variable holding a Hub write token: "
+        "HF_TOKEN or HUGGING_FACE_HUB_TOKEN (no other variable is read)",
+    )
+    endpoint: str | None = Field(
+        default=None,
+        description="Hub URL; None: $HF_ENDPOINT or https://huggingface.co. "
+        "Only https://huggingface.co and $BMW_HUB_ENDPOINT are accepted",
+    )
 
 
 def _materialized_folder(context: dg.OpExecutionContext, asset: str, partition: str | None, key: str) -> Path:

@@ -16,10 +16,15 @@ GATED_SHARE_CHECK = "gated_share_within_limit"
 
 
 class RegexTextConfig(dg.Config):
-    pdf_timeout_s: float = Field(default=30.0, gt=0, description="seconds one PDF may take to parse before "
-                                 "it is abandoned and the article falls back to its HTML body")
-    text_gates_file: str | None = Field(default=None, description="YAML with the text gates' thresholds; "
-                                        "default configs/text_gates.yaml")
+    pdf_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds one PDF may take to parse before "
+        "it is abandoned and the article falls back to its HTML body",
+    )
+    text_gates_file: str | None = Field(
+        default=None, description="YAML with the text gates' thresholds; default configs/text_gates.yaml"
+    )
 
 
 def gated_share_check(rate: FailureRate, max_share: float) -> dg.AssetCheckResult:
@@ -70,7 +75,9 @@ def furniture_metadata(found: dict) -> dict[str, object]:
         "furniture_like_by_sign": dg.MetadataValue.json(found["by_sign"]),
         "furniture_like_examples": dg.MetadataValue.md(
             f"{found['flagged']} of {found['lines']} lines look like furniture.\n\n"
-            f"| article | signs | line |\n|---|---|---|\n{rows}" if rows else "No furniture-like lines left."
+            f"| article | signs | line |\n|---|---|---|\n{rows}"
+            if rows
+            else "No furniture-like lines left."
         ),
     }
 
@@ -82,7 +89,8 @@ def furniture_metadata(found: dict) -> dict[str, object]:
     check_specs=[
         failure_rate_spec("regex_text"),
         dg.AssetCheckSpec(
-            GATED_SHARE_CHECK, asset="regex_text",
+            GATED_SHARE_CHECK,
+            asset="regex_text",
             description="Share of articles whose text failed a text gate (wrong language, garbled, table only: "
             "switched to the HTML body or rejected) at most max_gated_share of configs/text_gates.yaml (20%). "
             "The real press room gives about 9%; a jump points at a broken extractor rather than bad PDFs.",
@@ -140,6 +148,8 @@ def llm_text(
         metadata["f1_change"] = dg.MetadataValue.md(
             f"Mean F1 against the HTML body: regex **{before:.4f}** → LLM **{after:.4f}**: the LLM step {verdict} it."
         )
-    metadata |= {k: extra[k] for k in ("judge", "requests", "cache_hits", "fallbacks", "paragraphs_kept", "paragraphs_dropped")}
+    metadata |= {
+        k: extra[k] for k in ("judge", "requests", "cache_hits", "fallbacks", "paragraphs_kept", "paragraphs_dropped")
+    }
     metadata["rejected"] = dg.MetadataValue.json(extra["rejected"])
     return dg.MaterializeResult(value=asdict(summary), metadata=metadata)

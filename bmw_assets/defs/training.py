@@ -47,16 +47,19 @@ TRAINING_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPO
 
 def training_assets(variants: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """`base_model`, and `trained_model` with one partition per variant in `variants`."""
-    return [base_model, dg.asset(
-        partitions_def=variants,
-        group_name="training",
-        kinds={"pytorch", "transformers"},
-        pool="gpu",
-        retry_policy=TRAINING_RETRY,
-        description="The base model after the variant's layer surgery, fine-tuned (full or LoRA) on the "
-        "`chatml_dataset` train split with TRL, launched through Dagster Pipes. Checkpoints live under "
-        "`models/<variant>/<run_id>/`; this asset's value is their manifest. An interrupted run resumes.",
-    )(trained_model)]
+    return [
+        base_model,
+        dg.asset(
+            partitions_def=variants,
+            group_name="training",
+            kinds={"pytorch", "transformers"},
+            pool="gpu",
+            retry_policy=TRAINING_RETRY,
+            description="The base model after the variant's layer surgery, fine-tuned (full or LoRA) on the "
+            "`chatml_dataset` train split with TRL, launched through Dagster Pipes. Checkpoints live under "
+            "`models/<variant>/<run_id>/`; this asset's value is their manifest. An interrupted run resumes.",
+        )(trained_model),
+    ]
 
 
 def trained_model(

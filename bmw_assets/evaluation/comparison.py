@@ -59,7 +59,8 @@ def _row(variant: str, report: EvalReport | None, base: EvalReport, stats: Mappi
             "general_perplexity": metrics["general_perplexity"],
             "forgetting_change_pct": (
                 100.0 * (metrics["general_perplexity"] / base_general - 1.0)
-                if metrics["general_perplexity"] is not None and base_general else None
+                if metrics["general_perplexity"] is not None and base_general
+                else None
             ),
             "fact_recall_train": metrics["fact_recall_train"],
             "fact_recall_test": metrics["fact_recall_test"],

@@ -123,6 +123,8 @@ def fact_recall(
     """Answer `questions` greedily (thinking off where the template supports it) and score them;
     `prompts[i]`, when given, is the user turn asking question i (e.g. with retrieved passages)."""
     turns = [q.question for q in questions] if prompts is None else list(prompts)
-    prompt_ids = [chat_prompt_ids(tokenizer, turn, enable_thinking=False, system_prompt=system_prompt) for turn in turns]
+    prompt_ids = [
+        chat_prompt_ids(tokenizer, turn, enable_thinking=False, system_prompt=system_prompt) for turn in turns
+    ]
     predictions = generate_greedy(model, tokenizer, prompt_ids, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return score_fact_recall(questions, predictions)

@@ -70,7 +70,9 @@ def general_documents(max_chars: int = DEFAULT_MAX_CHARS, wordnet_dir: Path = WO
     return ["\n".join(chosen[i : i + ENTRIES_PER_DOCUMENT]) for i in range(0, len(chosen), ENTRIES_PER_DOCUMENT)]
 
 
-def write_general_text(path: Path, max_chars: int = DEFAULT_MAX_CHARS, wordnet_dir: Path = WORDNET_DIR) -> dict[str, Any]:
+def write_general_text(
+    path: Path, max_chars: int = DEFAULT_MAX_CHARS, wordnet_dir: Path = WORDNET_DIR
+) -> dict[str, Any]:
     """Write the general-English documents as JSONL ({"text": ...} per document) at `path`, the
     format the evaluation reads its texts in; return {"source", "documents", "chars"}."""
     documents = general_documents(max_chars, wordnet_dir)

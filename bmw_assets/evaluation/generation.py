@@ -93,7 +93,9 @@ def generate_greedy(
             do_sample=False,
             max_new_tokens=max_new_tokens,
             pad_token_id=pad_id,
-            top_p=None, top_k=None, temperature=None,
+            top_p=None,
+            top_k=None,
+            temperature=None,
         )
         for ids in completion_ids(sequences.cpu(), input_ids.shape[1], stop_ids):
             answers.append(tokenizer.decode(ids, skip_special_tokens=True).strip())
@@ -128,7 +130,8 @@ def sample_answers(
         attention_mask=torch.ones_like(input_ids),
         do_sample=True,
         temperature=temperature,
-        top_k=None, top_p=None,  # plain sampling, as semantic entropy assumes
+        top_k=None,
+        top_p=None,  # plain sampling, as semantic entropy assumes
         num_return_sequences=n,
         max_new_tokens=max_new_tokens,
         pad_token_id=pad_id,

@@ -116,7 +116,9 @@ class LLMJudge:
         """True when the endpoint answers that `first` entails `second`."""
         response = self._client.chat.completions.create(
             model=self.model,
-            messages=[{"role": "user", "content": _ENTAILMENT_PROMPT.format(question=question, first=first, second=second)}],
+            messages=[
+                {"role": "user", "content": _ENTAILMENT_PROMPT.format(question=question, first=first, second=second)}
+            ],
             temperature=0,
             max_tokens=16,
         )
@@ -127,7 +129,9 @@ class LLMJudge:
         return self.entails(question, first, second) and self.entails(question, second, first)
 
 
-def build_judge(kind: str, *, model: str | None = None, threshold: float = 0.8, base_url: str | None = None) -> MeaningJudge:
+def build_judge(
+    kind: str, *, model: str | None = None, threshold: float = 0.8, base_url: str | None = None
+) -> MeaningJudge:
     """A judge from the evaluation config: `kind` embedding|nli|llm; `model` is the
     embedding/NLI model path or the endpoint's model name; `base_url` is the
     endpoint for `llm`."""

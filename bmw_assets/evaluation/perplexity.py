@@ -72,8 +72,13 @@ class PerplexityResult:
         return math.sqrt(sum((d - mean) ** 2 for d in draws) / (len(draws) - 1))
 
     def to_dict(self) -> dict[str, float | int | None | list]:
-        return {"nll_sum": self.nll_sum, "tokens": self.tokens, "perplexity": self.perplexity,
-                "standard_error": self.standard_error, "documents": [list(d) for d in self.documents]}
+        return {
+            "nll_sum": self.nll_sum,
+            "tokens": self.tokens,
+            "perplexity": self.perplexity,
+            "standard_error": self.standard_error,
+            "documents": [list(d) for d in self.documents],
+        }
 
 
 def sliding_windows(n_tokens: int, max_length: int, stride: int, document: int = 0) -> list[Window]:

@@ -140,7 +140,13 @@ def render_markdown(report: EvalReport) -> str:
         for metric, (value, n) in report.metrics().items()
     ]
     for split in ("train", "test"):
-        lines += ["", f"## Fact recall ({split} articles)", "", "| question | reference | answer | correct |", "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"## Fact recall ({split} articles)",
+            "",
+            "| question | reference | answer | correct |",
+            "| --- | --- | --- | --- |",
+        ]
         lines += [
             f"| {_cell(a['question'])} | {_cell(a['reference'])} | {_cell(a['prediction'])} | {'yes' if a['correct'] else 'no'} |"
             for a in report.fact_recall[split]["answers"]

@@ -28,9 +28,9 @@ def article_texts(split_path: Path) -> list[str]:
         for line in filter(str.strip, handle):
             row = json.loads(line)
             if row.get("style") in by_style:
-                by_style[row["style"]].setdefault(row["article_id"], {})[int(row.get("chunk", 0))] = (
-                    row["messages"][-1]["content"]
-                )
+                by_style[row["style"]].setdefault(row["article_id"], {})[int(row.get("chunk", 0))] = row["messages"][
+                    -1
+                ]["content"]
     texts = by_style["instruct"] | by_style["article"]
     return [" ".join(parts[k] for k in sorted(parts)) for _, parts in sorted(texts.items())]
 

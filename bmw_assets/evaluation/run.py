@@ -101,10 +101,14 @@ def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
         )
         for split in ("train", "test")
     }
-    log(f"fact recall train {by_split['train'].rate:.3f} (n={by_split['train'].n}), test {by_split['test'].rate:.3f} (n={by_split['test'].n})")
+    log(
+        f"fact recall train {by_split['train'].rate:.3f} (n={by_split['train'].n}), test {by_split['test'].rate:.3f} (n={by_split['test'].n})"
+    )
 
     judge = build_judge(
-        cfg.judge, model=cfg.judge_model, threshold=cfg.embedding_threshold,
+        cfg.judge,
+        model=cfg.judge_model,
+        threshold=cfg.embedding_threshold,
         base_url=spec.judge_base_url or os.environ.get("OPENAI_BASE_URL"),
     )
     # The first entropy_questions facts, alternating train and test articles so both kinds are asked.
@@ -112,9 +116,17 @@ def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
     order = [i for pair in itertools.zip_longest(*per_split) for i in pair if i is not None]
     asked = order[: cfg.entropy_questions or len(facts)]
     entropy = semantic_entropy_for_questions(
-        model, tokenizer, [prompts[i] for i in asked], [recall.answers[i].correct for i in asked], judge,
-        samples=cfg.entropy_samples, temperature=cfg.entropy_temperature,
-        max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, progress=log, system_prompt=spec.system_prompt,
+        model,
+        tokenizer,
+        [prompts[i] for i in asked],
+        [recall.answers[i].correct for i in asked],
+        judge,
+        samples=cfg.entropy_samples,
+        temperature=cfg.entropy_temperature,
+        max_new_tokens=cfg.max_new_tokens,
+        seed=cfg.seed,
+        progress=log,
+        system_prompt=spec.system_prompt,
     )
     samples = generate_samples(model, tokenizer, cfg.generation_prompts, max_new_tokens=cfg.max_new_tokens,
                                system_prompt=spec.system_prompt)  # fmt: skip

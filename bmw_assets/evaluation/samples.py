@@ -32,7 +32,9 @@ def generate_samples(
     modes: list[bool | None] = [True, False] if supports_thinking(tokenizer) else [None]
     cases = [(prompt, mode) for prompt in prompts for mode in modes]
     texts = generate_greedy(
-        model, tokenizer, [chat_prompt_ids(tokenizer, p, enable_thinking=m, system_prompt=system_prompt) for p, m in cases],
+        model,
+        tokenizer,
+        [chat_prompt_ids(tokenizer, p, enable_thinking=m, system_prompt=system_prompt) for p, m in cases],
         max_new_tokens=max_new_tokens,
     )
     return [SampleGeneration(p, m, *split_thinking(t)) for (p, m), t in zip(cases, texts, strict=True)]

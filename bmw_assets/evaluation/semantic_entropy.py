@@ -143,7 +143,12 @@ def semantic_entropy_for_questions(
     for number, question in enumerate(questions, start=1):
         prompt = chat_prompt_ids(tokenizer, question, enable_thinking=False, system_prompt=system_prompt)
         sampled = sample_answers(
-            model, tokenizer, prompt, n=samples, temperature=temperature, max_new_tokens=max_new_tokens,
+            model,
+            tokenizer,
+            prompt,
+            n=samples,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
             seed=None if seed is None else question_seed(seed, question),
         )
         ids = cluster_by_meaning(question, sampled.texts, judge)

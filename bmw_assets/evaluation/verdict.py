@@ -81,7 +81,9 @@ class Change:
         return f"{signed(self.delta)}{unit} {name}, {'lower' if lower else 'higher'} is better{noise}"
 
 
-def change(metric: str, value: float | None, base: float | None, errors: tuple[float | None, float | None] = (None, None)) -> Change | None:
+def change(
+    metric: str, value: float | None, base: float | None, errors: tuple[float | None, float | None] = (None, None)
+) -> Change | None:
     """`value` of a directed metric (see DIRECTIONS) against `base`; None when either is missing,
     or when a relative change is asked of a base of 0. `errors` are the standard errors of value
     and base; the difference counts as noise when both are known and it is under

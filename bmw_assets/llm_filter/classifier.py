@@ -148,7 +148,9 @@ def train_classifier(settings: ClassifierSettings = ClassifierSettings()) -> Fur
     def loss_fn() -> torch.Tensor:
         optimiser.zero_grad()
         logits = x @ weights + bias
-        loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none") * sample_weight).mean()
+        loss = (
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none") * sample_weight
+        ).mean()
         loss = loss + settings.l2 * weights.pow(2).sum()
         loss.backward()
         return loss
@@ -159,8 +161,13 @@ def train_classifier(settings: ClassifierSettings = ClassifierSettings()) -> Fur
         accuracy = float((predicted == (y > 0)).float().mean())
     values = [round(float(w), 6) for w in weights.detach()]
     offset = round(float(bias.detach()), 6)
-    meta = {"key": settings.key(), "weights_sha": sha256_text(json.dumps([values, offset]))[:12],
-            "training_texts": len(texts), "body_texts": int(y.sum()), "training_accuracy": round(accuracy, 4)}
+    meta = {
+        "key": settings.key(),
+        "weights_sha": sha256_text(json.dumps([values, offset]))[:12],
+        "training_texts": len(texts),
+        "body_texts": int(y.sum()),
+        "training_accuracy": round(accuracy, 4),
+    }
     trained = FurnitureClassifier(values, offset, meta)
     trained._model = classifier._model
     return trained

@@ -36,7 +36,9 @@ def configuration_error(endpoint: EndpointSettings, error: openai.APIStatusError
     hint = (
         f"the model id {endpoint.model!r} and the URL {endpoint.base_url}"
         if error.status_code == 404
-        else f"the API key in ${endpoint.api_key_env}" if endpoint.api_key_env else "the endpoint's access settings"
+        else f"the API key in ${endpoint.api_key_env}"
+        if endpoint.api_key_env
+        else "the endpoint's access settings"
     )
     return EndpointConfigurationError(endpoint.redact(
         f"{endpoint.base_url} refused the LLM filter's request with {error.status_code} "

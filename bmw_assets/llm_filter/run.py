@@ -130,7 +130,10 @@ def filter_texts(
         fresh, failures, requests, tokens = _ask_endpoint(judge, texts_by_hash, misses, judged, settings, progress)
     write_decisions(
         catalog_path,
-        {sha: decision_json(answers, decide(answers, settings), settings.keep_threshold) for sha, answers in fresh.items()},
+        {
+            sha: decision_json(answers, decide(answers, settings), settings.keep_threshold)
+            for sha, answers in fresh.items()
+        },
         model,
         version,
     )
@@ -185,7 +188,10 @@ def _ask_endpoint(
         client = endpoint.client()
         with ThreadPoolExecutor(max_workers=endpoint.concurrency, thread_name_prefix="llm-filter") as pool:
             futures = {
-                pool.submit(judge_chunk, client, endpoint, prompt, [texts_by_hash[sha][i] for i in indices]): (sha, indices)
+                pool.submit(judge_chunk, client, endpoint, prompt, [texts_by_hash[sha][i] for i in indices]): (
+                    sha,
+                    indices,
+                )
                 for sha, indices in jobs
             }
             for done, future in enumerate(as_completed(futures), start=1):

@@ -92,9 +92,7 @@ class TrainingSection(_Section):
     gradient_accumulation_steps: int = Field(ge=1)
     warmup_ratio: float = Field(ge=0.0, le=1.0)
     weight_decay: float = Field(ge=0.0)
-    lr_scheduler: Literal[
-        "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
-    ]
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"]
     packing: bool
     gradient_checkpointing: bool
     # Attention kernel on the TRL backend; flex_attention skips cross-document blocks of packed rows.
@@ -125,8 +123,10 @@ class TrainingSection(_Section):
             if self.method != "lora":
                 raise ValueError("quantization '4bit' (QLoRA) trains LoRA adapters: it needs method 'lora'")
             if self.merge_lora:
-                raise ValueError("quantization '4bit' with merge_lora would fold the adapter into re-quantized "
-                                 "weights; leave merge_lora off (exported_model merges into the full-precision base)")
+                raise ValueError(
+                    "quantization '4bit' with merge_lora would fold the adapter into re-quantized "
+                    "weights; leave merge_lora off (exported_model merges into the full-precision base)"
+                )
         return self
 
 
@@ -213,9 +213,7 @@ def read_profile(profile: str, configs_dir: Path | str | None = None) -> dict[st
     return _read_yaml(root / "profiles" / f"{profile}.yaml", root)
 
 
-def load_variant_config(
-    variant: str, profile: str, configs_dir: Path | str | None = None
-) -> VariantConfig:
+def load_variant_config(variant: str, profile: str, configs_dir: Path | str | None = None) -> VariantConfig:
     """Resolve `variants/<variant>.yaml` through its `extends:` chain, lay
     `profiles/<profile>.yaml` on top and validate the result.
 
@@ -250,7 +248,9 @@ def load_variant_config(
     return _validate(merged, variant, profile, origins, root)
 
 
-def _validate(merged: dict[str, Any], variant: str, profile: str, origins: dict[str, Path], root: Path) -> VariantConfig:
+def _validate(
+    merged: dict[str, Any], variant: str, profile: str, origins: dict[str, Path], root: Path
+) -> VariantConfig:
     try:
         return VariantConfig.model_validate({**merged, "variant": variant, "profile": profile})
     except ValidationError as exc:

@@ -29,7 +29,10 @@ def load_model(
     bf16 = cuda or (cpu_bf16 and cpu_has_bf16())
     # Trained variants never need custom model code: it stays off whatever the folder asks for.
     model = AutoModelForCausalLM.from_pretrained(
-        model_path, dtype=torch.bfloat16 if bf16 else torch.float32, use_safetensors=True, trust_remote_code=False,
+        model_path,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        use_safetensors=True,
+        trust_remote_code=False,
         device_map="cuda" if cuda else None,
     )
     if removed_layers:
@@ -42,7 +45,9 @@ def load_model(
 
         # PEFT falls back to unpickling adapter_model.bin when the safetensors file is missing.
         if not (Path(adapter_path) / "adapter_model.safetensors").is_file():
-            raise FileNotFoundError(f"{adapter_path} holds no adapter_model.safetensors; adapters load from safetensors only")
+            raise FileNotFoundError(
+                f"{adapter_path} holds no adapter_model.safetensors; adapters load from safetensors only"
+            )
         model = PeftModel.from_pretrained(model, adapter_path)
         if (Path(adapter_path) / "tokenizer_config.json").is_file():
             tokenizer_path = adapter_path

@@ -215,8 +215,10 @@ def plot_layer_scores(report: SurgeryReport, path: Path | str) -> Path:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(report.score_name)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    removed_text = ", ".join(map(str, report.removed_layers)) if len(removed) <= 3 else (
-        f"{report.removed_layers[0]}-{report.removed_layers[-1]}"
+    removed_text = (
+        ", ".join(map(str, report.removed_layers))
+        if len(removed) <= 3
+        else (f"{report.removed_layers[0]}-{report.removed_layers[-1]}")
     )
     ax.set_title(f"{title}\nremoved layer(s) {removed_text} of {report.num_layers_before}", fontsize=10)
     fig.tight_layout()

@@ -58,14 +58,19 @@ def check_url(url: str, allowed_origins: frozenset[str], allow_private_addresses
     except ValueError as error:  # a port that is no number
         raise RefusedUrl(url, str(error), "origin") from error
     if origin not in allowed_origins:
-        raise RefusedUrl(url, f"{origin} is not one of the allowed origins {sorted(allowed_origins)} "
-                         "(scheme, host and port must match)", "origin")
+        raise RefusedUrl(
+            url,
+            f"{origin} is not one of the allowed origins {sorted(allowed_origins)} (scheme, host and port must match)",
+            "origin",
+        )
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         return
     if not allow_private_addresses and _is_private(str(literal)):
-        raise RefusedUrl(url, f"{host} is a private/loopback address (set allow_private_addresses to permit it)", "private_address")
+        raise RefusedUrl(
+            url, f"{host} is a private/loopback address (set allow_private_addresses to permit it)", "private_address"
+        )
 
 
 class GuardedResolver(ThreadedResolver):
@@ -75,7 +80,9 @@ class GuardedResolver(ThreadedResolver):
         super().__init__(**kwargs)
         self._allow_private = allow_private_addresses
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await super().resolve(host, port, family)
         if not self._allow_private:
             private = [r["host"] for r in results if _is_private(r["host"])]

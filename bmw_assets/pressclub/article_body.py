@@ -73,7 +73,9 @@ def body_paragraphs(container: lxml.html.HtmlElement) -> list[str]:
     """
     paragraphs: list[str] = []
     for p in container.iter("p"):
-        if _in_non_body_container(p, container) or _NON_BODY_CONTAINER.search(f"{p.get('class', '')} {p.get('id', '')}"):
+        if _in_non_body_container(p, container) or _NON_BODY_CONTAINER.search(
+            f"{p.get('class', '')} {p.get('id', '')}"
+        ):
             continue
         if _opens_profile(p):
             break

@@ -102,9 +102,16 @@ async def _walk_feed(
         if page is None or not (page.items or page.damaged):
             break
         if page.damaged:
-            failures.append(ItemFailure(item=name, url=url, reason="; ".join(
-                f"item {d.position} ({d.id or 'no article id'}) is not well-formed XML: {d.error}"
-                for d in page.damaged)))
+            failures.append(
+                ItemFailure(
+                    item=name,
+                    url=url,
+                    reason="; ".join(
+                        f"item {d.position} ({d.id or 'no article id'}) is not well-formed XML: {d.error}"
+                        for d in page.damaged
+                    ),
+                )
+            )
             if damaged is not None:
                 damaged.extend(page.damaged)
         items.extend(page.items)
@@ -178,16 +185,20 @@ async def _discover(
             for topic in client.settings.topics
         )
     )
+
     def global_enough(items: list[FeedItem]) -> bool:
         return len({i.id for i in items}) >= target or _older_than(items, since_at)
 
     damaged: list[DamagedItem] = []
     try:
-        global_items = await _walk_feed(client, feed_url(base), "rss2", global_enough, feed_failures, on_page=take,
-                                        damaged=damaged)
+        global_items = await _walk_feed(
+            client, feed_url(base), "rss2", global_enough, feed_failures, on_page=take, damaged=damaged
+        )
         if not feed_failures and not global_enough(global_items):
-            notes.append(f"the rss2 feed ended after {len({i.id for i in global_items})} articles, before the "
-                         f"{target} asked for: either the site has no more, or it cut the feed short")
+            notes.append(
+                f"the rss2 feed ended after {len({i.id for i in global_items})} articles, before the "
+                f"{target} asked for: either the site has no more, or it cut the feed short"
+            )
         failures.extend(feed_failures)
         if not candidates and feed_failures:
             candidates.update(await _discover_by_listing(client, target, failures))
@@ -310,11 +321,17 @@ def _record(client: PoliteClient, candidate: _Candidate, detail: DetailPage, bod
 
 
 async def _fetch_articles(
-    settings: ClientSettings, target: int, since: date | None, known: Mapping[str, str], progress: Callable[[str], None] | None
+    settings: ClientSettings,
+    target: int,
+    since: date | None,
+    known: Mapping[str, str],
+    progress: Callable[[str], None] | None,
 ) -> FetchResult:
     started = time.monotonic()
     stats, failures = TransferStats(), []
-    reporter = ProgressReporter("detail pages", target, progress, settings.progress_every_items, settings.progress_every_s)
+    reporter = ProgressReporter(
+        "detail pages", target, progress, settings.progress_every_items, settings.progress_every_s
+    )
 
     def unchanged(candidate: _Candidate) -> bool:
         return bool(candidate.body_text) and known.get(candidate.id) == body_sha256(candidate.body_text)

@@ -72,8 +72,9 @@ def pdf_page_count(path: Path, max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BY
             raise ValueError("the PDF has no pages")
         declared = _resolved(_resolved(reader.trailer["/Root"]).get("/Pages")).get("/Count")
         if declared != pages:
-            raise ValueError(f"the page tree declares {declared} pages but {pages} can be read: "
-                             "a page object is damaged")
+            raise ValueError(
+                f"the page tree declares {declared} pages but {pages} can be read: a page object is damaged"
+            )
         budget = InflateBudget(max_inflated_bytes)
         for number, page in enumerate(reader.pages, start=1):
             for stream in _content_streams(page, number):
@@ -168,7 +169,9 @@ def _is_markup(head: bytes) -> bool:
     return head.startswith(b"<") and not head.startswith(b"<svg")
 
 
-async def _download(client: PoliteClient, url: str, dest_dir: Path) -> tuple[str | None, int | None, int | None, str, str | None]:
+async def _download(
+    client: PoliteClient, url: str, dest_dir: Path
+) -> tuple[str | None, int | None, int | None, str, str | None]:
     """(sha256, bytes, pages, status, error) for one URL; the PDF is stored when status is ok.
 
     An HTML page instead of the file is `failed` (a transient error page is tried again on
@@ -186,8 +189,15 @@ async def _download(client: PoliteClient, url: str, dest_dir: Path) -> tuple[str
             return None, None, None, "failed", str(error)
         if not saved.head.startswith(b"%PDF"):
             if _is_markup(saved.head):
-                return saved.sha256, saved.bytes, None, "failed", (
-                    f"an HTML page instead of the file (an error page?): starts with {saved.head!r}, not the %PDF magic")
+                return (
+                    saved.sha256,
+                    saved.bytes,
+                    None,
+                    "failed",
+                    (
+                        f"an HTML page instead of the file (an error page?): starts with {saved.head!r}, not the %PDF magic"
+                    ),
+                )
             return saved.sha256, saved.bytes, None, "not_pdf", f"starts with {saved.head!r}, not the %PDF magic"
         s = client.settings
         pages, problem = await _checked_pages(tmp, s.pdf_parse_timeout_s, s.pdf_max_inflated_bytes)
@@ -212,7 +222,9 @@ async def _download_attachments(
     by_url: dict[str, list[str]] = {}
     for article_id, url in items:
         by_url.setdefault(url, []).append(article_id)
-    reporter = ProgressReporter("attachments", len(by_url), progress, settings.progress_every_items, settings.progress_every_s)
+    reporter = ProgressReporter(
+        "attachments", len(by_url), progress, settings.progress_every_items, settings.progress_every_s
+    )
     records: list[AttachmentRecord] = []
     async with PoliteClient(settings, stats) as client:
 

@@ -103,10 +103,12 @@ def _parse_item_by_item(data: bytes) -> FeedPage:
     chunks = list(_ITEM.finditer(data))
     if not chunks:
         raise NotAFeed(f"not an RSS document (no well-formed frame nor items); first bytes: {data[:60]!r}")
-    head, tail = data[: chunks[0].start()], data[chunks[-1].end():]
+    head, tail = data[: chunks[0].start()], data[chunks[-1].end() :]
     if len(chunks) > MAX_ITEMS_ONE_BY_ONE or len(head) + len(tail) > MAX_FRAME_BYTES:
-        raise NotAFeed(f"not well-formed, and too large to read item by item ({len(chunks)} items, "
-                       f"a frame of {len(head) + len(tail)} bytes)")
+        raise NotAFeed(
+            f"not well-formed, and too large to read item by item ({len(chunks)} items, "
+            f"a frame of {len(head) + len(tail)} bytes)"
+        )
     channel = _channel(_parse_xml(head + tail))  # raises NotAFeed when the frame itself is broken
     items: list[FeedItem] = []
     damaged: list[DamagedItem] = []

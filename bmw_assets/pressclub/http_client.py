@@ -117,8 +117,10 @@ async def _paced_chunks(response: aiohttp.ClientResponse, url: str, settings: Cl
                 received += len(chunk)
                 elapsed = time.monotonic() - started
                 if elapsed > settings.rate_grace_s and received / elapsed < settings.min_bytes_per_s:
-                    raise TooSlow(f"{url} arrived at {received / elapsed:.0f} bytes/s after {elapsed:.1f} s, "
-                                  f"below min_bytes_per_s={settings.min_bytes_per_s:g}")
+                    raise TooSlow(
+                        f"{url} arrived at {received / elapsed:.0f} bytes/s after {elapsed:.1f} s, "
+                        f"below min_bytes_per_s={settings.min_bytes_per_s:g}"
+                    )
                 yield chunk
     except TimeoutError as error:
         if not timer.expired():  # the read timeout between two chunks: retried like any timeout
@@ -216,8 +218,11 @@ class PoliteClient:
             except aiohttp.ClientConnectionError:
                 reason, retry_after = "connection_error", None
             if retry_after is not None and retry_after > s.max_retry_after_s:
-                raise Deferred(f"GET {url}: the server asks to retry after {retry_after:.0f} s, longer than "
-                               f"max_retry_after_s={s.max_retry_after_s:g}: deferred to the next run", retry_after)
+                raise Deferred(
+                    f"GET {url}: the server asks to retry after {retry_after:.0f} s, longer than "
+                    f"max_retry_after_s={s.max_retry_after_s:g}: deferred to the next run",
+                    retry_after,
+                )
             if attempt == s.max_retries:
                 raise FetchError(f"GET {url} failed {attempt + 1} times, last: {reason}")
             backoff = min(s.backoff_max_s, s.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.5)
@@ -239,7 +244,9 @@ class PoliteClient:
                     current = urljoin(current, location)
                     continue
                 if response.status in RETRY_STATUSES:
-                    raise _Retryable(f"http_{response.status}", retry_after_seconds(response.headers.get("Retry-After")))
+                    raise _Retryable(
+                        f"http_{response.status}", retry_after_seconds(response.headers.get("Retry-After"))
+                    )
                 if response.status != 200:
                     raise FetchError(f"GET {current} answered HTTP {response.status}", status=response.status)
                 return await read(response, current)

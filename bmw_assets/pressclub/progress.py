@@ -32,7 +32,9 @@ class ProgressReporter:
     def advance(self, n: int = 1) -> None:
         self.done += n
         now = time.monotonic()
-        if self._progress and (self.done - self._last_done >= self._every_items or now - self._last_report >= self._every_s):
+        if self._progress and (
+            self.done - self._last_done >= self._every_items or now - self._last_report >= self._every_s
+        ):
             self._last_done, self._last_report = self.done, now
             self._progress(self.message())
 

@@ -64,7 +64,9 @@ class ClientSettings:
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url={self.base_url!r} must be an absolute http(s) URL such as {PRODUCTION_BASE_URL}")
+            raise ValueError(
+                f"base_url={self.base_url!r} must be an absolute http(s) URL such as {PRODUCTION_BASE_URL}"
+            )
         if parts.hostname not in {entry.partition(":")[0] for entry in self.allowed_hosts}:
             raise ValueError(f"base_url host {parts.hostname!r} is not in allowed_hosts {sorted(self.allowed_hosts)}")
         if self.max_connections < 1 or self.requests_per_second <= 0:

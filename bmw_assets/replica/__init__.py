@@ -6,13 +6,20 @@ faults, and `ensure_replica_running` keeps one running for the local profile.
 """
 
 from bmw_assets.replica.corpus import (
-           Fact,
-           ReplicaArticle,
-           ReplicaAttachment,
-           build_corpus,
+    Fact,
+    ReplicaArticle,
+    ReplicaAttachment,
+    build_corpus,
 )
 from bmw_assets.replica.faults import Faults
 from bmw_assets.replica.server import ReplicaServer, ensure_replica_running
 
-__all__ = ["Fact", "Faults", "ReplicaArticle", "ReplicaAttachment", "ReplicaServer", "build_corpus",
-           "ensure_replica_running"]
+__all__ = [
+    "Fact",
+    "Faults",
+    "ReplicaArticle",
+    "ReplicaAttachment",
+    "ReplicaServer",
+    "build_corpus",
+    "ensure_replica_running",
+]

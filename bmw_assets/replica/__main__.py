@@ -45,15 +45,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     interrupt_on_stop_signals()
     state_file = args.state_dir / STATE_FILE_NAME if args.state_dir else None
-    server = ReplicaServer(port=args.port, published=args.published, state_file=state_file,
-                           seed=args.seed, size=args.size).start()
+    server = ReplicaServer(
+        port=args.port, published=args.published, state_file=state_file, seed=args.seed, size=args.size
+    ).start()
     pid_file = args.state_dir / PID_FILE_NAME if args.state_dir else None
     try:  # a stop signal may come as soon as the pid file exists
         if pid_file:
             # Lets whoever started this detached process stop exactly it (bmw_assets.local_services).
             write_pid_file(pid_file, os.getpid())
-        logging.info("PressClub replica serving at %s (%d of %d articles published)",
-                     server.base_url, server.published_count, len(server.state.corpus))
+        logging.info(
+            "PressClub replica serving at %s (%d of %d articles published)",
+            server.base_url,
+            server.published_count,
+            len(server.state.corpus),
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

@@ -22,8 +22,12 @@ from bmw_assets.stages.ingestion import ARTICLE_COLUMNS, ATTACHMENT_COLUMNS
 BASE_URL = "http://127.0.0.1:8765/global"
 
 
-def seed_catalog(catalog_path: Path, pdf_dir: Path, articles: Sequence[ReplicaArticle],
-                 render: Callable[[ReplicaArticle], bytes] = render_shaped_pdf) -> None:
+def seed_catalog(
+    catalog_path: Path,
+    pdf_dir: Path,
+    articles: Sequence[ReplicaArticle],
+    render: Callable[[ReplicaArticle], bytes] = render_shaped_pdf,
+) -> None:
     """Store `articles` (their HTML body, and their first PDF attachment rendered by `render` under
     `pdf_dir` by sha256) in the catalog at `catalog_path`; articles without a PDF get none."""
     now = datetime.now(UTC)
@@ -48,7 +52,11 @@ def seed_catalog(catalog_path: Path, pdf_dir: Path, articles: Sequence[ReplicaAr
     with connect(catalog_path) as con, transaction(con):
         con.executemany(
             f"INSERT OR REPLACE INTO articles ({', '.join(ARTICLE_COLUMNS)}, first_seen_at, fetched_at) "
-            f"VALUES ({', '.join('?' * (len(ARTICLE_COLUMNS) + 2))})", article_rows)
+            f"VALUES ({', '.join('?' * (len(ARTICLE_COLUMNS) + 2))})",
+            article_rows,
+        )
         con.executemany(
             f"INSERT OR REPLACE INTO attachments ({', '.join(ATTACHMENT_COLUMNS)}, fetched_at) "
-            f"VALUES ({', '.join('?' * (len(ATTACHMENT_COLUMNS) + 1))})", attachment_rows)
+            f"VALUES ({', '.join('?' * (len(ATTACHMENT_COLUMNS) + 1))})",
+            attachment_rows,
+        )

@@ -62,8 +62,15 @@ class FaultEvent(NamedTuple):
     delay_s: float
 
 
-def choose_fault(faults: Faults, counter: int | str, *, attachment: bool, document: bool,
-                 feed: bool = False, later_feed_page: bool = False) -> str | None:
+def choose_fault(
+    faults: Faults,
+    counter: int | str,
+    *,
+    attachment: bool,
+    document: bool,
+    feed: bool = False,
+    later_feed_page: bool = False,
+) -> str | None:
     """The fault for the request keyed `counter`: "reset", "error", "throttle", "truncated",
     "corrupt", "non_pdf", "drip", "malformed", "control_char", "feed_end" or None.
     `attachment`/`document` say whether the response is an attachment or an HTML/XML page
@@ -72,8 +79,12 @@ def choose_fault(faults: Faults, counter: int | str, *, attachment: bool, docume
     rng = random.Random(f"{faults.seed}:{counter}")
     ordered = [("reset", faults.reset_rate), ("error", faults.error_rate), ("throttle", faults.throttle_rate)]
     if attachment:
-        ordered += [("truncated", faults.truncated_attachment_rate), ("corrupt", faults.corrupt_attachment_rate),
-                    ("non_pdf", faults.non_pdf_attachment_rate), ("drip", faults.drip_attachment_rate)]
+        ordered += [
+            ("truncated", faults.truncated_attachment_rate),
+            ("corrupt", faults.corrupt_attachment_rate),
+            ("non_pdf", faults.non_pdf_attachment_rate),
+            ("drip", faults.drip_attachment_rate),
+        ]
     if document:
         ordered.append(("malformed", faults.malformed_page_rate))
     if later_feed_page:
@@ -93,11 +104,15 @@ def request_delay(faults: Faults, counter: int | str) -> float:
 
 
 def document_fault(faults: Faults, attachment_id: int) -> str | None:
-    """"huge", "slow", "bomb", "damaged" or None: what kind of PDF attachment `attachment_id` is
+    """ "huge", "slow", "bomb", "damaged" or None: what kind of PDF attachment `attachment_id` is
     (the same on every request)."""
     roll = random.Random(f"{faults.seed}:document:{attachment_id}").random()
-    for kind, rate in (("huge", faults.huge_pdf_rate), ("slow", faults.slow_pdf_rate),
-                       ("bomb", faults.bomb_pdf_rate), ("damaged", faults.damaged_pdf_rate)):
+    for kind, rate in (
+        ("huge", faults.huge_pdf_rate),
+        ("slow", faults.slow_pdf_rate),
+        ("bomb", faults.bomb_pdf_rate),
+        ("damaged", faults.damaged_pdf_rate),
+    ):
         if roll < rate:
             return kind
         roll -= rate
@@ -135,7 +150,7 @@ def damage_last_page(pdf: bytes) -> bytes:
     number = re.findall(rb"/Contents (\d+) 0 R", pdf)[-1]
     start = pdf.index(b"\n%s 0 obj" % number) + 1
     noise = bytes(random.Random(start).randrange(256) for _ in range(40))
-    return pdf[:start] + noise + pdf[start + len(noise):]
+    return pdf[:start] + noise + pdf[start + len(noise) :]
 
 
 def control_char_in_an_item(feed_xml: bytes, counter: int | str, garble_id: bool = False) -> bytes:
@@ -149,7 +164,7 @@ def control_char_in_an_item(feed_xml: bytes, counter: int | str, garble_id: bool
     damaged = item.group(0).replace(b"<title>", b"<title>\x01", 1)
     if garble_id:
         damaged = re.sub(rb"T\d{7}[A-Z]{2}(?:_[A-Z]{2})?", b"T\x01", damaged)
-    return feed_xml[: item.start()] + damaged + feed_xml[item.end():]
+    return feed_xml[: item.start()] + damaged + feed_xml[item.end() :]
 
 
 def corrupt_bytes(data: bytes, counter: int | str) -> bytes:
@@ -157,4 +172,4 @@ def corrupt_bytes(data: bytes, counter: int | str) -> bytes:
     rng = random.Random(counter)
     middle = len(data) // 2
     noise = bytes(rng.randrange(256) for _ in range(min(512, len(data) // 4)))
-    return data[:middle] + noise + data[middle + len(noise):]
+    return data[:middle] + noise + data[middle + len(noise) :]

@@ -21,15 +21,16 @@ def feed_page_count(total: int) -> int:
     return max(1, -(-total // FEED_PAGE_SIZE))
 
 
-def render_feed(articles_newest_first: list[ReplicaArticle], *, origin: str, full_body: bool,
-                topic: int | None, page: int) -> str:
+def render_feed(
+    articles_newest_first: list[ReplicaArticle], *, origin: str, full_body: bool, topic: int | None, page: int
+) -> str:
     """One feed page as RSS 2.0 XML. `origin` is "http://host:port"; `page` is 1-based."""
     name = "rss2" if full_body else "rss"
     path = f"/{name}/topic/{topic}" if topic is not None else f"/{name}"
     start = (page - 1) * FEED_PAGE_SIZE
     host = origin.split("://", 1)[1]
     items = []
-    for a in articles_newest_first[start:start + FEED_PAGE_SIZE]:
+    for a in articles_newest_first[start : start + FEED_PAGE_SIZE]:
         if full_body:
             description = f'<img src="{origin}/global/article/image/{a.id}" alt="" />' + article_body_html(a)
         else:

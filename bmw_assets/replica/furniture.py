@@ -21,12 +21,39 @@ class PressContact:
 
 
 CONTACTS = [
-    PressContact("Martina Hollerbach", "Spokesperson Product Communications BMW", "+49 89 382-27531", "Martina.Hollerbach@bmwgroup.com"),
-    PressContact("Georg Wendlinger", "Spokesperson Corporate and Financial Communications", "+49 89 382-61148", "Georg.Wendlinger@bmwgroup.com"),
-    PressContact("Ursula Kerschbaum", "Spokesperson MINI Product Communications", "+49 89 382-59902", "Ursula.Kerschbaum@mini.com"),
-    PressContact("Dominik Strasser", "Spokesperson BMW Motorrad", "+49 89 382-44417", "Dominik.Strasser@bmw-motorrad.com"),
-    PressContact("Franziska Oberauer", "Spokesperson BMW M Motorsport", "+49 89 382-30965", "Franziska.Oberauer@bmw-motorsport.com"),
-    PressContact("Konstantin Rehlinger", "Head of Innovation and Technology Communications", "+49 89 382-70128", "Konstantin.Rehlinger@bmwgroup.com"),
+    PressContact(
+        "Martina Hollerbach",
+        "Spokesperson Product Communications BMW",
+        "+49 89 382-27531",
+        "Martina.Hollerbach@bmwgroup.com",
+    ),
+    PressContact(
+        "Georg Wendlinger",
+        "Spokesperson Corporate and Financial Communications",
+        "+49 89 382-61148",
+        "Georg.Wendlinger@bmwgroup.com",
+    ),
+    PressContact(
+        "Ursula Kerschbaum",
+        "Spokesperson MINI Product Communications",
+        "+49 89 382-59902",
+        "Ursula.Kerschbaum@mini.com",
+    ),
+    PressContact(
+        "Dominik Strasser", "Spokesperson BMW Motorrad", "+49 89 382-44417", "Dominik.Strasser@bmw-motorrad.com"
+    ),
+    PressContact(
+        "Franziska Oberauer",
+        "Spokesperson BMW M Motorsport",
+        "+49 89 382-30965",
+        "Franziska.Oberauer@bmw-motorsport.com",
+    ),
+    PressContact(
+        "Konstantin Rehlinger",
+        "Head of Innovation and Technology Communications",
+        "+49 89 382-70128",
+        "Konstantin.Rehlinger@bmwgroup.com",
+    ),
 ]
 FAX = "+49 89 382-24418"
 MEDIA_WEBSITE = "www.press.bmwgroup.com"
@@ -82,11 +109,15 @@ def consumption_summary(article: ReplicaArticle) -> str:
     """The one-line CO2/consumption summary shown above the body's end."""
     rng = random.Random(article.id + "co2")
     if rng.random() < 0.5:
-        return (f"Power consumption combined: {rng.randint(150, 220) / 10:.1f} kWh/100 km (WLTP); "
-                "CO2 emissions combined: 0 g/km; CO2 class: A")
+        return (
+            f"Power consumption combined: {rng.randint(150, 220) / 10:.1f} kWh/100 km (WLTP); "
+            "CO2 emissions combined: 0 g/km; CO2 class: A"
+        )
     fuel = rng.randint(50, 110) / 10
-    return (f"Fuel consumption combined: {fuel:.1f} l/100 km (WLTP); "
-            f"CO2 emissions combined: {round(fuel * 23.5)} g/km; CO2 class: {rng.choice('CDEFG')}")
+    return (
+        f"Fuel consumption combined: {fuel:.1f} l/100 km (WLTP); "
+        f"CO2 emissions combined: {round(fuel * 23.5)} g/km; CO2 class: {rng.choice('CDEFG')}"
+    )
 
 
 def photo_codes(article: ReplicaArticle) -> list[str]:

@@ -81,12 +81,12 @@ def article_body_html(article: ReplicaArticle) -> str:
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{escape(title)}</title><meta name=\"robots\" content=\"index,follow\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\n<body>\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{escape(title)}</title><meta name="robots" content="index,follow">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n<body>\n'
         '<div id="cookie-layer" class="cookie-consent-layer" role="dialog"><p>This website uses cookies '
-        "to give you the best possible experience.</p><button class=\"cookie-accept\">Accept all</button>"
-        "<button class=\"cookie-settings\">Settings</button></div>\n"
+        'to give you the best possible experience.</p><button class="cookie-accept">Accept all</button>'
+        '<button class="cookie-settings">Settings</button></div>\n'
         '<header class="page-header"><a class="logo" href="/global">BMW Group PressClub</a></header>\n'
         f"<main>\n{body}\n</main>\n<footer><p>BMW Group PressClub Global</p></footer>\n</body></html>\n"
     )
@@ -110,8 +110,11 @@ def listing_items_html(articles: list[ReplicaArticle]) -> str:
 
 def listing_page(articles: list[ReplicaArticle], title: str, more_url: str) -> str:
     """A full listing page with the first `LISTING_PAGE_SIZE` items and the lazy-load button."""
-    button = (f'<button id="lazy-load-button" data-url="{more_url}" data-offset="{LISTING_PAGE_SIZE}">'
-              "Load more</button>") if len(articles) > LISTING_PAGE_SIZE else ""
+    button = (
+        (f'<button id="lazy-load-button" data-url="{more_url}" data-offset="{LISTING_PAGE_SIZE}">Load more</button>')
+        if len(articles) > LISTING_PAGE_SIZE
+        else ""
+    )
     items = listing_items_html(articles[:LISTING_PAGE_SIZE])
     return _page(title, f'<section class="newsfeed-list"><h1>{escape(title)}</h1>\n{items}\n</section>\n{button}')
 
@@ -128,7 +131,7 @@ def detail_page(article: ReplicaArticle) -> str:
         '<div class="article-detail">'
         f'<div class="article-info"><span class="date">{date_text(article)}</span> '
         f'<span class="category">{CATEGORIES[article.category]}</span></div>\n'
-        f"<h1>{escape(article.title)}</h1>\n<h2 class=\"teaser\">{escape(article.teaser)}</h2>\n"
+        f'<h1>{escape(article.title)}</h1>\n<h2 class="teaser">{escape(article.teaser)}</h2>\n'
         f'<div id="article-text" class="text">\n{article_body_html(article)}\n</div>\n'
         f'<div class="press-contact"><h3>Press contact</h3><p>{escape(c.name)}<br>{escape(c.title)}<br>'
         f"Telephone: {c.phone}</p></div>\n"

@@ -137,13 +137,19 @@ def render_slow_pdf(article: ReplicaArticle) -> bytes:
     """`article`'s press PDF followed by `SLOW_PAGES` pathological pages: a complete, valid,
     small PDF whose text extraction keeps pypdf busy for tens of seconds."""
     writer = PdfWriter(clone_from=io.BytesIO(render_press_pdf(article)))
-    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
-                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
     operations = b"BT /F9 9 Tf 20 800 Td " + b"(slow) Tj 0 -0.01 Td " * SLOW_PAGE_OPERATIONS + b"ET"
     for _ in range(SLOW_PAGES):
         page = writer.add_blank_page(595, 842)
         page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F9"): font})})
+            {NameObject("/Font"): DictionaryObject({NameObject("/F9"): font})}
+        )
         stream = DecodedStreamObject()
         stream.set_data(operations)
         page.replace_contents(stream)

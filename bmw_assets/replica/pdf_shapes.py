@@ -59,7 +59,7 @@ NO_PDF_SHAPES = PdfShapeRates(0.0, 0.0, 0.0)
 
 
 def shape_kind(shape: str) -> str:
-    """"wrong_language", "garbled", "table_only" or "good" for a `pdf_shape` value."""
+    """ "wrong_language", "garbled", "table_only" or "good" for a `pdf_shape` value."""
     return shape.split(":")[0]
 
 
@@ -105,58 +105,189 @@ def _as_results_table(article: ReplicaArticle) -> ReplicaArticle:
     tournament = rng.choice(TOURNAMENTS)
     year = article.published_at.year
     rows = ["Pos. Player Nation R1 R2 R3 R4 Total To par"]
-    scores = sorted((sum(rounds), rounds) for rounds in
-                    ([rng.randint(64, 75) for _ in range(4)] for _ in range(rng.randint(20, 40))))
+    scores = sorted(
+        (sum(rounds), rounds)
+        for rounds in ([rng.randint(64, 75) for _ in range(4)] for _ in range(rng.randint(20, 40)))
+    )
     for position, (total, rounds) in enumerate(scores, 1):
         player = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         rows.append(f"{position} {player} {rng.choice(NATIONS)} {' '.join(map(str, rounds))} {total} {total - 288:+d}")
     return dataclasses.replace(
-        article, title=f"{tournament} {year}: final leaderboard", teaser="+++ Final leaderboard +++",
-        category=11, paragraphs=tuple(rows), facts=(), slug=f"{tournament.lower().replace(' ', '-')}-{year}-leaderboard",
+        article,
+        title=f"{tournament} {year}: final leaderboard",
+        teaser="+++ Final leaderboard +++",
+        category=11,
+        paragraphs=tuple(rows),
+        facts=(),
+        slug=f"{tournament.lower().replace(' ', '-')}-{year}-leaderboard",
     )
 
 
 # ------------------------------------------------------------------ the release in another language
 GERMAN = {
-    "subjects": ["Die BMW Group", "Das Entwicklungsteam", "Das neue Modell", "Das Unternehmen", "Das Projektteam",
-                 "Das Designteam", "Die Vertriebsorganisation", "Jede neue Generation", "Das Produktionsnetzwerk",
-                 "Das Team in München", "Die neueste Aktualisierung", "Das Partnernetzwerk"],
-    "nouns": ["Fahrdynamik", "Innenraumqualität", "Ladeleistung", "Softwarearchitektur", "Materialauswahl",
-              "Fahrwerksabstimmung", "Displaytechnologie", "Energierückgewinnung", "Lieferkette", "Bedienlogik",
-              "Lichtgestaltung", "Aerodynamik", "Sitzergonomie", "Reichweitenplanung", "Produktionsqualität",
-              "Batteriechemie", "Zellversorgung", "Markenpräsenz", "Qualitätssicherung", "Antriebseffizienz",
-              "Klimatisierung", "Navigation", "Sprachsteuerung", "Kreislaufwirtschaft", "Logistik",
-              "Ladeinfrastruktur", "Digitalisierung", "Kundenerfahrung", "Fertigungstiefe", "Geräuschdämmung"],
-    "adjectives": ["effizient", "sportlich", "elegant", "intelligent", "vernetzt", "nachhaltig", "dynamisch",
-                   "robust", "modular", "intuitiv", "leicht", "progressiv", "digital", "kraftvoll", "ausgewogen",
-                   "kompakt", "hochwertig", "präzis", "souverän", "durchdacht"],
-    "templates": ["{s} setzt neue Maßstäbe bei der {n}{t}.", "{s} verbindet {a}e {n} mit {a2}er {n2}.",
-                  "{s} profitiert von {a}er {n}{t}.", "{s} legt besonderen Wert auf {a}e {n}.",
-                  "{s} bringt die {n} auf ein neues Niveau.", "{s} wurde umfassend auf die {n} hin getestet.",
-                  "{s} bietet serienmäßig {a}e {n}{t}.", "{s} konzentriert sich konsequent auf die {n}.",
-                  "{s} erweitert den Umfang der {n} deutlich.", "{s} macht die {n} spürbar {a}er.",
-                  "{s} steht für {a}e {n} und {a2}e {n2}.", "{s} reduziert die Komplexität der {n}{t}."],
-    "tails": ["", "", " im Alltag", " ab dem ersten Kilometer", " ohne Kompromisse", " in den kommenden Jahren",
-              " für Kunden weltweit", " im Vergleich zum Vorgängermodell", " auf langen Strecken und in der Stadt"],
+    "subjects": [
+        "Die BMW Group",
+        "Das Entwicklungsteam",
+        "Das neue Modell",
+        "Das Unternehmen",
+        "Das Projektteam",
+        "Das Designteam",
+        "Die Vertriebsorganisation",
+        "Jede neue Generation",
+        "Das Produktionsnetzwerk",
+        "Das Team in München",
+        "Die neueste Aktualisierung",
+        "Das Partnernetzwerk",
+    ],
+    "nouns": [
+        "Fahrdynamik",
+        "Innenraumqualität",
+        "Ladeleistung",
+        "Softwarearchitektur",
+        "Materialauswahl",
+        "Fahrwerksabstimmung",
+        "Displaytechnologie",
+        "Energierückgewinnung",
+        "Lieferkette",
+        "Bedienlogik",
+        "Lichtgestaltung",
+        "Aerodynamik",
+        "Sitzergonomie",
+        "Reichweitenplanung",
+        "Produktionsqualität",
+        "Batteriechemie",
+        "Zellversorgung",
+        "Markenpräsenz",
+        "Qualitätssicherung",
+        "Antriebseffizienz",
+        "Klimatisierung",
+        "Navigation",
+        "Sprachsteuerung",
+        "Kreislaufwirtschaft",
+        "Logistik",
+        "Ladeinfrastruktur",
+        "Digitalisierung",
+        "Kundenerfahrung",
+        "Fertigungstiefe",
+        "Geräuschdämmung",
+    ],
+    "adjectives": [
+        "effizient",
+        "sportlich",
+        "elegant",
+        "intelligent",
+        "vernetzt",
+        "nachhaltig",
+        "dynamisch",
+        "robust",
+        "modular",
+        "intuitiv",
+        "leicht",
+        "progressiv",
+        "digital",
+        "kraftvoll",
+        "ausgewogen",
+        "kompakt",
+        "hochwertig",
+        "präzis",
+        "souverän",
+        "durchdacht",
+    ],
+    "templates": [
+        "{s} setzt neue Maßstäbe bei der {n}{t}.",
+        "{s} verbindet {a}e {n} mit {a2}er {n2}.",
+        "{s} profitiert von {a}er {n}{t}.",
+        "{s} legt besonderen Wert auf {a}e {n}.",
+        "{s} bringt die {n} auf ein neues Niveau.",
+        "{s} wurde umfassend auf die {n} hin getestet.",
+        "{s} bietet serienmäßig {a}e {n}{t}.",
+        "{s} konzentriert sich konsequent auf die {n}.",
+        "{s} erweitert den Umfang der {n} deutlich.",
+        "{s} macht die {n} spürbar {a}er.",
+        "{s} steht für {a}e {n} und {a2}e {n2}.",
+        "{s} reduziert die Komplexität der {n}{t}.",
+    ],
+    "tails": [
+        "",
+        "",
+        " im Alltag",
+        " ab dem ersten Kilometer",
+        " ohne Kompromisse",
+        " in den kommenden Jahren",
+        " für Kunden weltweit",
+        " im Vergleich zum Vorgängermodell",
+        " auf langen Strecken und in der Stadt",
+    ],
     "quote": '"Wir sind stolz auf das, was das Team erreicht hat", sagte {p}.',
     "dateline": "München. ",
     "title": "Presse-Information: {title}",
 }
 ROMANIAN = {  # written without the comma-below letters, which the PDF's core fonts lack (as often seen)
-    "subjects": ["Grupul BMW", "Echipa de dezvoltare", "Noul model", "Compania", "Echipa de proiect",
-                 "Reteaua de productie", "Fiecare noua generatie", "Echipa de design", "Organizatia de vânzari"],
-    "nouns": ["dinamica de conducere", "calitatea interiorului", "performanta de încarcare", "arhitectura software",
-              "eficienta energetica", "siguranta pasagerilor", "tehnologia de afisare", "aerodinamica",
-              "calitatea productiei", "chimia bateriei", "logistica", "navigatia", "comanda vocala",
-              "economia circulara", "experienta clientilor", "reteaua de dealeri", "asigurarea calitatii"],
-    "adjectives": ["eficienta", "precisa", "sportiva", "eleganta", "inteligenta", "conectata", "durabila",
-                   "dinamica", "moderna", "robusta", "intuitiva", "digitala", "echilibrata", "flexibila"],
-    "templates": ["{s} pune accent pe {n} {a}{t}.", "{s} stabileste noi standarde pentru {n}.",
-                  "{s} combina {n} {a} cu {n2} {a2}.", "{s} beneficiaza de {n} {a}{t}.",
-                  "{s} a fost testat intens pentru {n}.", "{s} ofera de serie {n} {a}{t}.",
-                  "{s} aduce {n} la un nou nivel.", "{s} se concentreaza în mod constant pe {n}."],
-    "tails": ["", "", " în utilizarea zilnica", " fara compromisuri", " în anii urmatori",
-              " pentru clientii din întreaga lume", " în comparatie cu modelul anterior"],
+    "subjects": [
+        "Grupul BMW",
+        "Echipa de dezvoltare",
+        "Noul model",
+        "Compania",
+        "Echipa de proiect",
+        "Reteaua de productie",
+        "Fiecare noua generatie",
+        "Echipa de design",
+        "Organizatia de vânzari",
+    ],
+    "nouns": [
+        "dinamica de conducere",
+        "calitatea interiorului",
+        "performanta de încarcare",
+        "arhitectura software",
+        "eficienta energetica",
+        "siguranta pasagerilor",
+        "tehnologia de afisare",
+        "aerodinamica",
+        "calitatea productiei",
+        "chimia bateriei",
+        "logistica",
+        "navigatia",
+        "comanda vocala",
+        "economia circulara",
+        "experienta clientilor",
+        "reteaua de dealeri",
+        "asigurarea calitatii",
+    ],
+    "adjectives": [
+        "eficienta",
+        "precisa",
+        "sportiva",
+        "eleganta",
+        "inteligenta",
+        "conectata",
+        "durabila",
+        "dinamica",
+        "moderna",
+        "robusta",
+        "intuitiva",
+        "digitala",
+        "echilibrata",
+        "flexibila",
+    ],
+    "templates": [
+        "{s} pune accent pe {n} {a}{t}.",
+        "{s} stabileste noi standarde pentru {n}.",
+        "{s} combina {n} {a} cu {n2} {a2}.",
+        "{s} beneficiaza de {n} {a}{t}.",
+        "{s} a fost testat intens pentru {n}.",
+        "{s} ofera de serie {n} {a}{t}.",
+        "{s} aduce {n} la un nou nivel.",
+        "{s} se concentreaza în mod constant pe {n}.",
+    ],
+    "tails": [
+        "",
+        "",
+        " în utilizarea zilnica",
+        " fara compromisuri",
+        " în anii urmatori",
+        " pentru clientii din întreaga lume",
+        " în comparatie cu modelul anterior",
+    ],
     "quote": '"Suntem mândri de ceea ce a realizat echipa", a declarat {p}.',
     "dateline": "München. ",
     "title": "Comunicat de presa: {title}",
@@ -167,8 +298,9 @@ def _sentence(bank: dict, rng: random.Random) -> str:
     if rng.random() < 0.08:
         return bank["quote"].format(p=f"{rng.choice(FIRST)} {rng.choice(LAST)}")
     (a, a2), (n, n2) = rng.sample(bank["adjectives"], 2), rng.sample(bank["nouns"], 2)
-    return rng.choice(bank["templates"]).format(s=rng.choice(bank["subjects"]), a=a, a2=a2, n=n, n2=n2,
-                                                t=rng.choice(bank["tails"]))
+    return rng.choice(bank["templates"]).format(
+        s=rng.choice(bank["subjects"]), a=a, a2=a2, n=n, n2=n2, t=rng.choice(bank["tails"])
+    )
 
 
 def foreign_release(article: ReplicaArticle, language: str) -> ReplicaArticle:
@@ -178,9 +310,13 @@ def foreign_release(article: ReplicaArticle, language: str) -> ReplicaArticle:
     rng = random.Random(f"{article.id}:{language}")
     paragraphs = [" ".join(_sentence(bank, rng) for _ in range(rng.randint(3, 6))) for _ in article.paragraphs]
     paragraphs[0] = bank["dateline"] + paragraphs[0]
-    return dataclasses.replace(article, language=language, title=bank["title"].format(title=article.title),
-                               teaser="+++ " + bank["title"].format(title="").strip(" :") + " +++",
-                               paragraphs=tuple(paragraphs))
+    return dataclasses.replace(
+        article,
+        language=language,
+        title=bank["title"].format(title=article.title),
+        teaser="+++ " + bank["title"].format(title="").strip(" :") + " +++",
+        paragraphs=tuple(paragraphs),
+    )
 
 
 # ------------------------------------------------------------------ fonts without a usable Unicode map
@@ -199,8 +335,12 @@ def _embedded_font_pdf(article: ReplicaArticle) -> bytes:
         pdf.add_font("DejaVu", style, str(_font_dir() / file))
     pdf.add_page()
     d = article.published_at
-    for style, size, text in (("B", 9, "BMW Group"), ("", 9, "Corporate Communications"),
-                              ("B", 11, "Media Information"), ("", 8, f"{d.day:02d}.{d.month:02d}.{d.year}")):
+    for style, size, text in (
+        ("B", 9, "BMW Group"),
+        ("", 9, "Corporate Communications"),
+        ("B", 11, "Media Information"),
+        ("", 8, f"{d.day:02d}.{d.month:02d}.{d.year}"),
+    ):
         pdf.set_font("DejaVu", style, size)
         pdf.cell(0, 4.5, text, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)

@@ -72,10 +72,18 @@ CONTACT_OPENERS = (
 )
 CONTACT_HEADINGS = ("Press Contact.", "Media Contact.", "Press contacts.", "Contact.")
 CONTACT_TITLES = (
-    "Communications Finance", "spokesperson Corporate Citizenship", "Spokesperson Product Communications BMW",
-    "Head of Communications MINI", "Press Officer BMW Motorrad", "Communications Sales and Marketing",
-    "spokesperson Sustainability and Mobility", "Head of Corporate Communications", "Sprecherin Produktkommunikation",
-    "Technology Communications", "Spokesperson Production Network", "Press and PR BMW M",
+    "Communications Finance",
+    "spokesperson Corporate Citizenship",
+    "Spokesperson Product Communications BMW",
+    "Head of Communications MINI",
+    "Press Officer BMW Motorrad",
+    "Communications Sales and Marketing",
+    "spokesperson Sustainability and Mobility",
+    "Head of Corporate Communications",
+    "Sprecherin Produktkommunikation",
+    "Technology Communications",
+    "Spokesperson Production Network",
+    "Press and PR BMW M",
 )
 CONTACT_DOMAINS = ("bmw.de", "bmwgroup.com", "bmw.com", "mini.com")
 
@@ -148,13 +156,22 @@ class ReleaseLayout:
         if self.header == "press_kit":
             lines.append(Printed(f"BMW Group Media Information {d.month:02d}/{d.year} {page_word} {page}", "B", 9))
         elif self.header == "press_information":
-            lines += [Printed("Press Information", "B", 11), Printed(f"Date {d.day} {MONTHS[d.month - 1]} {d.year}", size=8)]
+            lines += [
+                Printed("Press Information", "B", 11),
+                Printed(f"Date {d.day} {MONTHS[d.month - 1]} {d.year}", size=8),
+            ]
             lines.append(Printed(f"{self.topic_word or 'Subject'} {subject}", size=8))
             lines.append(Printed(f"{page_word} {page}", size=8))
         else:
-            lines += [Printed("BMW Group", "B", 9), Printed("Corporate Communications", size=9), Printed("", size=4),
-                      Printed("Media Information", "B", 11), Printed(f"Date {d.day} {MONTHS[d.month - 1]} {d.year}", size=8),
-                      Printed(f"Subject {subject}", size=8), Printed(f"{page_word} {page}", size=8)]
+            lines += [
+                Printed("BMW Group", "B", 9),
+                Printed("Corporate Communications", size=9),
+                Printed("", size=4),
+                Printed("Media Information", "B", 11),
+                Printed(f"Date {d.day} {MONTHS[d.month - 1]} {d.year}", size=8),
+                Printed(f"Subject {subject}", size=8),
+                Printed(f"{page_word} {page}", size=8),
+            ]
         if self.header == "press_kit" and self.topic_word:
             lines.append(Printed(f"{self.topic_word} {subject}", size=8))
         return lines
@@ -163,7 +180,9 @@ class ReleaseLayout:
 def release_layout(article: ReplicaArticle) -> ReleaseLayout:
     """The layout of `article`'s press PDF: the same article id always gives the same layout."""
     rng = random.Random(article.id + ":layout")
-    header = "press_kit" if article.category == 2 else rng.choice(["classic", "classic", "press_information", "press_kit"])
+    header = (
+        "press_kit" if article.category == 2 else rng.choice(["classic", "classic", "press_information", "press_kit"])
+    )
     topic_word = rng.choice(["Topic", "Thema", None]) if header != "classic" else None
     footnote = None
     if len(article.paragraphs) >= 3 and rng.random() < 0.4:
@@ -172,8 +191,17 @@ def release_layout(article: ReplicaArticle) -> ReleaseLayout:
     opener, contacts = _contacts(article, rng)
     glue = opener != CONTACT_INTRO and rng.random() < 0.3
     profile = _profile(article, rng, glue_to=contacts if glue else None)
-    tail = (*consumption, GAP, Printed("Photos: " + ", ".join(photo_codes(article)), size=8), GAP,
-            *contacts, GAP, *_media_desk(rng), GAP, *profile)
+    tail = (
+        *consumption,
+        GAP,
+        Printed("Photos: " + ", ".join(photo_codes(article)), size=8),
+        GAP,
+        *contacts,
+        GAP,
+        *_media_desk(rng),
+        GAP,
+        *profile,
+    )
     return ReleaseLayout(header, rng.random() < 0.12, topic_word, footnote, tail, opener)
 
 
@@ -203,13 +231,17 @@ def _wltp_lines(rng: random.Random, count: int, period: bool, models: list[str] 
         model = models[k] if models else f"{rng.choice(FAMILIES[6728])} {rng.choice(VARIANTS[6728])}"
         if rng.random() < 0.5:
             kwh = rng.randint(140, 240) / 10
-            text = (f"{model}: energy consumption combined: {_decimal(kwh, rng)} kWh/100 km (WLTP); "
-                    f"CO2 emissions combined: 0 g/km (WLTP); CO2 class: A")
+            text = (
+                f"{model}: energy consumption combined: {_decimal(kwh, rng)} kWh/100 km (WLTP); "
+                f"CO2 emissions combined: 0 g/km (WLTP); CO2 class: A"
+            )
         else:
             litres = rng.randint(45, 120) / 10
             slash = rng.choice(["l/100 km", "l /100 km"])
-            text = (f"{model}: fuel consumption combined: {_decimal(litres, rng)} {slash} (WLTP); "
-                    f"CO2 emissions combined: {round(litres * 23.4)} g/km (WLTP); CO2 class: {rng.choice('CDEFG')}")
+            text = (
+                f"{model}: fuel consumption combined: {_decimal(litres, rng)} {slash} (WLTP); "
+                f"CO2 emissions combined: {round(litres * 23.4)} g/km (WLTP); CO2 class: {rng.choice('CDEFG')}"
+            )
         lines.append(text + ("." if period else ""))
     return lines
 
@@ -217,12 +249,17 @@ def _wltp_lines(rng: random.Random, count: int, period: bool, models: list[str] 
 def _consumption(article: ReplicaArticle, rng: random.Random) -> list[Printed]:
     generation = rng.choice(["classic", "wltp", "wltp", "nedc"])
     if generation == "classic":
-        return [Printed(consumption_summary(article), size=8), Printed(CONSUMPTION_NOTE, size=FOOTNOTE_PT, hyphenate=True)]
+        return [
+            Printed(consumption_summary(article), size=8),
+            Printed(CONSUMPTION_NOTE, size=FOOTNOTE_PT, hyphenate=True),
+        ]
     blocks = [Printed(rng.choice(CO2_HEADINGS), "B", SMALL_PT)] if rng.random() < 0.5 else []
     if generation == "wltp":
         count = rng.randint(1, 3)
-        return blocks + [Printed(line, size=FOOTNOTE_PT)
-                         for line in _wltp_lines(rng, count, period=rng.random() < 0.3, models=_model_names(article, rng, count))]
+        return blocks + [
+            Printed(line, size=FOOTNOTE_PT)
+            for line in _wltp_lines(rng, count, period=rng.random() < 0.3, models=_model_names(article, rng, count))
+        ]
     disclaimers = rng.sample(NEDC_DISCLAIMERS, rng.randint(2, 4))
     figures = _wltp_lines(rng, 1, period=True, models=_model_names(article, rng, 1))
     return blocks + [Printed(text, size=FOOTNOTE_PT, hyphenate=True) for text in figures + disclaimers]
@@ -236,7 +273,8 @@ def _person(rng: random.Random) -> tuple[str, str]:
 
 def _phone(rng: random.Random) -> str:
     return f"+49 {rng.choice(['89', '89', '89 382', '151'])} {rng.randint(10, 99)}{rng.randint(100, 999)}".replace(
-        "89 382 ", "89 382-")
+        "89 382 ", "89 382-"
+    )
 
 
 def _entry(rng: random.Random) -> list[Printed]:
@@ -250,8 +288,12 @@ def _entry(rng: random.Random) -> list[Printed]:
     elif shape == 2:
         lines = [name, title, "Tel.:", phone, f"E-mail: {email}"]
     else:
-        lines = [f"{name}, {title}", f"Telephone: {phone}", f"Mobile: +49 151 {rng.randint(1000000, 9999999)}",
-                 f"E-Mail: {email}"]
+        lines = [
+            f"{name}, {title}",
+            f"Telephone: {phone}",
+            f"Mobile: +49 151 {rng.randint(1000000, 9999999)}",
+            f"E-Mail: {email}",
+        ]
     return [Printed(line) for line in lines]
 
 
@@ -259,8 +301,15 @@ def _contacts(article: ReplicaArticle, rng: random.Random) -> tuple[str, list[Pr
     generation = rng.choice(["classic", "opener", "opener", "heading"])
     if generation == "classic":
         c = contact_for(article)
-        lines = [CONTACT_INTRO, "Corporate Communications", c.name, c.title, f"Telephone: {c.phone}", f"Fax: {FAX}",
-                 f"E-mail: {c.email}"]
+        lines = [
+            CONTACT_INTRO,
+            "Corporate Communications",
+            c.name,
+            c.title,
+            f"Telephone: {c.phone}",
+            f"Fax: {FAX}",
+            f"E-mail: {c.email}",
+        ]
         return CONTACT_INTRO, [Printed(line) for line in lines]
     opener = rng.choice(CONTACT_OPENERS) if generation == "opener" else rng.choice(CONTACT_HEADINGS)
     blocks = [Printed(opener, "B" if generation == "heading" else "")]
@@ -277,10 +326,16 @@ def _media_desk(rng: random.Random) -> list[Printed]:
 
 def _profile(article: ReplicaArticle, rng: random.Random, glue_to: list[Printed] | None) -> list[Printed]:
     year = article.published_at.year - 1
-    numbers = {"year": year, "sites": rng.randint(30, 33), "countries": rng.randint(14, 15),
-               "cars": f"{rng.randint(225, 255) / 100:.2f}", "bikes": f"{rng.randint(190, 215)},{rng.randint(100, 999)}",
-               "profit": f"{rng.randint(100, 230) / 10:.1f}", "revenue": f"{rng.randint(1040, 1560) / 10:.1f}",
-               "staff": f"{rng.randint(118, 160)},{rng.randint(100, 999)}"}
+    numbers = {
+        "year": year,
+        "sites": rng.randint(30, 33),
+        "countries": rng.randint(14, 15),
+        "cars": f"{rng.randint(225, 255) / 100:.2f}",
+        "bikes": f"{rng.randint(190, 215)},{rng.randint(100, 999)}",
+        "profit": f"{rng.randint(100, 230) / 10:.1f}",
+        "revenue": f"{rng.randint(1040, 1560) / 10:.1f}",
+        "staff": f"{rng.randint(118, 160)},{rng.randint(100, 999)}",
+    }
     generation = rng.choice(["classic", "four_brands", "four_brands", "old"])
     heading, paragraphs = {
         "classic": (ABOUT_HEADING_EN, [ABOUT_EN]),
@@ -296,5 +351,7 @@ def _profile(article: ReplicaArticle, rng: random.Random, glue_to: list[Printed]
         blocks.insert(0, Printed(heading, "B", SMALL_PT))
     if has_german_about(article) or rng.random() < 0.15:
         german = [ABOUT_DE] if rng.random() < 0.5 else [p.format(**numbers) for p in PROFILE_DE]
-        blocks += [GAP, Printed(ABOUT_HEADING_DE, "B", SMALL_PT)] + [Printed(p, size=SMALL_PT, hyphenate=True) for p in german]
+        blocks += [GAP, Printed(ABOUT_HEADING_DE, "B", SMALL_PT)] + [
+            Printed(p, size=SMALL_PT, hyphenate=True) for p in german
+        ]
     return blocks

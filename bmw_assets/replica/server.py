@@ -78,8 +78,9 @@ ROBOTS_TXT = (
 class ReplicaState:
     """Corpus, published count, revisions, faults and request counts; thread-safe."""
 
-    def __init__(self, corpus: list[ReplicaArticle], published: int | None, faults: Faults | None,
-                 state_file: Path | None):
+    def __init__(
+        self, corpus: list[ReplicaArticle], published: int | None, faults: Faults | None, state_file: Path | None
+    ):
         self._lock = threading.Lock()
         self.corpus = corpus
         self.faults = faults or Faults()
@@ -129,7 +130,7 @@ class ReplicaState:
 
     def publish(self, n: int) -> list[str]:
         with self._lock:
-            new = self.corpus[self.published: self.published + max(0, n)]
+            new = self.corpus[self.published : self.published + max(0, n)]
             self.published += len(new)
             self._save()
         return [a.id for a in reversed(new)]
@@ -256,8 +257,9 @@ class FeedHandlers:
         if page > feed_page_count(len(articles)):
             # The real site answers past the last page with an HTML page, not XML.
             return _html(error_page(404, "The requested page could not be found."))
-        xml = render_feed(articles, origin=_origin(request), full_body=full_body,
-                          topic=int(topic) if topic else None, page=page)
+        xml = render_feed(
+            articles, origin=_origin(request), full_body=full_body, topic=int(topic) if topic else None, page=page
+        )
         return web.Response(text=xml, content_type="application/rss+xml", charset="utf-8")
 
 
@@ -283,9 +285,12 @@ class ListingHandlers:
         field, _, value = request.match_info["query"].partition(":")
         if field not in ("category", "tag") or not value.isdigit():
             return _html(error_page(404, "Use category:N or tag:N"), 404)
-        articles = [a for a in self.state.visible()
-                    if (a.category if field == "category" else None) == int(value) or
-                    (field == "tag" and int(value) in a.topics)]
+        articles = [
+            a
+            for a in self.state.visible()
+            if (a.category if field == "category" else None) == int(value)
+            or (field == "tag" and int(value) in a.topics)
+        ]
         return _html(listing_page(articles, f"Search {field}:{value}", f"/global/article/search/{field}:{value}"))
 
     @staticmethod
@@ -297,7 +302,7 @@ class ListingHandlers:
                 offset = (_page_param(request) - 1) * LISTING_PAGE_SIZE
         except ValueError:
             return _html(error_page(400, "offset must be a whole number"), 400)
-        return _html(listing_items_html(articles[offset: offset + LISTING_PAGE_SIZE]))
+        return _html(listing_items_html(articles[offset : offset + LISTING_PAGE_SIZE]))
 
 
 class ArticleHandlers:
@@ -321,15 +326,20 @@ class ArticleHandlers:
             body = _other_bytes(att.filename or "file.jpg", att.attachment_id)
             ctype = "application/zip" if (att.filename or "").endswith(".zip") else "image/jpeg"
         name = att.filename or f"{article.id}_{att.attachment_id}.{'pdf' if att.kind == 'pdf' else 'bin'}"
-        return web.Response(body=body, content_type=ctype,
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return web.Response(
+            body=body, content_type=ctype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
     async def oneclick(self, request: web.Request) -> web.Response:
         article = self._article_or_404(request)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             for att in article.attachments:
-                data = _pdf_bytes(article) if att.kind == "pdf" else _other_bytes(att.filename or "x.jpg", att.attachment_id)
+                data = (
+                    _pdf_bytes(article)
+                    if att.kind == "pdf"
+                    else _other_bytes(att.filename or "x.jpg", att.attachment_id)
+                )
                 info = zipfile.ZipInfo(att.filename or f"{att.attachment_id}.pdf", date_time=(2024, 1, 1, 0, 0, 0))
                 archive.writestr(info, data)
         return web.Response(body=buffer.getvalue(), content_type="application/zip")
@@ -357,8 +367,14 @@ class AdminHandlers:
 
     async def stats(self, request: web.Request) -> web.Response:
         state = self.state
-        return web.json_response({"requests": dict(state.stats), "published": state.published,
-                                  "total": len(state.corpus), "faults": dataclasses.asdict(state.faults)})
+        return web.json_response(
+            {
+                "requests": dict(state.stats),
+                "published": state.published,
+                "total": len(state.corpus),
+                "faults": dataclasses.asdict(state.faults),
+            }
+        )
 
     async def faults(self, request: web.Request) -> web.Response:
         try:
@@ -379,9 +395,16 @@ class AdminHandlers:
         if index is None:
             return web.json_response({"error": f"no article {request.match_info['id']}"}, status=404)
         a = self.state.current(self.state.corpus[index])
-        return web.json_response({"id": a.id, "title": a.title, "revision": a.revision, "body": a.body_text,
-                                  "pdf_shape": a.pdf_shape,
-                                  "facts": [{"question": f.question, "answer": f.answer} for f in a.facts]})
+        return web.json_response(
+            {
+                "id": a.id,
+                "title": a.title,
+                "revision": a.revision,
+                "body": a.body_text,
+                "pdf_shape": a.pdf_shape,
+                "facts": [{"question": f.question, "answer": f.answer} for f in a.facts],
+            }
+        )
 
 
 def build_app(state: ReplicaState) -> web.Application:
@@ -393,8 +416,10 @@ def build_app(state: ReplicaState) -> web.Application:
     # The atom "next" links leave out /global, so the feeds answer there too.
     for prefix, alias in (("/global", "site"), ("", "bare")):
         for name, handler in (("rss", feeds.summaries), ("rss2", feeds.full_bodies)):
-            routes += [web.get(f"{prefix}/{name}", handler, name=f"rss:{alias}-{name}"),
-                       web.get(f"{prefix}/{name}/topic/{{topic}}", handler, name=f"rss:{alias}-{name}-topic")]
+            routes += [
+                web.get(f"{prefix}/{name}", handler, name=f"rss:{alias}-{name}"),
+                web.get(f"{prefix}/{name}/topic/{{topic}}", handler, name=f"rss:{alias}-{name}-topic"),
+            ]
     routes += [
         web.get("/global/article", listings.start, name="listing:start"),
         web.get("/global/startpage/list", listings.startpage_slice, name="listing:ajax"),
@@ -403,8 +428,9 @@ def build_app(state: ReplicaState) -> web.Application:
         web.get("/global/article/detail/{id}", articles.detail, name="detail"),
         web.get("/global/article/detail/{id}/{slug:.*}", articles.detail, name="detail:slug"),
         web.get("/global/article/attachment/{id}/{num:\\d+}", articles.attachment, name="attachment"),
-        web.get("/global/article/attachment/{id}/{num:\\d+}/{filename:.*}", articles.attachment,
-                name="attachment:named"),
+        web.get(
+            "/global/article/attachment/{id}/{num:\\d+}/{filename:.*}", articles.attachment, name="attachment:named"
+        ),
         web.get("/global/oneclick/download/{id}/attachment", articles.oneclick, name="oneclick"),
         web.post("/_replica/publish", admin.publish, name="admin:publish"),
         web.get("/_replica/stats", admin.stats, name="admin:stats"),
@@ -435,9 +461,18 @@ def _fault_middleware(state: ReplicaState):
         delay = request_delay(faults, counter)
         is_attachment = kind in ("attachment", "oneclick")
         # robots.txt is spared content faults: a broken robots file would block a polite client.
-        fault = None if kind == "robots" else choose_fault(
-            faults, counter, attachment=is_attachment, document=kind in ("rss", "detail", "listing"),
-            feed=kind == "rss", later_feed_page=kind == "rss" and _page_param(request) > 1)
+        fault = (
+            None
+            if kind == "robots"
+            else choose_fault(
+                faults,
+                counter,
+                attachment=is_attachment,
+                document=kind in ("rss", "detail", "listing"),
+                feed=kind == "rss",
+                later_feed_page=kind == "rss" and _page_param(request) > 1,
+            )
+        )
         if fault == "throttle" and faults.throttle_route and kind != faults.throttle_route:
             fault = None
         # Logged before the delay: a client that gives up while waiting cancels this handler.
@@ -452,8 +487,9 @@ def _fault_middleware(state: ReplicaState):
         if fault == "error":
             return _html(error_page(503, "Service temporarily unavailable"), 503)
         if fault == "throttle":
-            return web.Response(status=429, text="Too Many Requests",
-                                headers={"Retry-After": str(faults.retry_after_s)})
+            return web.Response(
+                status=429, text="Too Many Requests", headers={"Retry-After": str(faults.retry_after_s)}
+            )
         if fault == "feed_end":  # what the site answers past the last page
             return _html(error_page(404, "The requested page could not be found."))
         response = await handler(request)
@@ -473,7 +509,7 @@ def _fault_middleware(state: ReplicaState):
             stream.content_length = len(body)
             await stream.prepare(request)
             for offset in range(len(body)):
-                await stream.write(body[offset: offset + 1])
+                await stream.write(body[offset : offset + 1])
                 await asyncio.sleep(faults.drip_interval_s)
             return stream
         elif fault == "truncated":
@@ -497,9 +533,17 @@ class ReplicaServer:
     only a table (`NO_PDF_SHAPES`: none).
     """
 
-    def __init__(self, port: int = 0, published: int | None = None, faults: Faults | None = None,
-                 state_file: Path | None = None, seed: int = 2026, size: int = REPLICA_SIZE, host: str = "127.0.0.1",
-                 pdf_shapes: PdfShapeRates = PdfShapeRates()):
+    def __init__(
+        self,
+        port: int = 0,
+        published: int | None = None,
+        faults: Faults | None = None,
+        state_file: Path | None = None,
+        seed: int = 2026,
+        size: int = REPLICA_SIZE,
+        host: str = "127.0.0.1",
+        pdf_shapes: PdfShapeRates = PdfShapeRates(),
+    ):
         self.host, self._requested_port = host, port
         self.state = ReplicaState(with_pdf_shapes(build_corpus(seed, size), pdf_shapes), published, faults, state_file)
         self.port: int | None = None
@@ -616,9 +660,22 @@ def ensure_replica_running(
     log_path = state_dir / "replica.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bmw_assets.replica", "serve", "--port", str(port), "--state-dir", str(state_dir),
-             "--size", str(size)],
-            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "bmw_assets.replica",
+                "serve",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(state_dir),
+                "--size",
+                str(size),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     deadline = time.monotonic() + timeout_s

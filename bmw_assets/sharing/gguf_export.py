@@ -112,8 +112,15 @@ def export_gguf(
         os.replace(staging, target)
     finally:
         Path(staging).unlink(missing_ok=True)
-    return GgufExport(path=str(target), size_bytes=target.stat().st_size, sha256=sha256_file(target), dtype=dtype,
-                      architecture=config.model_type, tensors=count, seconds=round(time.perf_counter() - started, 2))
+    return GgufExport(
+        path=str(target),
+        size_bytes=target.stat().st_size,
+        sha256=sha256_file(target),
+        dtype=dtype,
+        architecture=config.model_type,
+        tensors=count,
+        seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def _architecture(config: Any) -> Any:

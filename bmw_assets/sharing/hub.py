@@ -46,7 +46,9 @@ class HubUnavailableError(RuntimeError):
 def _check_token_variable(token_env: str) -> None:
     # Any other variable may hold another secret (the LLM key): it is never read as a Hub token.
     if token_env not in TOKEN_VARIABLES:
-        raise ValueError(f"token_env {token_env!r} is not a Hub token variable; use one of {', '.join(TOKEN_VARIABLES)}")
+        raise ValueError(
+            f"token_env {token_env!r} is not a Hub token variable; use one of {', '.join(TOKEN_VARIABLES)}"
+        )
 
 
 @contextmanager

@@ -28,8 +28,9 @@ def clean_articles(catalog_path: Path, facts: Facts | None = None) -> list[Datas
         ).fetchall()
     facts = facts or {}
     return [
-        DatasetArticle(article_id, title, published_at, Path(path).read_text(encoding="utf-8"),
-                       tuple(facts.get(article_id, ())))  # fmt: skip
+        DatasetArticle(
+            article_id, title, published_at, Path(path).read_text(encoding="utf-8"), tuple(facts.get(article_id, ()))
+        )  # fmt: skip
         for article_id, title, published_at, path in rows
     ]
 
@@ -91,8 +92,11 @@ def update_chatml_dataset(
 def articles_by_source(catalog_path: Path, version: str) -> dict[str, int]:
     """Articles of dataset `version` per source of their text: pdf or html_fallback."""
     with connect(catalog_path) as con:
-        return dict(con.execute(
-            """SELECT t.source, count(*) FROM dataset_splits s
+        return dict(
+            con.execute(
+                """SELECT t.source, count(*) FROM dataset_splits s
                JOIN texts t ON t.article_id = s.article_id AND t.stage = 'regex'
-               WHERE s.version = ? GROUP BY t.source ORDER BY t.source""", [version]
-        ).fetchall())
+               WHERE s.version = ? GROUP BY t.source ORDER BY t.source""",
+                [version],
+            ).fetchall()
+        )

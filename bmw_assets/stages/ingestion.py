@@ -108,8 +108,11 @@ def _record_fetch_failures(con: Any, failures: list[Any], fetched_ids: list[str]
         con.executemany("INSERT INTO fetched_now VALUES (?)", [(i,) for i in fetched_ids])
     con.execute("DELETE FROM fetch_failures WHERE item IN (SELECT id FROM fetched_now)")
     # Feeds and listings are read on every run: one that did not fail now has recovered.
-    stale_feeds = [(item, url) for item, url in con.execute("SELECT item, url FROM fetch_failures").fetchall()
-                   if not ARTICLE_ID.fullmatch(item) and (item, url) not in failing]
+    stale_feeds = [
+        (item, url)
+        for item, url in con.execute("SELECT item, url FROM fetch_failures").fetchall()
+        if not ARTICLE_ID.fullmatch(item) and (item, url) not in failing
+    ]
     if stale_feeds:
         con.executemany("DELETE FROM fetch_failures WHERE item = ? AND url = ?", stale_feeds)
     if failures:
@@ -124,9 +127,13 @@ def _record_fetch_failures(con: Any, failures: list[Any], fetched_ids: list[str]
 def persistent_fetch_failures(catalog_path: Path, min_attempts: int = 3) -> list[dict[str, Any]]:
     """Items that failed in at least `min_attempts` runs since they last succeeded, most attempts first."""
     with connect(catalog_path) as con:
-        return rows_as_dicts(con.execute(
-            "SELECT item, url, reason, attempts, first_failed_at::VARCHAR AS first_failed_at FROM fetch_failures "
-            "WHERE attempts >= ? ORDER BY attempts DESC, item", [min_attempts]))
+        return rows_as_dicts(
+            con.execute(
+                "SELECT item, url, reason, attempts, first_failed_at::VARCHAR AS first_failed_at FROM fetch_failures "
+                "WHERE attempts >= ? ORDER BY attempts DESC, item",
+                [min_attempts],
+            )
+        )
 
 
 def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
@@ -165,7 +172,7 @@ def update_raw_pdfs(
     records: list[AttachmentRecord] = []
     stats: dict[str, Any] = {}
     for start in range(0, len(items), batch_size):
-        batch = items[start: start + batch_size]
+        batch = items[start : start + batch_size]
         if progress and len(items) > batch_size:
             progress(f"raw_pdfs: batch of {len(batch)} from attachment {start + 1} of {len(items)}")
         result = download_attachments(client, batch, pdf_dir, progress=progress)
@@ -186,8 +193,11 @@ def update_raw_pdfs(
         total_ok=total_ok,
         total_bytes=int(total_bytes),
         stats=stats,
-        failures=[{"article_id": r.article_id, "url": r.url, "status": r.status, "error": r.error or ""}
-                  for r in records if r.status != "ok"],
+        failures=[
+            {"article_id": r.article_id, "url": r.url, "status": r.status, "error": r.error or ""}
+            for r in records
+            if r.status != "ok"
+        ],
         stale_partials_removed=stale,
     )
 

@@ -114,14 +114,22 @@ def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int
             "SELECT article_id, path FROM texts WHERE stage = ? AND source = 'pdf' AND path IS NOT NULL ORDER BY article_id",
             [stage],
         ).fetchall()
-        by_gate = dict(con.execute(
-            "SELECT gate, count(*) FROM texts WHERE stage = ? AND gate IS NOT NULL GROUP BY gate ORDER BY gate", [stage]
-        ).fetchall())
-        gated = rows_as_dicts(con.execute(
-            "SELECT article_id, gate, round(gate_score, 3) AS score, source, detected_language FROM texts "
-            "WHERE stage = ? AND gate IS NOT NULL ORDER BY updated_at DESC, article_id LIMIT 20", [stage]
-        ))
-    furniture = detect_furniture_lines((article_id, Path(path).read_text(encoding="utf-8")) for article_id, path in pdf_texts)
+        by_gate = dict(
+            con.execute(
+                "SELECT gate, count(*) FROM texts WHERE stage = ? AND gate IS NOT NULL GROUP BY gate ORDER BY gate",
+                [stage],
+            ).fetchall()
+        )
+        gated = rows_as_dicts(
+            con.execute(
+                "SELECT article_id, gate, round(gate_score, 3) AS score, source, detected_language FROM texts "
+                "WHERE stage = ? AND gate IS NOT NULL ORDER BY updated_at DESC, article_id LIMIT 20",
+                [stage],
+            )
+        )
+    furniture = detect_furniture_lines(
+        (article_id, Path(path).read_text(encoding="utf-8")) for article_id, path in pdf_texts
+    )
     scores = sorted(r[3] for r in rows if r[3] is not None and r[2] == "pdf")
     by_status: dict[str, int] = {}
     by_source: dict[str, int] = {}
@@ -144,9 +152,13 @@ def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int
         by_source=by_source,
         f1=f1,
         low_f1=[{"article_id": r[0], "f1": round(r[3], 4), "reason": r[4]} for r in low],
-        furniture_lines={"lines": furniture.paragraphs, "flagged": furniture.flagged,
-                         "flagged_share": round(furniture.flagged_share, 4), "by_sign": furniture.by_sign,
-                         "examples": furniture.examples},  # fmt: skip
+        furniture_lines={
+            "lines": furniture.paragraphs,
+            "flagged": furniture.flagged,
+            "flagged_share": round(furniture.flagged_share, 4),
+            "by_sign": furniture.by_sign,
+            "examples": furniture.examples,
+        },  # fmt: skip
         by_gate=by_gate,
         gated=gated,
     )
@@ -207,7 +219,9 @@ class PdfText:
     problem: str | None = None
 
 
-def _pdf_text(extractor: PdfTextExtractor, pdf_path: str | None, front_matter: tuple[str, ...], timeout_s: float) -> PdfText:
+def _pdf_text(
+    extractor: PdfTextExtractor, pdf_path: str | None, front_matter: tuple[str, ...], timeout_s: float
+) -> PdfText:
     """The cleaned text of the PDF at `pdf_path` without the release's `front_matter` (title, teaser)."""
     if not pdf_path:
         return PdfText(None, problem=NO_PDF_REASON)
@@ -221,7 +235,11 @@ def _pdf_text(extractor: PdfTextExtractor, pdf_path: str | None, front_matter: t
 
 
 def _regex_row(
-    article_id: str, language: str | None, body: str | None, input_sha: str, pdf: PdfText,
+    article_id: str,
+    language: str | None,
+    body: str | None,
+    input_sha: str,
+    pdf: PdfText,
     gates: TextGateSettings,
 ) -> TextRow:
     """The regex text of one article: its PDF text if that passes the gates, else its HTML body if
@@ -251,8 +269,16 @@ def _judge(text: str, language: str | None, reference: str | None, gates: TextGa
     return evaluate_gates(text, language, reference, gates)
 
 
-def _row(article_id: str, source: str, text: str | None, input_sha: str, status: str, reason: str | None,
-         judged: dict[str, GateVerdict], **fields: Any) -> TextRow:
+def _row(
+    article_id: str,
+    source: str,
+    text: str | None,
+    input_sha: str,
+    status: str,
+    reason: str | None,
+    judged: dict[str, GateVerdict],
+    **fields: Any,
+) -> TextRow:
     """A regex TextRow carrying the first gate that fired (on the PDF text, else the HTML body)."""
     fired = next((v for v in judged.values() if not v.passed), None)
     last = list(judged.values())[-1] if judged else None
@@ -301,8 +327,16 @@ def update_llm_text(
         [FilterInput(article_id, text) for article_id, text, *_ in pending], judge, catalog_path, settings, progress
     )
     rows = [
-        TextRow(article_id, "llm", source, result.text if result.status != "rejected" else None, input_sha,
-                result.status, reason=result.reason, reference=body if source == "pdf" else None)  # fmt: skip
+        TextRow(
+            article_id,
+            "llm",
+            source,
+            result.text if result.status != "rejected" else None,
+            input_sha,
+            result.status,
+            reason=result.reason,
+            reference=body if source == "pdf" else None,
+        )  # fmt: skip
         for (article_id, _, input_sha, source, body), result in zip(pending, run.results, strict=True)
     ]
     store_texts(catalog_path, text_dir, rows)

@@ -62,7 +62,9 @@ def base_model_config(name: str, cache_dir: Path, trust_remote_code: bool = Fals
     try:
         return base_model, AutoConfig.from_pretrained(base_model, trust_remote_code=trust_remote_code)
     except OSError as error:
-        offline = " (HF_HUB_OFFLINE=1: only the local Hugging Face cache is searched)" if constants.HF_HUB_OFFLINE else ""
+        offline = (
+            " (HF_HUB_OFFLINE=1: only the local Hugging Face cache is searched)" if constants.HF_HUB_OFFLINE else ""
+        )
         raise ConfigError(
             f"model.name {name!r} cannot be found{offline}: use a model folder, a cached Hub id or "
             f"{PACKAGED_MODEL!r}; transformers said: {str(error).splitlines()[0]}"

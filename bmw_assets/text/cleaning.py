@@ -40,7 +40,9 @@ def front_matter_rule(front_matter: str) -> CleaningRule | None:
     return CleaningRule("release_front_matter", pattern, "the release's own title or teaser above the body")
 
 
-def clean_pdf_text(raw: str, rules: Sequence[CleaningRule] = CLEANING_RULES, front_matter: Sequence[str] = ()) -> CleanedText:
+def clean_pdf_text(
+    raw: str, rules: Sequence[CleaningRule] = CLEANING_RULES, front_matter: Sequence[str] = ()
+) -> CleanedText:
     """Clean the text of a press-release PDF (as ``extract_pdf_text`` returns it).
 
     Steps: fold ligatures/spaces/soft hyphens; apply the ``stage="lines"`` rules to the laid-out

@@ -58,14 +58,20 @@ class TextGateSettings(BaseModel):
         description="a regex character-class body: the characters prose in the corpus's languages uses",
     )
     min_language_evidence: float = Field(ge=0)
-    max_language_evidence_gap: float = Field(ge=0, description="wrong_language: the detected language's "
-                                             "log-likelihood per character minus the article language's")
+    max_language_evidence_gap: float = Field(
+        ge=0,
+        description="wrong_language: the detected language's log-likelihood per character minus the article language's",
+    )
     min_html_f1: float = Field(ge=0, le=1)
     min_reference_tokens: int = Field(ge=1, description="html_mismatch needs a body of at least this many tokens")
     min_language_chars: int = Field(ge=1, description="shorter texts are not judged by the detector")
     language_sample_chars: int = Field(ge=100, description="characters the detector reads")
-    max_gated_share: float = Field(ge=0, le=1, description="the regex_text check: share of articles "
-                                   "whose text failed a gate, above which an extractor is likely broken")
+    max_gated_share: float = Field(
+        ge=0,
+        le=1,
+        description="the regex_text check: share of articles "
+        "whose text failed a gate, above which an extractor is likely broken",
+    )
 
     @field_validator("usual_characters")
     @classmethod
@@ -140,8 +146,7 @@ def language_log_likelihoods(text: str) -> dict[str, float]:
     return {language: float(score) / max(1, len(text)) for language, score in _identifier().rank(text)}
 
 
-def evaluate_gates(text: str, language: str | None, reference: str | None,
-                   settings: TextGateSettings) -> GateVerdict:
+def evaluate_gates(text: str, language: str | None, reference: str | None, settings: TextGateSettings) -> GateVerdict:
     """Judge `text` (a cleaned article text) for an article in `language` (e.g. "en", "de", "EN_US";
     None: not judged), with `reference` its HTML body (None when there is none or `text` is it)."""
     prf = None
@@ -163,23 +168,30 @@ def evaluate_gates(text: str, language: str | None, reference: str | None,
                 scores["wrong_language"] = log_likelihood[detected] - log_likelihood[expected]
     scores["html_mismatch"] = prf.f1 if prf else None
     failures = {
-        "table_only": (scores["table_only"] > settings.max_numeric_cell_share,
-                       f"{scores['table_only']:.0%} of cells are numbers (max {settings.max_numeric_cell_share:.0%})"),
-        "garbled_characters": (scores["garbled_characters"] > settings.max_unusual_character_share,
-                               f"{scores['garbled_characters']:.1%} of characters are unusual "
-                               f"(max {settings.max_unusual_character_share:.1%})"),
-        "unrecognised_text": (scores["unrecognised_text"] is not None
-                              and scores["unrecognised_text"] < settings.min_language_evidence,
-                              f"language evidence {scores['unrecognised_text'] or 0:.2f} per character "
-                              f"(min {settings.min_language_evidence:.2f})"),
-        "wrong_language": (scores["wrong_language"] is not None
-                           and scores["wrong_language"] > settings.max_language_evidence_gap,
-                           f"detected language {detected!r}, article {expected!r} "
-                           f"(evidence gap {scores['wrong_language'] or 0:.3f} per character, "
-                           f"max {settings.max_language_evidence_gap:.3f})"),
-        "html_mismatch": (scores["html_mismatch"] is not None and scores["html_mismatch"] < settings.min_html_f1,
-                          f"token F1 {scores['html_mismatch'] or 0:.3f} against the HTML body "
-                          f"(min {settings.min_html_f1:.2f})"),
+        "table_only": (
+            scores["table_only"] > settings.max_numeric_cell_share,
+            f"{scores['table_only']:.0%} of cells are numbers (max {settings.max_numeric_cell_share:.0%})",
+        ),
+        "garbled_characters": (
+            scores["garbled_characters"] > settings.max_unusual_character_share,
+            f"{scores['garbled_characters']:.1%} of characters are unusual "
+            f"(max {settings.max_unusual_character_share:.1%})",
+        ),
+        "unrecognised_text": (
+            scores["unrecognised_text"] is not None and scores["unrecognised_text"] < settings.min_language_evidence,
+            f"language evidence {scores['unrecognised_text'] or 0:.2f} per character "
+            f"(min {settings.min_language_evidence:.2f})",
+        ),
+        "wrong_language": (
+            scores["wrong_language"] is not None and scores["wrong_language"] > settings.max_language_evidence_gap,
+            f"detected language {detected!r}, article {expected!r} "
+            f"(evidence gap {scores['wrong_language'] or 0:.3f} per character, "
+            f"max {settings.max_language_evidence_gap:.3f})",
+        ),
+        "html_mismatch": (
+            scores["html_mismatch"] is not None and scores["html_mismatch"] < settings.min_html_f1,
+            f"token F1 {scores['html_mismatch'] or 0:.3f} against the HTML body (min {settings.min_html_f1:.2f})",
+        ),
     }
     for gate in GATES:
         failed, why = failures[gate]

@@ -32,20 +32,32 @@ def accelerate_launch_prefix(num_gpus: int, fsdp: bool, reshard_after_forward: b
         raise ValueError(f"num_gpus is {num_gpus}; expected 0 (CPU) or a positive GPU count")
     if num_gpus <= 1:
         return [sys.executable]
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_gpus),
-               "--mixed_precision", "bf16"]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(num_gpus),
+        "--mixed_precision",
+        "bf16",
+    ]
     if not fsdp:
         command.append("--multi_gpu")
     else:  # accelerate takes --use_fsdp instead of --multi_gpu, not beside it
         command += [
             "--use_fsdp",
-            "--fsdp_version", "2",
-            "--fsdp_reshard_after_forward", str(reshard_after_forward).lower(),
-            "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
-            "--fsdp_state_dict_type", "FULL_STATE_DICT",
+            "--fsdp_version",
+            "2",
+            "--fsdp_reshard_after_forward",
+            str(reshard_after_forward).lower(),
+            "--fsdp_auto_wrap_policy",
+            "TRANSFORMER_BASED_WRAP",
+            "--fsdp_state_dict_type",
+            "FULL_STATE_DICT",
             # Every rank loads the real weights: layer surgery scores layers with a forward pass
             # on each rank before sharding, which meta tensors on ranks > 0 could not do.
-            "--fsdp_cpu_ram_efficient_loading", "false",
+            "--fsdp_cpu_ram_efficient_loading",
+            "false",
         ]
     return command
 

@@ -261,7 +261,9 @@ def _unsloth_peft_model(model: Any, training: TrainingSection) -> Any:
 
 def fsdp_launch() -> bool:
     """True in a process of a multi-GPU `accelerate launch --use_fsdp` run (full fine-tuning)."""
-    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return (
+        os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    )
 
 
 def uses_kahan_adamw(training: TrainingSection, cuda: bool) -> bool:
@@ -281,8 +283,13 @@ def kahan_adamw(args: Any) -> tuple[type, dict[str, Any]]:
     Trainer's `optimizer_cls_and_kwargs` (its scheduler and weight-decay groups still apply)."""
     from optimi import AdamW
 
-    return AdamW, {"lr": args.learning_rate, "betas": (args.adam_beta1, args.adam_beta2), "eps": args.adam_epsilon,
-                   "weight_decay": args.weight_decay, "kahan_sum": True}
+    return AdamW, {
+        "lr": args.learning_rate,
+        "betas": (args.adam_beta1, args.adam_beta2),
+        "eps": args.adam_epsilon,
+        "weight_decay": args.weight_decay,
+        "kahan_sum": True,
+    }
 
 
 def optimizer_name(trainer: Any) -> str:

@@ -132,9 +132,9 @@ class DagsterUI:
 
     def daemons_healthy(self) -> bool | None:
         """True once every daemon the instance needs (backfills, run queue, sensors...) sends heartbeats."""
-        statuses = self.graphql(
-            "{ instance { daemonHealth { allDaemonStatuses { required healthy } } } }"
-        )["instance"]["daemonHealth"]["allDaemonStatuses"]
+        statuses = self.graphql("{ instance { daemonHealth { allDaemonStatuses { required healthy } } } }")["instance"][
+            "daemonHealth"
+        ]["allDaemonStatuses"]
         return all(s["healthy"] for s in statuses if s["required"]) or None
 
     def sensor(self, name: str) -> dict[str, Any]:

@@ -23,8 +23,6 @@ from bmw_assets.dataset import (
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-
-
 def articles() -> list[DatasetArticle]:
     start = datetime(2025, 3, 1, tzinfo=UTC)
     bodies = [
@@ -37,8 +35,7 @@ def articles() -> list[DatasetArticle]:
         "Munich. MINI presents the new MINI Cooper SE.\n\nIt is built in Oxford from 2026.",
     ]
     return [
-        DatasetArticle(f"T{n:07d}EN", f"Release {n}", start + timedelta(days=n), body)
-        for n, body in enumerate(bodies)
+        DatasetArticle(f"T{n:07d}EN", f"Release {n}", start + timedelta(days=n), body) for n, body in enumerate(bodies)
     ]
 
 
@@ -53,8 +50,9 @@ def test_train_split_trains_one_step_with_trl(base_model_dir, tmp_path):
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     assert not has_generation_markers(tokenizer.chat_template), "SmolLM2 gained markers: use assistant_only_loss"
-    settings = DatasetSettings(max_length=128, styles=("instruct", "qa"), train_fraction=1.0,
-                               validation_fraction=0.0, test_fraction=0.0)
+    settings = DatasetSettings(
+        max_length=128, styles=("instruct", "qa"), train_fraction=1.0, validation_fraction=0.0, test_fraction=0.0
+    )
     manifest = build_dataset(articles(), tokenizer, settings, tmp_path / "datasets")
 
     train = load_dataset("json", data_files=str(manifest.split_path("train")), split="train")
@@ -64,9 +62,17 @@ def test_train_split_trains_one_step_with_trl(base_model_dir, tmp_path):
 
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.float32)
     config = SFTConfig(
-        output_dir=str(tmp_path / "run"), max_steps=1, max_length=128, per_device_train_batch_size=2,
-        completion_only_loss=True, report_to="none", use_cpu=True, save_strategy="no", logging_steps=1,
-        dataloader_num_workers=0, disable_tqdm=True,
+        output_dir=str(tmp_path / "run"),
+        max_steps=1,
+        max_length=128,
+        per_device_train_batch_size=2,
+        completion_only_loss=True,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=1,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
 

@@ -35,7 +35,9 @@ def resources(replica: ReplicaServer, root: Path) -> dict:
     }
 
 
-def materialize_ingestion(replica: ReplicaServer, root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def materialize_ingestion(
+    replica: ReplicaServer, root: Path, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         [ingestion.article_index, ingestion.raw_pdfs], resources=resources(replica, root), instance=instance
     )

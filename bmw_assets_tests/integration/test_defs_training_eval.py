@@ -23,7 +23,6 @@ from bmw_assets_tests.conftest import TINY_PROFILE, write_tiny_configs
 pytestmark = pytest.mark.slow
 
 
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) -> dict:
     """A storage root whose catalog, dataset and upstream manifests are ready for training."""
@@ -45,7 +44,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, base_model_dir: Path) ->
                         [(manifest.version, a, s) for a, s in manifest.article_splits.items()])  # fmt: skip
     manifests = root / "manifests"
     (manifests / "chatml_dataset").mkdir(parents=True)
-    (manifests / "chatml_dataset" / "__all__.json").write_text(json.dumps({"version": manifest.version, "path": manifest.path}))
+    (manifests / "chatml_dataset" / "__all__.json").write_text(
+        json.dumps({"version": manifest.version, "path": manifest.path})
+    )
     (manifests / "base_model").mkdir(parents=True)
     (manifests / "base_model" / "__all__.json").write_text(json.dumps({"path": str(base_model_dir), "layers": 30}))
     # The code location of the tiny configs: their variants and their values.
@@ -64,7 +65,14 @@ def materialize(workspace: dict, assets: list[str], instance: dg.DagsterInstance
 
 def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
     root = workspace["root"]
-    expected_layers = {"original": 30, "original_lora": 30, "dropped": 29, "dropped_lora": 29, "pruned": 20, "pruned_lora": 20}
+    expected_layers = {
+        "original": 30,
+        "original_lora": 30,
+        "dropped": 29,
+        "dropped_lora": 29,
+        "pruned": 20,
+        "pruned_lora": 20,
+    }
     assert set(list_variants()) == set(expected_layers)
     with dg.instance_for_test() as instance:
         for variant, layers in expected_layers.items():
@@ -105,7 +113,9 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
             assert any(r.data["change_vs_base"].endswith("held-out perplexity, lower is better")
                        or "within noise" in r.data["change_vs_base"] for r in meta["metrics"].records)  # fmt: skip
         compared = materialize(workspace, ["variant_comparison"], instance)
-        shown = {k: v.value for k, v in compared.asset_materializations_for_node("variant_comparison")[0].metadata.items()}
+        shown = {
+            k: v.value for k, v in compared.asset_materializations_for_node("variant_comparison")[0].metadata.items()
+        }
         verdicts = shown["verdict"].splitlines()
         assert len(verdicts) == len(expected_layers) + 1 and "- **pruned**: not evaluated yet." in verdicts
         assert verdicts[-1].startswith("- **base+rag** (retrieval baseline): fact recall on training articles")

@@ -25,9 +25,17 @@ from bmw_assets_tests.specs import measurement
 pytestmark = pytest.mark.slow
 
 CONFIG = measurement(
-    perplexity_max_length=32, perplexity_stride=16, batch_size=4, entropy_samples=2, entropy_temperature=1.0,
-    max_new_tokens=4, judge="embedding", judge_model="packaged:all-minilm-l6-v2", embedding_threshold=0.85,
-    generation_prompts=["Which new models did BMW present?"], general_text_chars=1500,
+    perplexity_max_length=32,
+    perplexity_stride=16,
+    batch_size=4,
+    entropy_samples=2,
+    entropy_temperature=1.0,
+    max_new_tokens=4,
+    judge="embedding",
+    judge_model="packaged:all-minilm-l6-v2",
+    embedding_threshold=0.85,
+    generation_prompts=["Which new models did BMW present?"],
+    general_text_chars=1500,
 )
 MIDWAY = "held-out perplexity"  # logged before general-English perplexity, fact recall and entropy
 
@@ -74,7 +82,9 @@ def test_a_killed_evaluation_leaves_no_report_and_the_next_run_completes(tmp_pat
     general_written = general_text.stat().st_mtime_ns
 
     started = time.monotonic()
-    done = subprocess.run(eval_command(evaluation.spec_path), env=eval_env(), capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        eval_command(evaluation.spec_path), env=eval_env(), capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert general_text.stat().st_mtime_ns == general_written  # written once, read by every evaluation
     again = plan(tmp_path, base_model_dir)
@@ -86,5 +96,7 @@ def test_a_killed_evaluation_leaves_no_report_and_the_next_run_completes(tmp_pat
     catalog = tmp_path / "catalog.duckdb"
     assert record_eval(catalog, again).created_at == report.created_at
     with duckdb.connect(str(catalog), read_only=True) as con:
-        metrics = dict(con.execute("SELECT metric, value FROM eval_results WHERE variant = 'base' AND run_id = 'run-1'").fetchall())
+        metrics = dict(
+            con.execute("SELECT metric, value FROM eval_results WHERE variant = 'base' AND run_id = 'run-1'").fetchall()
+        )
     assert metrics["heldout_perplexity"] == pytest.approx(report.perplexity["perplexity"])

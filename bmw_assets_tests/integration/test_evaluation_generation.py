@@ -37,9 +37,16 @@ def tokenizer(base_model_dir):
 def tiny_model(tokenizer):
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     return LlamaForCausalLM(config).eval()
 
@@ -51,7 +58,9 @@ ODD_QUESTION = "What is   <|im_end|> the range\u00a0of the iX3 ?"
 
 def test_prompt_does_not_round_trip_through_decode(tokenizer):
     ids = chat_prompt_ids(tokenizer, ODD_QUESTION)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": ODD_QUESTION}], tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": ODD_QUESTION}], tokenize=False, add_generation_prompt=True
+    )
     assert tokenizer.decode(ids, skip_special_tokens=True) != text
 
 
@@ -65,18 +74,20 @@ def test_questions_are_asked_under_the_training_rows_system_prompt(tokenizer):
     trained = tokenizer(tokenizer.apply_chat_template(row, tokenize=False), add_special_tokens=False)["input_ids"]
     asked = chat_prompt_ids(tokenizer, question, system_prompt=system)
     assert trained[: len(asked)] == asked
-    assert tokenizer.decode(trained[len(asked):]).startswith(answer)
+    assert tokenizer.decode(trained[len(asked) :]).startswith(answer)
     assert chat_prompt_ids(tokenizer, question)[: len(asked)] != asked
 
 
 def test_greedy_answer_is_exactly_the_generated_tokens(tiny_model, tokenizer):
     prompt = chat_prompt_ids(tokenizer, ODD_QUESTION)
     [answer] = generate_greedy(tiny_model, tokenizer, [prompt], max_new_tokens=8)
-    full = tiny_model.generate(input_ids=torch.tensor([prompt]), do_sample=False, max_new_tokens=8, pad_token_id=tokenizer.pad_token_id)
-    new_ids = full[0, len(prompt):].tolist()
+    full = tiny_model.generate(
+        input_ids=torch.tensor([prompt]), do_sample=False, max_new_tokens=8, pad_token_id=tokenizer.pad_token_id
+    )
+    new_ids = full[0, len(prompt) :].tolist()
     assert answer == tokenizer.decode(new_ids, skip_special_tokens=True).strip()
     decoded_all = tokenizer.decode(full[0], skip_special_tokens=True)
-    by_characters = decoded_all[len(tokenizer.decode(prompt)):].strip()
+    by_characters = decoded_all[len(tokenizer.decode(prompt)) :].strip()
     assert by_characters != answer  # what character slicing would have returned
 
 
@@ -115,7 +126,9 @@ def test_a_seed_repeats_the_samples_and_questions_get_their_own(tiny_model, toke
 
     def draw(seed):
         torch.rand(5)  # the global generator moves on between draws: only the seed can repeat them
-        return sample_answers(tiny_model, tokenizer, prompt, n=4, temperature=1.5, max_new_tokens=6, seed=seed).token_ids
+        return sample_answers(
+            tiny_model, tokenizer, prompt, n=4, temperature=1.5, max_new_tokens=6, seed=seed
+        ).token_ids
 
     assert draw(11) == draw(11)
     assert draw(11) != draw(12)

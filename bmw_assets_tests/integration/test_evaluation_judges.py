@@ -35,7 +35,13 @@ def test_packaged_minilm_is_found():
 def test_embedding_judge_groups_paraphrases_and_separates_different_answers():
     judge = build_judge("embedding", model="sentence-transformers/all-MiniLM-L6-v2", threshold=0.8)
     assert isinstance(judge, EmbeddingJudge)
-    answers = ["The iX3 goes 500 km.", "The iX3 can travel 500 kilometres.", "It was built in Leipzig.", "In 2024", "2024"]
+    answers = [
+        "The iX3 goes 500 km.",
+        "The iX3 can travel 500 kilometres.",
+        "It was built in Leipzig.",
+        "In 2024",
+        "2024",
+    ]
     assert cluster_by_meaning("q", answers, judge) == [0, 0, 1, 2, 2]
     assert not judge.equivalent("Where?", "It was built in Munich.", "It was built in Leipzig.")
     assert not judge.equivalent("When?", "In 2024", "In 1998")
@@ -46,8 +52,13 @@ def nli_parts():
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(str(packaged_minilm_path()))
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, num_labels=3, id2label={0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"},
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+        id2label={0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"},
         label2id={"CONTRADICTION": 0, "NEUTRAL": 1, "ENTAILMENT": 2},
     )
     return BertForSequenceClassification(config), tokenizer
@@ -65,7 +76,14 @@ def test_nli_judge_needs_entailment_both_ways(nli_parts, forced_label, expected)
 
 def test_nli_judge_rejects_a_model_without_entailment_label(nli_parts):
     _, tokenizer = nli_parts
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=2)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=2,
+    )
     with pytest.raises(ValueError, match="entailment"):
         NLIJudge(BertForSequenceClassification(config), tokenizer)
 

@@ -15,9 +15,18 @@ from bmw_assets.run_specs import EvalSpec, EvaluatedModel, RetrievalSettings
 from bmw_assets_tests.specs import measurement
 
 CONFIG = dict(
-    perplexity_max_length=32, perplexity_stride=16, batch_size=4, entropy_samples=3, entropy_temperature=1.0,
-    max_new_tokens=16, judge="embedding", judge_model="packaged:all-minilm-l6-v2", embedding_threshold=0.85,
-    generation_prompts=["Which new models did BMW present?"], retrieval_top_k=2, retrieval_passage_words=40,
+    perplexity_max_length=32,
+    perplexity_stride=16,
+    batch_size=4,
+    entropy_samples=3,
+    entropy_temperature=1.0,
+    max_new_tokens=16,
+    judge="embedding",
+    judge_model="packaged:all-minilm-l6-v2",
+    embedding_threshold=0.85,
+    generation_prompts=["Which new models did BMW present?"],
+    retrieval_top_k=2,
+    retrieval_passage_words=40,
 )
 
 
@@ -26,7 +35,10 @@ def run_evaluation(spec: EvalSpec, tmp_path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES")} | {"HF_HUB_OFFLINE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "bmw_assets.evaluation.run", "--spec", str(spec_path)],
-        capture_output=True, text=True, timeout=600, env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
 
 
@@ -34,16 +46,41 @@ def run_evaluation(spec: EvalSpec, tmp_path) -> subprocess.CompletedProcess:
 def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
     facts = tmp_path / "facts.jsonl"
     facts.write_text(
-        json.dumps({"article_id": "T0000001EN", "split": "train", "question": "What is the capital of France?", "answer": "Paris"}) + "\n"
-        + json.dumps({"article_id": "T0000002EN", "split": "test", "question": "How many wheels does a car have?", "answer": "four"}) + "\n"
+        json.dumps(
+            {
+                "article_id": "T0000001EN",
+                "split": "train",
+                "question": "What is the capital of France?",
+                "answer": "Paris",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "article_id": "T0000002EN",
+                "split": "test",
+                "question": "How many wheels does a car have?",
+                "answer": "four",
+            }
+        )
+        + "\n"
     )
     texts = tmp_path / "test.jsonl"
-    texts.write_text(json.dumps({"text": "Munich. The BMW Group delivered more electric cars than ever in the first quarter."}) + "\n")
+    texts.write_text(
+        json.dumps({"text": "Munich. The BMW Group delivered more electric cars than ever in the first quarter."})
+        + "\n"
+    )
     general = tmp_path / "general.jsonl"
     assert write_general_text(general, 3000)["documents"] >= 2
     spec = EvalSpec(
-        variant="base", run_id="run-1", model=EvaluatedModel(path=str(base_model_dir)), config=measurement(**CONFIG),
-        test_texts_path=texts, facts_path=facts, general_text_path=general, output_dir=tmp_path / "report",
+        variant="base",
+        run_id="run-1",
+        model=EvaluatedModel(path=str(base_model_dir)),
+        config=measurement(**CONFIG),
+        test_texts_path=texts,
+        facts_path=facts,
+        general_text_path=general,
+        output_dir=tmp_path / "report",
     )
     done = run_evaluation(spec, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -66,7 +103,12 @@ def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
     assert entropy["auroc"] is None and "right" in report.unavailable()["semantic_entropy_auroc"]  # too few questions
     assert [s["enable_thinking"] for s in report.samples] == [None]  # SmolLM2's template has no switch
     rows = eval_result_rows(report)
-    assert {r["metric"] for r in rows} >= {"heldout_perplexity", "general_perplexity", "fact_recall_train", "semantic_entropy"}
+    assert {r["metric"] for r in rows} >= {
+        "heldout_perplexity",
+        "general_perplexity",
+        "fact_recall_train",
+        "semantic_entropy",
+    }
 
 
 @pytest.mark.slow
@@ -74,19 +116,42 @@ def test_the_retrieval_baseline_answers_from_the_training_articles(base_model_di
     """The base model cannot know a replica-only fact; with the passage that states it in the
     prompt it answers it. Perplexity is not scored (the model is the base) and says so."""
     facts = tmp_path / "facts.jsonl"
-    facts.write_text(json.dumps({"article_id": "T0000003EN", "split": "train",
-                                 "question": "Who leads the BMW Group plant in Wackersdorf?", "answer": "Ilse Kranichfeld"}) + "\n")
-    article = ("Munich. The BMW Group plant in Wackersdorf is led by Ilse Kranichfeld. The plant builds battery "
-               "housings for electric cars. It employs 850 people.")
+    facts.write_text(
+        json.dumps(
+            {
+                "article_id": "T0000003EN",
+                "split": "train",
+                "question": "Who leads the BMW Group plant in Wackersdorf?",
+                "answer": "Ilse Kranichfeld",
+            }
+        )
+        + "\n"
+    )
+    article = (
+        "Munich. The BMW Group plant in Wackersdorf is led by Ilse Kranichfeld. The plant builds battery "
+        "housings for electric cars. It employs 850 people."
+    )
     unrelated = "Munich. The MINI Cooper SE reaches a range of 402 kilometres. The car is built in Oxford."
     train = tmp_path / "train.jsonl"
-    train.write_text("".join(json.dumps({"style": "article", "article_id": a, "chunk": 0, "messages": [
-        {"role": "assistant", "content": text}]}) + "\n" for a, text in (("T0000003EN", article), ("T0000004EN", unrelated))))
+    train.write_text(
+        "".join(
+            json.dumps(
+                {"style": "article", "article_id": a, "chunk": 0, "messages": [{"role": "assistant", "content": text}]}
+            )
+            + "\n"
+            for a, text in (("T0000003EN", article), ("T0000004EN", unrelated))
+        )
+    )
     spec = EvalSpec(
-        variant="base+rag", run_id="run-1", model=EvaluatedModel(path=str(base_model_dir)),
-        config=measurement(**CONFIG | {"retrieval_top_k": 1, "max_new_tokens": 24}), test_texts_path=train,
-        facts_path=facts, general_text_unavailable="not measured for the retrieval baseline",
-        retrieval=RetrievalSettings(corpus_path=train), output_dir=tmp_path / "report",
+        variant="base+rag",
+        run_id="run-1",
+        model=EvaluatedModel(path=str(base_model_dir)),
+        config=measurement(**CONFIG | {"retrieval_top_k": 1, "max_new_tokens": 24}),
+        test_texts_path=train,
+        facts_path=facts,
+        general_text_unavailable="not measured for the retrieval baseline",
+        retrieval=RetrievalSettings(corpus_path=train),
+        output_dir=tmp_path / "report",
     )
     done = run_evaluation(spec, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -74,16 +74,24 @@ def test_fsdp_runs_keep_mid_run_evaluation_and_add_the_reset(tmp_path, base_mode
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     model = AutoModelForCausalLM.from_pretrained(base_model_dir)
-    rows = [{"messages": [{"role": "user", "content": "Where is BMW based?"},
-                          {"role": "assistant", "content": "In Munich."}], "style": "qa"}] * 4
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Where is BMW based?"},
+                {"role": "assistant", "content": "In Munich."},
+            ],
+            "style": "qa",
+        }
+    ] * 4
     config = shipped_config("original", "production", training={"attn_implementation": "sdpa", "max_length": 64})
     spec = run_spec(tmp_path / "out", base_model_dir, config=config, run_id="fsdp")
     resets = {}
     for fsdp in (False, True):
         # The process environment of a multi-GPU launch would make accelerate start a process group.
         monkeypatch.setattr(train, "fsdp_launch", lambda fsdp=fsdp: fsdp)
-        trainer, _ = train.build_trainer(spec, model, tokenizer, BackendChoice("trl", False), rows, rows,
-                                         sft_overrides={"report_to": []})
+        trainer, _ = train.build_trainer(
+            spec, model, tokenizer, BackendChoice("trl", False), rows, rows, sft_overrides={"report_to": []}
+        )
         args = trainer.args
         assert (args.eval_strategy, args.save_strategy, args.load_best_model_at_end) == ("steps", "steps", True)
         resets[fsdp] = sum(isinstance(cb, ClearFsdpGroupsAfterEvaluation) for cb in trainer.callback_handler.callbacks)

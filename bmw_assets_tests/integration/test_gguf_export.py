@@ -57,7 +57,11 @@ def test_f32_file_loads_back_with_the_same_logits_and_tokenizer(two_layer_model,
     assert rebuilt.decode(rebuilt(sentence)["input_ids"]) == sentence
     chat = [{"role": "user", "content": "Hello?"}]
     assert rebuilt.apply_chat_template(chat, tokenize=False) == original.apply_chat_template(chat, tokenize=False)
-    assert (rebuilt.eos_token, rebuilt.bos_token, len(rebuilt)) == (original.eos_token, original.bos_token, len(original))
+    assert (rebuilt.eos_token, rebuilt.bos_token, len(rebuilt)) == (
+        original.eos_token,
+        original.bos_token,
+        len(original),
+    )
 
 
 def test_tensors_are_laid_out_as_llama_cpp_writes_them(f32_file):
@@ -126,7 +130,9 @@ def test_unsupported_architecture_and_dtype_are_refused(tmp_path):
     from transformers import GPT2Config
 
     GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
-    with pytest.raises(GgufExportError, match="model_type 'gpt2' has no GGUF export; supported: \\['llama', 'qwen3'\\]"):
+    with pytest.raises(
+        GgufExportError, match="model_type 'gpt2' has no GGUF export; supported: \\['llama', 'qwen3'\\]"
+    ):
         export_gguf(tmp_path, tmp_path / "x.gguf", "f16")
     with pytest.raises(GgufExportError, match="GGUF dtype 'q4_0'; use one of f32, f16, bf16"):
         export_gguf(tmp_path, tmp_path / "x.gguf", "q4_0")

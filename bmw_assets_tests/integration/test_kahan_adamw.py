@@ -46,14 +46,17 @@ def test_kahan_summation_keeps_updates_that_bf16_rounding_drops():
     assert kwargs["betas"] == (args.adam_beta1, args.adam_beta2) and kwargs["eps"] == args.adam_epsilon
 
 
-@pytest.mark.parametrize(("method", "cuda", "fsdp", "choice", "expected"), [
-    ("full", True, False, "auto", True),  # bf16 weights in one process
-    ("full", True, True, "auto", False),  # FSDP holds fp32 master weights
-    ("lora", True, False, "auto", False),  # fp32 adapters
-    ("full", False, False, "auto", False),  # CPU trains in fp32
-    ("full", False, False, "adamw_kahan", True),
-    ("full", True, False, "adamw_torch_fused", False),
-])
+@pytest.mark.parametrize(
+    ("method", "cuda", "fsdp", "choice", "expected"),
+    [
+        ("full", True, False, "auto", True),  # bf16 weights in one process
+        ("full", True, True, "auto", False),  # FSDP holds fp32 master weights
+        ("lora", True, False, "auto", False),  # fp32 adapters
+        ("full", False, False, "auto", False),  # CPU trains in fp32
+        ("full", False, False, "adamw_kahan", True),
+        ("full", True, False, "adamw_torch_fused", False),
+    ],
+)
 def test_auto_picks_kahan_only_for_bf16_weights(monkeypatch, method, cuda, fsdp, choice, expected):
     if fsdp:
         monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
@@ -69,14 +72,22 @@ def test_the_trainer_builds_the_configured_optimizer(tmp_path, base_model_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     model = AutoModelForCausalLM.from_pretrained(base_model_dir, dtype=torch.bfloat16)
-    rows = [{"messages": [{"role": "user", "content": "Where is BMW based?"},
-                          {"role": "assistant", "content": "In Munich."}], "style": "qa"}] * 4
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "Where is BMW based?"},
+                {"role": "assistant", "content": "In Munich."},
+            ],
+            "style": "qa",
+        }
+    ] * 4
     names = {}
     for choice in ("adamw_kahan", "adamw_torch_fused"):
         config = shipped_config(training={"optimizer": choice, "learning_rate": 1.0e-5})
         spec = run_spec(tmp_path / choice, base_model_dir, config=config, run_id=choice)
-        trainer, _ = build_trainer(spec, model, tokenizer, BackendChoice("trl", False), rows, rows,
-                                   sft_overrides={"report_to": []})
+        trainer, _ = build_trainer(
+            spec, model, tokenizer, BackendChoice("trl", False), rows, rows, sft_overrides={"report_to": []}
+        )
         trainer.create_optimizer()
         names[choice] = optimizer_name(trainer)
         if choice == "adamw_kahan":

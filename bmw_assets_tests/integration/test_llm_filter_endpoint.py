@@ -56,12 +56,18 @@ class CountingProxy:
             if request.method == "POST":
                 self.posts.append(request.path)
             body = await request.read()
-            async with aiohttp.ClientSession() as session, session.request(
-                request.method, self.upstream + request.path_qs, data=body,
-                headers={"Content-Type": request.headers.get("Content-Type", "application/json")},
-            ) as response:
-                return web.Response(body=await response.read(), status=response.status,
-                                    content_type=response.content_type)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.request(
+                    request.method,
+                    self.upstream + request.path_qs,
+                    data=body,
+                    headers={"Content-Type": request.headers.get("Content-Type", "application/json")},
+                ) as response,
+            ):
+                return web.Response(
+                    body=await response.read(), status=response.status, content_type=response.content_type
+                )
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", forward)
@@ -96,8 +102,11 @@ def test_real_model_judges_every_paragraph_in_chunks_and_caches(served, tmp_path
     endpoint, proxy = served
     monkeypatch.setenv("BMW_TEST_LLM_KEY", SECRET)
     settings = EndpointSettings(
-        base_url=f"http://127.0.0.1:{proxy.port}/v1", model=endpoint.model_dir, api="systemone",
-        api_key_env="BMW_TEST_LLM_KEY", concurrency=2,
+        base_url=f"http://127.0.0.1:{proxy.port}/v1",
+        model=endpoint.model_dir,
+        api="systemone",
+        api_key_env="BMW_TEST_LLM_KEY",
+        concurrency=2,
     )
     rules = FilterSettings(max_chunk_paragraphs=2)
     catalog, messages = tmp_path / "catalog.duckdb", []

@@ -58,8 +58,9 @@ def test_a_configuration_error_fails_llm_text_and_a_transient_one_is_asked_again
     with ReplicaServer() as replica, ScriptedServer(answer) as server, dg.instance_for_test() as instance:
         resources = build_resources(load_settings({"BMW_STORAGE": str(tmp_path / "storage")})) | {
             "pressclub": ReplicaPressClubResource(base_url=replica.base_url, default_target=ARTICLES),
-            "llm": RemoteLLMEndpointResource(base_url=f"http://127.0.0.1:{server.port}/v1",
-                                       model="scripted-filter", api_key_env=KEY_ENV),  # fmt: skip
+            "llm": RemoteLLMEndpointResource(
+                base_url=f"http://127.0.0.1:{server.port}/v1", model="scripted-filter", api_key_env=KEY_ENV
+            ),  # fmt: skip
             "failure_policy": FailurePolicyResource(),
         }
         assert run([ingestion.article_index, ingestion.raw_pdfs, text.regex_text], resources, instance).success

@@ -46,14 +46,20 @@ def smollm2(smollm2_path: str):
 
 def greedy(model, tokenizer, use_cache: bool, new_tokens: int = 10) -> list[int]:
     prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "What did BMW announce?"}], add_generation_prompt=True, return_tensors="pt",
+        [{"role": "user", "content": "What did BMW announce?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
         return_dict=True,
     )
     output = model.generate(
-        **prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, use_cache=use_cache,
+        **prompt,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        use_cache=use_cache,
         pad_token_id=tokenizer.pad_token_id,
     )
-    return output[0, prompt["input_ids"].shape[1]:].tolist()
+    return output[0, prompt["input_ids"].shape[1] :].tolist()
 
 
 def test_local_dropped_variant_drops_lowest_block_influence_layer(smollm2, tmp_path: Path):

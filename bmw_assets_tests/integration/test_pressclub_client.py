@@ -135,4 +135,6 @@ def test_faults_every_article_once_bad_files_recorded_retries_counted(tmp_path):
         else:
             assert record.error and record.path is None
     assert sum(downloads.stats.retries_by_reason.values()) == downloads.stats.retries > 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({Path(r.path).name for r in downloads.records if r.path})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {Path(r.path).name for r in downloads.records if r.path}
+    )

@@ -56,10 +56,14 @@ def redirector(replica) -> Iterator[str]:
     server.server_close()
 
 
-def test_redirect_to_another_host_is_refused_and_on_host_redirect_followed(replica, attachment_url, redirector, tmp_path):
+def test_redirect_to_another_host_is_refused_and_on_host_redirect_followed(
+    replica, attachment_url, redirector, tmp_path
+):
     # The redirector is the press room; the replica's port on the same host is allowed by name.
-    settings = dataclasses.replace(ClientSettings.local(f"{redirector}/global"),
-                                   allowed_hosts=frozenset({"127.0.0.1", f"127.0.0.1:{replica.port}"}))
+    settings = dataclasses.replace(
+        ClientSettings.local(f"{redirector}/global"),
+        allowed_hosts=frozenset({"127.0.0.1", f"127.0.0.1:{replica.port}"}),
+    )
     path = attachment_url.split(f":{replica.port}/", 1)[1]
     before = replica.stats.get("attachment", 0)
     off_site, on_site = download_attachments(

@@ -97,8 +97,11 @@ def assert_catalog_consistent(root: Path) -> None:
         return
     assert rows(root, "SELECT count(*) - count(DISTINCT id) FROM articles") == [(0,)]
     assert rows(root, "SELECT count(*) - count(DISTINCT (article_id, url)) FROM attachments") == [(0,)]
-    orphans = rows(root, """SELECT t.article_id, t.url FROM attachments t LEFT JOIN articles a ON a.id = t.article_id
-                            WHERE a.id IS NULL OR NOT list_contains(a.attachment_urls, t.url)""")
+    orphans = rows(
+        root,
+        """SELECT t.article_id, t.url FROM attachments t LEFT JOIN articles a ON a.id = t.article_id
+                            WHERE a.id IS NULL OR NOT list_contains(a.attachment_urls, t.url)""",
+    )
     assert orphans == []
     for path, sha, pages in rows(root, "SELECT path, sha256, pages FROM attachments WHERE status = 'ok'"):
         assert Path(path).name == f"{sha}.pdf" and pages >= 1

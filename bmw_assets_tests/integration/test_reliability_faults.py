@@ -51,10 +51,18 @@ class TunedPressClub(PressClubResource):
         )
 
 
-def materialize(replica: ReplicaServer, root: Path, assets: list, instance: dg.DagsterInstance, *,
-                pressclub: PressClubResource | None = None, policy: FailurePolicyResource | None = None,
-                pdf_timeout_s: float = 30.0, raise_on_error: bool = True, target: int = TARGET,
-                ) -> dg.ExecuteInProcessResult:
+def materialize(
+    replica: ReplicaServer,
+    root: Path,
+    assets: list,
+    instance: dg.DagsterInstance,
+    *,
+    pressclub: PressClubResource | None = None,
+    policy: FailurePolicyResource | None = None,
+    pdf_timeout_s: float = 30.0,
+    raise_on_error: bool = True,
+    target: int = TARGET,
+) -> dg.ExecuteInProcessResult:
     run_config = None
     if text.regex_text in assets:
         run_config = {"ops": {"regex_text": {"config": {"pdf_timeout_s": pdf_timeout_s}}}}
@@ -86,8 +94,11 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 
 
 def check_of(result: dg.ExecuteInProcessResult, asset: str) -> dg.AssetCheckEvaluation:
-    [evaluation] = [e for e in result.get_asset_check_evaluations()
-                    if e.asset_key == dg.AssetKey(asset) and e.check_name == FAILURE_RATE_CHECK]
+    [evaluation] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(asset) and e.check_name == FAILURE_RATE_CHECK
+    ]
     return evaluation
 
 
@@ -98,8 +109,12 @@ def sha256_file(path: str | Path) -> str:
 def served_without_transfer_faults(replica: ReplicaServer, url: str) -> bytes:
     """What the replica serves for `url` when no transfer fault hits (document faults stay)."""
     saved = replica.faults
-    replica.faults = Faults(huge_pdf_rate=saved.huge_pdf_rate, huge_pdf_bytes=saved.huge_pdf_bytes,
-                            slow_pdf_rate=saved.slow_pdf_rate, seed=saved.seed)
+    replica.faults = Faults(
+        huge_pdf_rate=saved.huge_pdf_rate,
+        huge_pdf_bytes=saved.huge_pdf_bytes,
+        slow_pdf_rate=saved.slow_pdf_rate,
+        seed=saved.seed,
+    )
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return response.read()
@@ -135,8 +150,9 @@ def test_5xx_429_resets_and_2s_spikes_every_article_once_retries_reported(tmp_pa
         render_attachments(replica, truth)
         # A 1 s read timeout turns each 2 s spike into a timeout the client must retry.
         pressclub = TunedPressClub(profile="local", base_url=replica.base_url, default_target=TARGET, timeout_s=1.0)
-        result = materialize(replica, tmp_path, [ingestion.article_index, ingestion.raw_pdfs], instance,
-                             pressclub=pressclub)
+        result = materialize(
+            replica, tmp_path, [ingestion.article_index, ingestion.raw_pdfs], instance, pressclub=pressclub
+        )
         log = replica.fault_log
     spiked = [e for e in log if e.delay_s >= 2.0]
     assert len(spiked) >= 2, "the run met at least two 2 s latency spikes"
@@ -180,8 +196,9 @@ def test_bad_files_recorded_per_item_good_items_unaffected_and_failure_rate_chec
     # those), so each text's source follows from its transfer fault alone.
     with ReplicaServer(faults=faults, pdf_shapes=NO_PDF_SHAPES) as replica, dg.instance_for_test() as instance:
         truth = replica.visible_articles()[:TARGET]
-        pressclub = TunedPressClub(profile="local", base_url=replica.base_url, default_target=TARGET,
-                                   max_download_bytes=1_000_000)
+        pressclub = TunedPressClub(
+            profile="local", base_url=replica.base_url, default_target=TARGET, max_download_bytes=1_000_000
+        )
         strict = FailurePolicyResource(max_failure_rate=0.02)  # severity: the default, WARN
         first = materialize(replica, tmp_path, assets, instance, pressclub=pressclub, policy=strict, pdf_timeout_s=1.5)
         log = replica.fault_log
@@ -245,17 +262,27 @@ def test_bad_files_recorded_per_item_good_items_unaffected_and_failure_rate_chec
         # Severity ERROR: the failed files are retried, the huge, bomb and damaged ones fail again,
         # and the blocking check keeps regex_text from running on an incomplete set of PDFs.
         blocking = FailurePolicyResource(max_failure_rate=0.02, severity="ERROR")
-        second = materialize(replica, tmp_path, assets, instance, pressclub=pressclub, policy=blocking,
-                             pdf_timeout_s=1.5, raise_on_error=False)
+        second = materialize(
+            replica,
+            tmp_path,
+            assets,
+            instance,
+            pressclub=pressclub,
+            policy=blocking,
+            pdf_timeout_s=1.5,
+            raise_on_error=False,
+        )
         last_fault = {int(e.path.split("/")[5]): e.fault
                       for e in replica.fault_log if e.path.startswith("/global/article/attachment/")}  # fmt: skip
     raw_check = check_of(second, "raw_pdfs")
     assert not raw_check.passed and raw_check.severity == dg.AssetCheckSeverity.ERROR
     # What fails for good fails again; an error page or a garbled transfer may strike a retry anew.
-    failed_ids = {int(url.split("/")[7])
-                  for (url,) in rows(tmp_path, "SELECT url FROM attachments WHERE status = 'failed'")}
+    failed_ids = {
+        int(url.split("/")[7]) for (url,) in rows(tmp_path, "SELECT url FROM attachments WHERE status = 'failed'")
+    }
     assert failed_ids == {i for i in pdf_ids if document_fault(faults, i) in ("huge", "bomb", "damaged")} | {
-        i for i, fault in last_fault.items() if fault == "non_pdf" or (fault == "corrupt" and i in pdf_ids)}
+        i for i, fault in last_fault.items() if fault == "non_pdf" or (fault == "corrupt" and i in pdf_ids)
+    }
     assert raw_check.metadata["failed"].value == len(failed_ids) >= documents["huge"] + documents["bomb"] + 1
     assert not second.success
     assert not second.asset_materializations_for_node("regex_text")
@@ -307,7 +334,8 @@ def test_edit_after_first_fetch_updates_the_row_its_pdf_and_its_text_without_dup
     pdf_after = dict(rows(tmp_path, "SELECT article_id, sha256 FROM attachments WHERE status = 'ok'"))
     assert pdf_after[edited.id] != pdf_before[edited.id]
     assert {k: v for k, v in pdf_after.items() if k != edited.id} == {
-        k: v for k, v in pdf_before.items() if k != edited.id}
+        k: v for k, v in pdf_before.items() if k != edited.id
+    }
     for table, key in (("articles", "id"), ("attachments", "article_id, url"), ("texts", "article_id, stage")):
         assert rows(tmp_path, f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}")[0][0] == 0, table
     [(path, status)] = rows(tmp_path, f"SELECT path, status FROM texts WHERE article_id = '{edited.id}'")

@@ -44,8 +44,12 @@ BOMB_BYTES = 512 * 1024 * 1024  # what the bomb inflates to; about 0.5 MB on dis
 
 def pdf_attachment_urls(replica: ReplicaServer, count: int) -> list[tuple[str, str]]:
     """(article_id, url) of the first `count` PDF attachments of the newest articles."""
-    pairs = [(a.id, f"{replica.base_url}/article/attachment/{a.id}/{att.attachment_id}")
-             for a in replica.visible_articles() for att in a.attachments if att.kind == "pdf"]
+    pairs = [
+        (a.id, f"{replica.base_url}/article/attachment/{a.id}/{att.attachment_id}")
+        for a in replica.visible_articles()
+        for att in a.attachments
+        if att.kind == "pdf"
+    ]
     return pairs[:count]
 
 
@@ -55,8 +59,9 @@ def test_an_html_page_for_an_attachment_is_a_failure_the_check_sees_and_the_next
         first = materialize(replica, tmp_path, assets, instance, target=TARGET)
         stored = rows(tmp_path, "SELECT status, error FROM attachments")
         # Every attachment got the replica's "Access denied" page: none is a photo or a zip now.
-        assert stored and all(status == "failed" and "HTML page instead of the file" in error
-                              for status, error in stored), stored
+        assert stored and all(
+            status == "failed" and "HTML page instead of the file" in error for status, error in stored
+        ), stored
         check = check_of(first, "raw_pdfs")
         assert not check.passed and check.metadata["failed"].value == len(stored)
         assert metadata(first, "raw_pdfs")["failed"] == len(stored)
@@ -64,7 +69,9 @@ def test_an_html_page_for_an_attachment_is_a_failure_the_check_sees_and_the_next
         # A catalog written before this fix holds such pages as `not_pdf`: those are retried too.
         catalog = tmp_path / "catalog.duckdb"
         with duckdb.connect(str(catalog)) as con:
-            con.execute("UPDATE attachments SET status = 'not_pdf', error = 'starts with b''<!DOCTYP'', not the %PDF magic'")
+            con.execute(
+                "UPDATE attachments SET status = 'not_pdf', error = 'starts with b''<!DOCTYP'', not the %PDF magic'"
+            )
         assert len(pending_attachments(catalog)) == len(stored)
 
         replica.faults = Faults()  # the error pages were transient
@@ -101,8 +108,13 @@ def test_a_deflate_bomb_is_refused_with_bounded_memory(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.pdf"
     bomb.write_bytes(bomb_pdf())
     assert bomb.stat().st_size < 1_000_000
-    probe = subprocess.run([sys.executable, "-c", PEAK_PROBE, str(bomb)], capture_output=True, text=True,
-                           timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    probe = subprocess.run(
+        [sys.executable, "-c", PEAK_PROBE, str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
     assert probe.returncode == 0, probe.stderr[-2000:]
     found = json.loads(probe.stdout.strip().splitlines()[-1])
     # Unbounded, the check held the whole 512 MiB stream at once.
@@ -122,10 +134,13 @@ def test_a_bomb_and_a_damaged_page_are_failures_retried_on_the_next_run(tmp_path
         assert not list((tmp_path / knob).glob("*.pdf"))  # nothing stored as ok
 
 
-@pytest.mark.parametrize(("limits", "said"), [
-    ({"min_bytes_per_s": 1000.0, "rate_grace_s": 1.0}, "below min_bytes_per_s=1000"),
-    ({"body_deadline_s": 2.0, "min_bytes_per_s": 0.0}, "did not arrive within body_deadline_s=2"),
-])
+@pytest.mark.parametrize(
+    ("limits", "said"),
+    [
+        ({"min_bytes_per_s": 1000.0, "rate_grace_s": 1.0}, "below min_bytes_per_s=1000"),
+        ({"body_deadline_s": 2.0, "min_bytes_per_s": 0.0}, "did not arrive within body_deadline_s=2"),
+    ],
+)
 def test_a_slow_drip_download_is_abandoned_within_its_limits(tmp_path: Path, limits: dict, said: str) -> None:
     # One byte every 0.2 s: never silent long enough for the 10 s read timeout.
     with ReplicaServer(faults=Faults(drip_attachment_rate=1.0, drip_interval_s=0.2)) as replica:

@@ -66,7 +66,9 @@ def test_rss2_topic_feed_paginates_through_next_links_and_ends_without_xml(serve
             assert parsedate_to_datetime(item.findtext("pubDate")).tzinfo is not None
             assert item.findtext("description").startswith("<img")
             ids.append(guid.text.rsplit("/", 1)[1])
-        next_link = [link for link in channel.findall("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "next"][0]
+        next_link = [
+            link for link in channel.findall("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "next"
+        ][0]
         url = next_link.get("href")
         assert url == f"{server.root_url}/rss2/topic/803?page={pages + 1}"  # no /global, as on the real site
     assert ids == expected and pages == -(-len(expected) // 20)
@@ -94,7 +96,9 @@ def test_detail_page_selectors(server):
     assert page.xpath("//div[@class='article-detail']/h1/text()") == [article.title]
     teaser = page.xpath("//h2[@class='teaser']/text()")[0]
     assert teaser.startswith("+++") and teaser.endswith("+++")
-    assert page.xpath("//div[@class='article-info']/span[@class='date']/text()") == [article.published_at.strftime("%d.%m.%Y")]
+    assert page.xpath("//div[@class='article-info']/span[@class='date']/text()") == [
+        article.published_at.strftime("%d.%m.%Y")
+    ]
     assert page.xpath("//div[@class='article-info']/span[@class='category']/text()")
     paragraphs = page.xpath("//div[@id='article-text']/p")
     assert paragraphs[0].text_content().startswith(article.paragraphs[0].split(".")[0] + ". ")
@@ -184,9 +188,13 @@ def test_faults_at_configured_rates_and_admin_exempt():
         assert get(f"{replica.base_url}/rss")[1].get("Retry-After") in (None, "2")
         replica.faults.error_rate = 1.0
         for _ in range(5):
-            assert json.load(urllib.request.urlopen(f"{replica.root_url}/_replica/stats"))["faults"]["error_rate"] == 1.0
-        post(f"{replica.root_url}/_replica/faults", {"error_rate": 0, "throttle_rate": 0, "latency_s": 0.2,
-                                                    "malformed_page_rate": 1.0})
+            assert (
+                json.load(urllib.request.urlopen(f"{replica.root_url}/_replica/stats"))["faults"]["error_rate"] == 1.0
+            )
+        post(
+            f"{replica.root_url}/_replica/faults",
+            {"error_rate": 0, "throttle_rate": 0, "latency_s": 0.2, "malformed_page_rate": 1.0},
+        )
         start = time.monotonic()
         status, _, body = get(f"{replica.base_url}/rss")
         assert time.monotonic() - start >= 0.2 and status == 200
@@ -216,7 +224,9 @@ def test_fault_choice_is_deterministic():
     faults = Faults(error_rate=0.5, seed=3)
     first = [choose_fault(faults, n, attachment=False, document=True) for n in range(50)]
     assert first == [choose_fault(faults, n, attachment=False, document=True) for n in range(50)]
-    assert first != [choose_fault(Faults(error_rate=0.5, seed=4), n, attachment=False, document=True) for n in range(50)]
+    assert first != [
+        choose_fault(Faults(error_rate=0.5, seed=4), n, attachment=False, document=True) for n in range(50)
+    ]
 
 
 def test_ensure_replica_running_spawns_cli_and_publish_command(tmp_path):
@@ -229,8 +239,13 @@ def test_ensure_replica_running_spawns_cli_and_publish_command(tmp_path):
         assert base_url == f"http://127.0.0.1:{port}/global"
         assert "serving at " + base_url in (tmp_path / "replica.log").read_text()
         assert ensure_replica_running(port, tmp_path) == base_url  # already up: nothing new started
-        out = subprocess.run([sys.executable, "-m", "bmw_assets.replica", "publish", "2", "--port", str(port)],
-                             capture_output=True, text=True, check=True, timeout=30).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "bmw_assets.replica", "publish", "2", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
         assert json.loads(out)["count"] == 362
         assert json.loads((tmp_path / "replica_state.json").read_text())["published"] == 362
     finally:

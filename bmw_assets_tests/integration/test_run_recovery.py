@@ -21,8 +21,8 @@ import dagster as dg
 import pytest
 
 from bmw_assets.defs.run_recovery import check_instance, location_pools, recover_dead_runs, recover_dead_runs_sensor
-from bmw_assets.settings import load_settings
 from bmw_assets.replica import Faults, ReplicaServer
+from bmw_assets.settings import load_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 POOLS = location_pools(load_settings({}))  # the local profile's: duckdb, evaluation, gpu
@@ -188,4 +188,3 @@ def test_the_sensor_tick_fails_on_an_instance_without_pool_limits(tmp_path, monk
     with dg.DagsterInstance.get() as instance:
         with pytest.raises(RuntimeError, match="sets no limit for the pools duckdb, evaluation, gpu"):
             recover_dead_runs_sensor(POOLS)(dg.build_sensor_context(instance=instance))
-

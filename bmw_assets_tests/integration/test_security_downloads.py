@@ -25,7 +25,7 @@ from bmw_assets.pressclub.http_client import PoliteClient
 from bmw_assets.pressclub.records import TransferStats
 
 # File names a server may suggest; none may steer where a download lands.
-HOSTILE_NAMES = ['../../outside/evil.pdf', '/etc/evil.pdf', 'a/b/../../../evil.pdf', '..\\..\\evil.pdf']
+HOSTILE_NAMES = ["../../outside/evil.pdf", "/etc/evil.pdf", "a/b/../../../evil.pdf", "..\\..\\evil.pdf"]
 
 
 @functools.cache
@@ -56,7 +56,7 @@ class HostilePressRoom:
                     status, body, headers = robots_status, b"", {}
                 elif path.startswith("/global/attachment/"):
                     name = HOSTILE_NAMES[int(path.rsplit("/", 1)[1])]
-                    headers["Content-Disposition"] = f'attachment; filename="{name}"; filename*=UTF-8\'\'{name}'
+                    headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
                 elif path == "/global/big":
                     body = pdf_bytes(150)
                 elif path == "/global/page":
@@ -108,7 +108,9 @@ def test_pdf_parsing_of_a_download_is_cut_off_at_its_time_cap(room, tmp_path):
     [record] = download_attachments(settings, [("T0000001EN", f"{room.base_url}/big")], tmp_path).records
     assert record.status == "failed" and "did not finish parsing within 0.001 s" in record.error
     assert list(tmp_path.iterdir()) == []  # the unparsed file is not kept
-    [record] = download_attachments(ClientSettings.local(room.base_url), [("T0000001EN", f"{room.base_url}/big")], tmp_path).records
+    [record] = download_attachments(
+        ClientSettings.local(room.base_url), [("T0000001EN", f"{room.base_url}/big")], tmp_path
+    ).records
     assert record.status == "ok" and record.pages == 150  # the same file within the default cap
 
 

@@ -14,10 +14,10 @@ import duckdb
 import pytest
 from aiohttp import web
 
+from bmw_assets.definitions import build_resources
 from bmw_assets.defs import ingestion, text
 from bmw_assets.defs.failure_checks import FailurePolicyResource
 from bmw_assets.defs.resources import RemoteLLMEndpointResource, ReplicaPressClubResource
-from bmw_assets.definitions import build_resources
 from bmw_assets.replica.server import ReplicaServer
 from bmw_assets.settings import StorageLayout, load_settings
 from bmw_assets_tests.conftest import ScriptedServer, chat_reply
@@ -89,7 +89,9 @@ def test_the_api_key_reaches_the_endpoint_and_is_stored_nowhere(tmp_path, monkey
         "Dagster instance files": key_findings(dagster_home, KEY),
         "run, run config and event log": [r[:200] for r in dagster_records if KEY in r],
         "captured stdout/stderr and log records": [s for s in (captured.out, captured.err, caplog.text) if KEY in s],
-        "resource config and endpoint settings": [s for s in (repr(llm), repr(llm.endpoint(StorageLayout(storage)))) if KEY in s],
+        "resource config and endpoint settings": [
+            s for s in (repr(llm), repr(llm.endpoint(StorageLayout(storage)))) if KEY in s
+        ],
     }
     assert sum(map(len, shown.values())) == 0, shown
     assert any(dagster_home.rglob("*.db")) and (storage / "catalog.duckdb").is_file()  # the scan had something to read

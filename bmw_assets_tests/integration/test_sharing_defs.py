@@ -154,9 +154,16 @@ def test_cards_carry_the_measured_numbers_and_the_exports_publish(workspace, mon
                 hub.repos[("model", "tester/bmw-dropped-lora")],
             )
     assert sorted(dataset_files) == ["README.md", "test.jsonl", "train.jsonl", "validation.jsonl"]
-    assert sorted(model_files) == ["README.md", "chat_template.jinja", "config.json", f"{VARIANT}-f16.gguf",
-                                   "generation_config.json", "model.safetensors", "tokenizer.json",
-                                   "tokenizer_config.json"]  # fmt: skip (the GGUF's record, with local paths, stays)
+    assert sorted(model_files) == [
+        "README.md",
+        "chat_template.jinja",
+        "config.json",
+        f"{VARIANT}-f16.gguf",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]  # fmt: skip (the GGUF's record, with local paths, stays)
     assert sha256(model_files[f"{VARIANT}-f16.gguf"]) == sha256(gguf_file.read_bytes())
     assert sha256(model_files["model.safetensors"]) == sha256((run_dir / "merged" / "model.safetensors").read_bytes())
     assert dataset_files["README.md"].decode() == (Path(storage.dataset.path) / "README.md").read_text()

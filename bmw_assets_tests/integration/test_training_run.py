@@ -28,8 +28,6 @@ FACTS = [
 ]
 
 
-
-
 @pytest.fixture(scope="session")
 def base_model(base_model_dir) -> str:
     return str(base_model_dir)
@@ -48,14 +46,31 @@ def write_split(path: Path, tokenizer, facts) -> Path:
         for index, (question, answer) in enumerate(facts):
             messages = [SYSTEM, {"role": "user", "content": question}, {"role": "assistant", "content": answer}]
             text = tokenizer.apply_chat_template(messages, tokenize=False)
-            row = {"messages": messages, "text": text, "style": "qa", "article_id": f"T{index:07d}EN", "chunk": 0,
-                   "tokens": len(tokenizer(text).input_ids)}
+            row = {
+                "messages": messages,
+                "text": text,
+                "style": "qa",
+                "article_id": f"T{index:07d}EN",
+                "chunk": 0,
+                "tokens": len(tokenizer(text).input_ids),
+            }
             out.write(json.dumps(row) + "\n")
     return path
 
 
-def make_spec(tmp_path: Path, base_model: str, tokenizer, *, method="lora", steps=4, every=2, lr=2e-3,
-              validation=FACTS[:2], surgery=None, name="run") -> Path:
+def make_spec(
+    tmp_path: Path,
+    base_model: str,
+    tokenizer,
+    *,
+    method="lora",
+    steps=4,
+    every=2,
+    lr=2e-3,
+    validation=FACTS[:2],
+    surgery=None,
+    name="run",
+) -> Path:
     """The RunSpec file of a short run: the local profile's original_lora or dropped with tiny settings."""
     data = tmp_path / "dataset-v1"
     data.mkdir(exist_ok=True)
@@ -76,8 +91,13 @@ def make_spec(tmp_path: Path, base_model: str, tokenizer, *, method="lora", step
 
 
 def run_cli(spec_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(training_command(spec_path, num_gpus=0, fsdp=False), capture_output=True, text=True,
-                          env=training_env(), timeout=600)
+    return subprocess.run(
+        training_command(spec_path, num_gpus=0, fsdp=False),
+        capture_output=True,
+        text=True,
+        env=training_env(),
+        timeout=600,
+    )
 
 
 def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model, tokenizer):
@@ -97,7 +117,9 @@ def test_lora_from_the_command_line_overfits_four_examples(tmp_path, base_model,
 
     assert manifest["weights_sha256"] == {"adapter_model.safetensors": file_sha256(out / "adapter_model.safetensors")}
     assert manifest["dataset"]["version"] == "dataset-v1"
-    assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG" and list((out / "runs").rglob("events.out.tfevents*"))
+    assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG" and list(
+        (out / "runs").rglob("events.out.tfevents*")
+    )
     assert not list(out.glob("checkpoint-*"))  # checkpoints are dropped once the manifest is written
 
 
@@ -108,8 +130,18 @@ def test_full_finetune_of_a_dropped_layer_model_saves_its_architecture(tmp_path,
     from bmw_assets.training.reporting import StdoutReporter
     from bmw_assets.training.train import run_training
 
-    spec = RunSpec.load(make_spec(tmp_path, base_model, tokenizer, method="full", steps=1, every=1, lr=5e-5,
-                                  surgery={"kind": "drop", "layer": 3, "calibration_samples": 4}))
+    spec = RunSpec.load(
+        make_spec(
+            tmp_path,
+            base_model,
+            tokenizer,
+            method="full",
+            steps=1,
+            every=1,
+            lr=5e-5,
+            surgery={"kind": "drop", "layer": 3, "calibration_samples": 4},
+        )
+    )
     manifest = run_training(spec, StdoutReporter())
     out = spec.output_dir
     assert manifest["removed_layers"] == [3] and manifest["layers"] == 29
@@ -155,21 +187,36 @@ def evaluate_saved_adapter(spec_path: Path, base_model: str, tokenizer) -> float
 
     run = RunSpec.load(spec_path)
     training = run.config.training.model_copy(update={"method": "full"})
-    spec = run.model_copy(update={"config": run.config.model_copy(update={"training": training}),
-                                  "output_dir": run.output_dir.parent / "re-evaluation"})
+    spec = run.model_copy(
+        update={
+            "config": run.config.model_copy(update={"training": training}),
+            "output_dir": run.output_dir.parent / "re-evaluation",
+        }
+    )
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_model), run.output_dir)
     # No TensorBoard: evaluation alone never sets its log folder, so it would write runs/ into the cwd.
-    trainer, _ = build_trainer(spec, model.merge_and_unload(), tokenizer, BackendChoice("trl", False),
-                               read_jsonl(run.dataset.train, None), read_jsonl(run.dataset.validation, None),
-                               sft_overrides={"report_to": []})
+    trainer, _ = build_trainer(
+        spec,
+        model.merge_and_unload(),
+        tokenizer,
+        BackendChoice("trl", False),
+        read_jsonl(run.dataset.train, None),
+        read_jsonl(run.dataset.validation, None),
+        sft_overrides={"report_to": []},
+    )
     return float(trainer.evaluate()["eval_loss"])
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model, tokenizer):
     spec = make_spec(tmp_path, base_model, tokenizer, steps=8, every=2)
     out = tmp_path / "models" / "run"
-    process = subprocess.Popen(training_command(spec, 0, False), env=training_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        training_command(spec, 0, False),
+        env=training_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while not (out / "checkpoint-2" / "trainer_state.json").exists():
         assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
@@ -177,7 +224,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model, tok
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not (out / "manifest.json").exists()
-    checkpoints = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists())
+    checkpoints = sorted(
+        int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()
+    )
     assert checkpoints and checkpoints[-1] < 8
 
     done = run_cli(spec)
@@ -199,15 +248,17 @@ def test_under_dagster_pipes_logs_and_metadata_come_back(tmp_path, base_model, t
         ).get_materialize_result()
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([trained_model], instance=instance,
-                                resources={"pipes_subprocess_client": dg.PipesSubprocessClient()})
+        result = dg.materialize(
+            [trained_model], instance=instance, resources={"pipes_subprocess_client": dg.PipesSubprocessClient()}
+        )
         assert result.success
         metadata = result.asset_materializations_for_node("trained_model")[0].metadata
         messages = [record.user_message for record in instance.all_logs(result.run_id)]
     assert metadata["layers"].value == 30 and metadata["removed_layers"].value == []
     manifest = json.loads((tmp_path / "models" / "run" / "manifest.json").read_text())
     assert metadata["best_eval_loss"].value == pytest.approx(
-        json.loads((tmp_path / "models" / "run" / "metrics.json").read_text())["best_eval_loss"])
+        json.loads((tmp_path / "models" / "run" / "metrics.json").read_text())["best_eval_loss"]
+    )
     assert metadata["manifest"].value == str(tmp_path / "models" / "run" / "manifest.json")
     assert metadata["trainable_params"].value == manifest["trainable_params"]
     assert any("step 2/2 train_loss=" in message for message in messages), messages[-20:]

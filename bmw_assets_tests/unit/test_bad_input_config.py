@@ -17,9 +17,9 @@ import yaml
 
 from bmw_assets.catalog import connect
 from bmw_assets.models.config import DEFAULT_CONFIGS_DIR, ConfigError, load_variant_config
+from bmw_assets.run_specs import RunSpec
 from bmw_assets.settings import StorageLayout
 from bmw_assets.stages.dataset import update_chatml_dataset
-from bmw_assets.run_specs import RunSpec
 from bmw_assets.stages.training import plan_training_run
 
 LAYERS = 4
@@ -50,7 +50,9 @@ def dataset(tmp_path: Path, train_styles=("qa", "instruct"), validation_styles=(
     folder.mkdir(parents=True, exist_ok=True)
     messages = [{"role": "user", "content": "Where is BMW based?"}, {"role": "assistant", "content": "Munich."}]
     for split, styles in (("train", train_styles), ("validation", validation_styles), ("test", ("qa",))):
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps({"messages": messages, "style": s}) + "\n" for s in styles))
+        (folder / f"{split}.jsonl").write_text(
+            "".join(json.dumps({"messages": messages, "style": s}) + "\n" for s in styles)
+        )
     return {"version": "v-test", "path": str(folder)}
 
 
@@ -69,7 +71,11 @@ def assert_nothing_planned(layout: StorageLayout) -> None:
 
 @pytest.mark.parametrize(
     ("text", "where"),
-    [("training:\n  lora: [r, 8\n", "line 2"), ("training:\n\tmax_steps: 3\n", "line 2"), ("- a list\n- not a mapping\n", None)],
+    [
+        ("training:\n  lora: [r, 8\n", "line 2"),
+        ("training:\n\tmax_steps: 3\n", "line 2"),
+        ("- a list\n- not a mapping\n", None),
+    ],
 )
 def test_malformed_yaml_names_the_file(configs, text, where):
     (configs / "variants" / "broken.yaml").write_text(text)
@@ -95,10 +101,16 @@ def test_unknown_variant_is_refused_before_any_file_is_read():
     ("name", "overlay", "expected"),
     [
         ("dropped", {"surgery": {"layer": 16}}, f"surgery.layer: 16 is out of range; use 0..{LAYERS - 1} or 'auto'"),
-        ("pruned", {"surgery": {"keep_layers": LAYERS}}, f"surgery.keep_layers: {LAYERS} is out of range; use 1..{LAYERS - 1}"),
+        (
+            "pruned",
+            {"surgery": {"keep_layers": LAYERS}},
+            f"surgery.keep_layers: {LAYERS} is out of range; use 1..{LAYERS - 1}",
+        ),
     ],
 )
-def test_layer_index_out_of_range_fails_in_the_plan_before_weights_or_launch(tmp_path, configs, config_only_model, name, overlay, expected):
+def test_layer_index_out_of_range_fails_in_the_plan_before_weights_or_launch(
+    tmp_path, configs, config_only_model, name, overlay, expected
+):
     cfg = variant(configs, name, overlay | {"model": {"name": str(config_only_model)}})
     layout = StorageLayout(tmp_path / "storage")
     with pytest.raises(ConfigError) as info:
@@ -115,7 +127,9 @@ def test_a_fitting_config_is_planned_from_the_config_alone(tmp_path, configs, co
     assert spec.output_dir == plan.output_dir and spec.tracking_dir == tmp_path / "storage"
 
 
-@pytest.mark.parametrize("name", ["/no/such/model-folder", "./relative/missing-folder", "bmw-tests/no-such-model-on-the-hub"])
+@pytest.mark.parametrize(
+    "name", ["/no/such/model-folder", "./relative/missing-folder", "bmw-tests/no-such-model-on-the-hub"]
+)
 def test_a_missing_model_fails_fast_naming_it(tmp_path, configs, name):
     cfg = variant(configs, "original", {"model": {"name": name}})
     layout = StorageLayout(tmp_path / "storage")
@@ -136,7 +150,9 @@ def test_a_missing_model_fails_fast_naming_it(tmp_path, configs, name):
 )
 def test_a_split_with_no_rows_to_train_on_fails_before_the_model_is_touched(tmp_path, configs, splits, empty):
     # The model does not exist either: the dataset, checked first, is what the error names.
-    cfg = variant(configs, "original", {"model": {"name": "/no/such/model-folder"}, "training": {"styles": ["qa", "instruct"]}})
+    cfg = variant(
+        configs, "original", {"model": {"name": "/no/such/model-folder"}, "training": {"styles": ["qa", "instruct"]}}
+    )
     layout = StorageLayout(tmp_path / "storage")
     with pytest.raises(ValueError) as info:
         plan_training_run(cfg, dataset(tmp_path, **splits), layout)
@@ -161,10 +177,15 @@ def test_a_dataset_from_no_clean_articles_fails_before_the_tokenizer_loads_and_s
         for i in range(3):
             con.execute("INSERT INTO articles (id, url, title, first_seen_at, fetched_at) VALUES (?, ?, ?, ?, ?)",
                         [f"T{i}", f"https://x/{i}", "t", now, now])  # fmt: skip
-            con.execute("INSERT INTO texts (article_id, stage, status, updated_at) VALUES (?, 'regex', 'ok', ?)", [f"T{i}", now])
+            con.execute(
+                "INSERT INTO texts (article_id, stage, status, updated_at) VALUES (?, 'regex', 'ok', ?)", [f"T{i}", now]
+            )
     assert "3 articles but no LLM-cleaned text (texts regex ok: 3): materialize llm_text" in refusal()
     with connect(catalog) as con:
         for i in range(3):
-            con.execute("INSERT INTO texts (article_id, stage, status, updated_at) VALUES (?, 'llm', 'rejected', ?)", [f"T{i}", now])
+            con.execute(
+                "INSERT INTO texts (article_id, stage, status, updated_at) VALUES (?, 'llm', 'rejected', ?)",
+                [f"T{i}", now],
+            )
     assert "none of the 3 articles has a kept text (texts llm rejected: 3, regex ok: 3)" in refusal()
     assert not (tmp_path / "datasets").exists()

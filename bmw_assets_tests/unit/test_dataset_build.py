@@ -140,8 +140,14 @@ def test_replica_reissues_are_grouped():
 
 def test_newest_articles_are_the_test_split(tokenizer, tmp_path):
     articles = [random_article(n, seed=n) for n in range(20)]
-    settings = DatasetSettings(max_length=512, styles=("instruct",), test_strategy="newest",
-                               train_fraction=0.6, validation_fraction=0.2, test_fraction=0.2)
+    settings = DatasetSettings(
+        max_length=512,
+        styles=("instruct",),
+        test_strategy="newest",
+        train_fraction=0.6,
+        validation_fraction=0.2,
+        test_fraction=0.2,
+    )
     manifest = build_dataset(articles, tokenizer, settings, tmp_path)
     newest = {a.article_id for a in articles[-4:]}
     assert {aid for aid, split in manifest.article_splits.items() if split == "test"} == newest
@@ -160,8 +166,10 @@ def test_long_articles_are_chunked_without_loss_and_within_max_length(tokenizer,
     rows = [r for split in all_rows(manifest).values() for r in split]
 
     for style in ("instruct", "article"):
-        chunks = sorted((r for r in rows if r["article_id"] == long_article.article_id and r["style"] == style),
-                        key=lambda r: r["chunk"])
+        chunks = sorted(
+            (r for r in rows if r["article_id"] == long_article.article_id and r["style"] == style),
+            key=lambda r: r["chunk"],
+        )
         assert [r["chunk"] for r in chunks] == list(range(len(chunks)))
         assert len(chunks) > 3
         contents = [r["messages"][-1]["content"] for r in chunks]
@@ -211,10 +219,12 @@ def test_thinking_switch_reaches_templates_that_know_it(tokenizer, tmp_path):
 def test_qa_answers_are_taken_from_the_article(tokenizer, replica_articles, tmp_path):
     with_facts = [a for a in replica_articles if a.facts][:6]
     no_facts = DatasetArticle("T0000900EN", "Plain", START, "Munich. Lead paragraph here.\n\nSecond paragraph.")
-    bad_fact = DatasetArticle("T0000901EN", "Bad", START, "Munich. Some text.\n\nMore text.",
-                              facts=(("What is the price?", "99,999 euros"),))
-    manifest = build_dataset([*with_facts, no_facts, bad_fact], tokenizer,
-                             DatasetSettings(max_length=512, styles=("qa",)), tmp_path)
+    bad_fact = DatasetArticle(
+        "T0000901EN", "Bad", START, "Munich. Some text.\n\nMore text.", facts=(("What is the price?", "99,999 euros"),)
+    )
+    manifest = build_dataset(
+        [*with_facts, no_facts, bad_fact], tokenizer, DatasetSettings(max_length=512, styles=("qa",)), tmp_path
+    )
     rows = [r for split in all_rows(manifest).values() for r in split]
     text_of = {a.article_id: a.text for a in [*with_facts, no_facts, bad_fact]}
     for row in rows:
@@ -242,7 +252,10 @@ def _row(**changes) -> dict:
             {"role": "assistant", "content": "A"},
         ],
         "text": "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n",
-        "style": "qa", "article_id": "T0000001EN", "chunk": 0, "tokens": 16,
+        "style": "qa",
+        "article_id": "T0000001EN",
+        "chunk": 0,
+        "tokens": 16,
     }
     return {**row, **changes}
 

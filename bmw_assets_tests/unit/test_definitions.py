@@ -92,7 +92,11 @@ def pools(env: dict[str, str]) -> dict[str, list[str]]:
 
 
 def test_the_evaluation_pool_follows_the_compute_unless_set(tmp_path: Path) -> None:
-    production = {"BMW_PROFILE": "production", "BMW_STORAGE": str(tmp_path), "BMW_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    production = {
+        "BMW_PROFILE": "production",
+        "BMW_STORAGE": str(tmp_path),
+        "BMW_LLM_BASE_URL": "http://127.0.0.1:9/v1",
+    }
     assert pools({"BMW_STORAGE": str(tmp_path)})["eval_report"] == ["evaluation"]  # CPU: beside the training
     # A full fine-tuning leaves no room on its GPU: the evaluations queue behind training.
     assert pools(production) == {"trained_model": ["gpu"], "eval_report": ["gpu"], "rag_baseline": ["gpu"]}
@@ -134,9 +138,10 @@ def test_trained_model_is_retried_since_training_resumes_from_checkpoints(tmp_pa
     assert defs.resolve_assets_def("eval_report").op.retry_policy is None  # a failed evaluation is a finding
 
 
-@pytest.mark.parametrize(("env", "method", "threshold"), [({}, "classifier", 0.1),
-                                                           ({"BMW_PROFILE": "production"}, "llm", 0.2),
-                                                           ({"BMW_FILTER_METHOD": "llm"}, "llm", 0.1)])
+@pytest.mark.parametrize(
+    ("env", "method", "threshold"),
+    [({}, "classifier", 0.1), ({"BMW_PROFILE": "production"}, "llm", 0.2), ({"BMW_FILTER_METHOD": "llm"}, "llm", 0.1)],
+)
 def test_the_paragraph_filter_is_chosen_by_the_settings(env, method, threshold, tmp_path):
     # Locally the MiniLM classifier judges paragraphs (the 135M chat model cannot); production asks its LLM.
     from bmw_assets.llm_filter.classifier import FurnitureClassifier

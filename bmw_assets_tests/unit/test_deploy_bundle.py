@@ -46,8 +46,11 @@ def test_a_loose_requirement_is_refused(tmp_path):
 def _wheel(path: Path, files: dict[str, bytes]) -> Path:
     """A real wheel with a RECORD of every file, as pip download would bring it."""
     dist = "bitsandbytes-0.50.2.dist-info"
-    files = {**files, f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: bitsandbytes\nVersion: 0.50.2\n",
-             f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: py3-none-any\n"}
+    files = {
+        **files,
+        f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: bitsandbytes\nVersion: 0.50.2\n",
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: py3-none-any\n",
+    }
     record = [f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
               f"{len(data)}" for name, data in files.items()]  # fmt: skip
     with zipfile.ZipFile(path, "w") as wheel:
@@ -95,10 +98,13 @@ def test_manifest_records_sizes_and_hashes_and_refuses_a_part_over_one_carry(tmp
 
 
 def test_entry_points_import_no_dagster():
-    code = ("import sys, bmw_assets.training.train, bmw_assets.evaluation.run; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb', 'polars', 'aiohttp')))")
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    code = (
+        "import sys, bmw_assets.training.train, bmw_assets.evaluation.run; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb', 'polars', 'aiohttp')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert GPU_REQUIREMENTS.is_file()

@@ -26,14 +26,29 @@ from bmw_assets.evaluation.report import (
 def make_report(variant: str, heldout: float, general: float, recall_train: float, layers: int = 30) -> EvalReport:
     answers = [{"question": "Where? |", "reference": "Munich", "prediction": "In Munich", "correct": True}]
     return EvalReport(
-        variant=variant, run_id="run-1", model_path=f"/models/{variant}", adapter_path=None,
+        variant=variant,
+        run_id="run-1",
+        model_path=f"/models/{variant}",
+        adapter_path=None,
         config={"perplexity_stride": 128, "perplexity_max_length": 256},
         perplexity={"nll_sum": 100.0, "tokens": 50, "perplexity": heldout},
         general_text={"nll_sum": 80.0, "tokens": 40, "perplexity": general},
-        fact_recall={"train": {"rate": recall_train, "n": 4, "answers": answers}, "test": {"rate": float("nan"), "n": 0, "answers": []}},
-        semantic_entropy={"mean_weighted_entropy": 0.7, "mean_discrete_entropy": 0.8, "auroc": None, "n": 4, "questions": []},
+        fact_recall={
+            "train": {"rate": recall_train, "n": 4, "answers": answers},
+            "test": {"rate": float("nan"), "n": 0, "answers": []},
+        },
+        semantic_entropy={
+            "mean_weighted_entropy": 0.7,
+            "mean_discrete_entropy": 0.8,
+            "auroc": None,
+            "n": 4,
+            "questions": [],
+        },
         samples=[{"prompt": "Hi", "enable_thinking": None, "thinking": "", "answer": "Hello"}],
-        layers=layers, parameters=134_515_008, wall_seconds=12.5, created_at="2026-01-01T00:00:00+00:00",
+        layers=layers,
+        parameters=134_515_008,
+        wall_seconds=12.5,
+        created_at="2026-01-01T00:00:00+00:00",
     )
 
 
@@ -72,8 +87,20 @@ def test_comparison_shows_a_missing_variant_as_null_never_zero():
     base = make_report("base", 10.0, 20.0, 0.25)
     reports = {"original": make_report("original", 8.0, 25.0, 0.75), "dropped": None}
     stats = {
-        "original": {"layers": 30, "total_params": 134_515_008, "trainable_params": 134_515_008, "tokens_per_second": 850.0, "wall_seconds": 60.0},
-        "dropped": {"layers": 29, "total_params": 130_000_000, "trainable_params": 130_000_000, "tokens_per_second": 900.0, "wall_seconds": 55.0},
+        "original": {
+            "layers": 30,
+            "total_params": 134_515_008,
+            "trainable_params": 134_515_008,
+            "tokens_per_second": 850.0,
+            "wall_seconds": 60.0,
+        },
+        "dropped": {
+            "layers": 29,
+            "total_params": 130_000_000,
+            "trainable_params": 130_000_000,
+            "tokens_per_second": 900.0,
+            "wall_seconds": 55.0,
+        },
     }
     table = compare_variants(reports, base, stats)
     assert table["variant"].to_list() == ["base", "original", "dropped"]
@@ -82,7 +109,13 @@ def test_comparison_shows_a_missing_variant_as_null_never_zero():
     assert rows["base"]["forgetting_change_pct"] == 0.0
     assert rows["base"]["trainable_parameters"] is None
     dropped = rows["dropped"]
-    for column in ("heldout_perplexity", "general_perplexity", "forgetting_change_pct", "fact_recall_train", "semantic_entropy"):
+    for column in (
+        "heldout_perplexity",
+        "general_perplexity",
+        "forgetting_change_pct",
+        "fact_recall_train",
+        "semantic_entropy",
+    ):
         assert dropped[column] is None, column
     assert dropped["layers"] == 29 and dropped["train_tokens_per_s"] == 900.0  # training facts still shown
     assert rows["original"]["fact_recall_test"] is None  # NaN (no questions) becomes null
@@ -95,12 +128,28 @@ def test_comparison_shows_a_missing_variant_as_null_never_zero():
 def test_training_stats_and_plots(tmp_path):
     run = tmp_path / "original"
     run.mkdir()
-    (run / "manifest.json").write_text(json.dumps({"layers": 30, "total_params": 10, "trainable_params": 5, "wall_seconds": 3.0}))
-    (run / "metrics.json").write_text(json.dumps({"tokens_per_second": 99.0, "history": {"train": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}], "eval": [{"step": 2, "loss": 1.8}]}}))
+    (run / "manifest.json").write_text(
+        json.dumps({"layers": 30, "total_params": 10, "trainable_params": 5, "wall_seconds": 3.0})
+    )
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {
+                "tokens_per_second": 99.0,
+                "history": {
+                    "train": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}],
+                    "eval": [{"step": 2, "loss": 1.8}],
+                },
+            }
+        )
+    )
     stats = load_training_stats(run)
     assert stats["tokens_per_second"] == 99.0 and stats["layers"] == 30
     assert load_training_stats(tmp_path / "never-trained") is None
-    table = compare_variants({"original": make_report("original", 8.0, 25.0, 0.75), "pruned": None}, make_report("base", 10, 20, 0.25), {"original": stats})
+    table = compare_variants(
+        {"original": make_report("original", 8.0, 25.0, 0.75), "pruned": None},
+        make_report("base", 10, 20, 0.25),
+        {"original": stats},
+    )
     bars, skipped = plot_metric_bars(table, tmp_path / "bars.png")
     curves = plot_loss_curves({"original": stats, "pruned": None}, tmp_path / "loss.png")
     # The test split had no questions (NaN for every model): no empty panel, and the reason instead.
@@ -108,7 +157,6 @@ def test_training_stats_and_plots(tmp_path):
     for path in (bars, curves):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert math.isfinite(table.filter(table["variant"] == "original")["general_perplexity"].item())
-
 
 
 def test_panels_skip_metrics_that_are_zero_or_missing_for_every_model(tmp_path):
@@ -126,7 +174,9 @@ def test_panels_skip_metrics_that_are_zero_or_missing_for_every_model(tmp_path):
 
 
 def test_table_rows_are_rounded_and_samples_grouped_by_prompt():
-    table = compare_variants({"original": make_report("original", 55.81234, 25.0, 0.5)}, make_report("base", 59.8, 20.0, 0.25))
+    table = compare_variants(
+        {"original": make_report("original", 55.81234, 25.0, 0.5)}, make_report("base", 59.8, 20.0, 0.25)
+    )
     rows = table_rows(table)
     assert rows[1]["heldout_perplexity"] == 55.81 and rows[1]["forgetting_change_pct"] == 25.0
     assert rows[1]["parameters"] == 134_515_008

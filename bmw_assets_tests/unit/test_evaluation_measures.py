@@ -89,7 +89,9 @@ def test_retrieval_prompt_numbers_the_passages():
     assert prompt.endswith("Question: Where is the iX built?")
 
 
-@pytest.mark.parametrize(("correct", "n", "expected"), [(0, 24, math.sqrt(2 / 28 * 26 / 28 / 28)), (12, 24, math.sqrt(0.25 / 28))])
+@pytest.mark.parametrize(
+    ("correct", "n", "expected"), [(0, 24, math.sqrt(2 / 28 * 26 / 28 / 28)), (12, 24, math.sqrt(0.25 / 28))]
+)
 def test_fact_recall_error_is_never_zero(correct, n, expected):
     answers = [FactAnswer("q", "a", "a", i < correct) for i in range(n)]
     result = FactRecallResult(answers, correct / n)

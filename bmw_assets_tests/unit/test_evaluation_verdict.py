@@ -55,7 +55,9 @@ def test_a_difference_under_two_standard_errors_is_noise_and_does_not_beat_the_b
     assert close.noise is True and close.better is True and close.text().endswith("(within noise)")
     clear = change("heldout_perplexity", 50.0, 59.8, (1.0, 1.0))
     assert clear.noise is False
-    judged = verdict("original", metrics(58.0, 20.5), {"heldout_perplexity": 1.0}, BASE, {"heldout_perplexity": 1.0}, 10.0)
+    judged = verdict(
+        "original", metrics(58.0, 20.5), {"heldout_perplexity": 1.0}, BASE, {"heldout_perplexity": 1.0}, 10.0
+    )
     assert judged.beats_base is False and judged.summary == "mixed"
     # Without standard errors the same numbers count as an improvement.
     assert verdict("original", metrics(58.0, 20.5), {}, BASE, {}, 10.0).beats_base is True
@@ -120,7 +122,14 @@ def test_eval_report_metadata_is_rounded_with_a_table_and_inline_samples():
     assert metadata["parameters"] == 134_515_008
     table = metadata["metrics"]
     assert isinstance(table, dg.TableMetadataValue)
-    assert [c.name for c in table.schema.columns] == ["metric", "value", "standard_error", "n", "base", "change_vs_base"]
+    assert [c.name for c in table.schema.columns] == [
+        "metric",
+        "value",
+        "standard_error",
+        "n",
+        "base",
+        "change_vs_base",
+    ]
     held = next(r.data for r in table.records if r.data["metric"] == "heldout_perplexity")
     assert held["change_vs_base"] == "\u221218.8% held-out perplexity, lower is better"
     assert metadata["samples"].value == "**Hi**\n\n- **original**: Hello\n"

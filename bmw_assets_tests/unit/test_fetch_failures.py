@@ -17,8 +17,12 @@ def run(catalog, failures, fetched, day):
     with connect(catalog) as con, transaction(con):
         _record_fetch_failures(con, failures, fetched, START + timedelta(days=day))
     with connect(catalog, read_only=True) as con:
-        return {row[0]: row[1:] for row in con.execute(
-            "SELECT item, attempts, first_failed_at, last_failed_at, reason FROM fetch_failures").fetchall()}
+        return {
+            row[0]: row[1:]
+            for row in con.execute(
+                "SELECT item, attempts, first_failed_at, last_failed_at, reason FROM fetch_failures"
+            ).fetchall()
+        }
 
 
 def test_failures_are_counted_across_runs_until_fetched(tmp_path):

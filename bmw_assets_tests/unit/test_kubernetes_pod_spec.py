@@ -266,8 +266,9 @@ def test_run_in_pod_round_trip_through_pipes_k8s_client(tmp_path, monkeypatch):
     def trained_in_pod(context: dg.AssetExecutionContext, compute: ComputeResource) -> dg.MaterializeResult:
         return compute.run_command(context, [sys.executable, "-c", POD_SCRIPT], gpus=1).get_materialize_result()
 
-    route = ComputeResource(num_gpus=1, launcher="kubernetes",
-                            kubernetes=settings(python=sys.executable, kubeconfig_file=str(kubeconfig)))
+    route = ComputeResource(
+        num_gpus=1, launcher="kubernetes", kubernetes=settings(python=sys.executable, kubeconfig_file=str(kubeconfig))
+    )
     result = dg.materialize([trained_in_pod], resources={"compute": route})
 
     assert result.success
@@ -292,7 +293,6 @@ def test_the_kubernetes_launcher_without_pod_settings_says_what_is_missing():
         dg.materialize([nowhere], resources={"compute": ComputeResource(launcher="kubernetes")})
 
 
-
 # Imports as if dagster-k8s and the Kubernetes client were not installed (no `k8s` extra).
 WITHOUT_K8S_EXTRA = """
 import sys
@@ -308,10 +308,22 @@ else:
 
 @pytest.mark.parametrize("launcher", ["subprocess", "kubernetes"])
 def test_only_the_kubernetes_launcher_needs_the_k8s_extra(tmp_path, launcher):
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "BMW_STORAGE": str(tmp_path), "BMW_LAUNCHER": launcher,
-           "BMW_K8S_IMAGE": "registry.example/bmw-assets:1", "BMW_K8S_STORAGE_CLAIM": "bmw-storage"}
-    loaded = subprocess.run([sys.executable, "-c", WITHOUT_K8S_EXTRA], capture_output=True, text=True, env=env,
-                            cwd=Path(__file__).parents[2], timeout=300)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "BMW_STORAGE": str(tmp_path),
+        "BMW_LAUNCHER": launcher,
+        "BMW_K8S_IMAGE": "registry.example/bmw-assets:1",
+        "BMW_K8S_STORAGE_CLAIM": "bmw-storage",
+    }
+    loaded = subprocess.run(
+        [sys.executable, "-c", WITHOUT_K8S_EXTRA],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+        timeout=300,
+    )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     if launcher == "subprocess":  # the local route loads without the extra
         assert loaded.stdout.startswith("loaded ") and " 0 assets" not in loaded.stdout, loaded.stdout

@@ -52,11 +52,21 @@ def test_production_reproduces_the_original_hyper_parameters():
     assert lora.model.dtype == "bfloat16"
     assert (lora.training.lora.r, lora.training.lora.alpha, lora.training.lora.dropout) == (16, 16, 0.0)
     assert lora.training.lora.target_modules == [
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
     ]
     assert lora.training.max_length == 4096
     assert lora.training.learning_rate == 2e-4
-    assert (lora.training.gradient_checkpointing, lora.training.packing, lora.training.backend) == (False, True, "auto")  # off on an H200: benchmarks/train_throughput.py
+    assert (lora.training.gradient_checkpointing, lora.training.packing, lora.training.backend) == (
+        False,
+        True,
+        "auto",
+    )  # off on an H200: benchmarks/train_throughput.py
     assert (lora.surgery.kind, lora.surgery.layer) == ("drop", 16)
     validate_against_model(lora, 36)
     pruned = load_variant_config("pruned", "production")
@@ -114,8 +124,10 @@ def test_profile_is_laid_over_the_resolved_variant(configs: Path):
 
 
 def test_a_profile_sets_values_by_training_method(configs: Path):
-    write_yaml(configs / "profiles" / "tiny.yaml", {"training": {"learning_rate": 1.0e-6},
-                                                   "by_method": {"lora": {"training": {"learning_rate": 5.0e-3}}}})
+    write_yaml(
+        configs / "profiles" / "tiny.yaml",
+        {"training": {"learning_rate": 1.0e-6}, "by_method": {"lora": {"training": {"learning_rate": 5.0e-3}}}},
+    )
     assert load_variant_config("pruned_lora", "tiny", configs).training.learning_rate == 5.0e-3
     assert load_variant_config("pruned", "tiny", configs).training.learning_rate == 1.0e-6  # full: the profile's
     write_yaml(configs / "profiles" / "tiny.yaml", {"by_method": {"qlora": {"training": {"learning_rate": 1.0}}}})
@@ -210,7 +222,8 @@ def test_saved_config_round_trips_and_hash_tracks_content():
 
 
 @pytest.mark.parametrize(
-    "setting, key", [({"surgery": {"layer": -1}}, "surgery.layer"), ({"training": {"max_steps": "eight"}}, "training.max_steps")]
+    "setting, key",
+    [({"surgery": {"layer": -1}}, "surgery.layer"), ({"training": {"max_steps": "eight"}}, "training.max_steps")],
 )
 def test_a_wrong_value_in_a_variant_is_reported_even_where_the_profile_overrides_it(configs: Path, setting, key):
     path = configs / "variants" / "dropped.yaml"

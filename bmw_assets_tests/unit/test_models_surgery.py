@@ -147,8 +147,15 @@ def test_prune_auto_never_removes_the_final_layer():
     make_identity(model, 4)
     make_identity(model, 5)
     report = apply_surgery(
-        model, {"kind": "prune", "keep_layers": "auto", "block_size": 2, "prune_strategy": "angular",
-                "calibration_samples": 8}, calibration()
+        model,
+        {
+            "kind": "prune",
+            "keep_layers": "auto",
+            "block_size": 2,
+            "prune_strategy": "angular",
+            "calibration_samples": 8,
+        },
+        calibration(),
     )
     assert 5 in report.kept_layers
     assert report.removed_layers == [3, 4]  # the cheapest block that still keeps layer 5

@@ -54,11 +54,14 @@ def test_url_guard_refuses_other_hosts_and_schemes(url, reason):
 PRESSCLUB = ClientSettings.production().allowed_origins
 
 
-@pytest.mark.parametrize("url", [
-    "https://www.press.bmwgroup.com:8443/global/rss2",  # another port of the allowed host
-    "http://www.press.bmwgroup.com/global/rss2",  # the allowed host over plain http
-    "https://www.press.bmwgroup.com:x/global/rss2",  # a port that is no number
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.press.bmwgroup.com:8443/global/rss2",  # another port of the allowed host
+        "http://www.press.bmwgroup.com/global/rss2",  # the allowed host over plain http
+        "https://www.press.bmwgroup.com:x/global/rss2",  # a port that is no number
+    ],
+)
 def test_url_guard_matches_scheme_host_and_port(url):
     assert PRESSCLUB == {"https://www.press.bmwgroup.com:443"}
     with pytest.raises(RefusedUrl) as refused:

@@ -48,7 +48,9 @@ def test_feed_items_carry_ids_dates_and_body_html():
     first = page.items[0]
     assert first.title == "The new BMW X5"
     assert first.published_at == datetime(2026, 5, 13, 17, 26, 19, tzinfo=timezone(timedelta(hours=2)))
-    assert body_text_from_fragment(first.description_html) == "Munich. The BMW X5 arrives. It is new.\n\nSecond paragraph."
+    assert (
+        body_text_from_fragment(first.description_html) == "Munich. The BMW X5 arrives. It is new.\n\nSecond paragraph."
+    )
     assert page.items[1].description_html == ""
     assert page.next_href == "https://www.press.bmwgroup.com/rss2/topic/803?page=2"
 
@@ -87,7 +89,9 @@ def test_a_bad_item_costs_that_item_not_the_page():
 
 
 def test_entity_expansion_is_refused():
-    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><rss><channel>&b;</channel></rss>'
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><rss><channel>&b;</channel></rss>'
+    )
     with pytest.raises(NotAFeed):
         parse_feed_page(bomb)
 
@@ -142,8 +146,13 @@ def test_detail_page_fields_and_clean_body():
 
 
 def test_detail_page_without_article_text_falls_back_to_trafilatura():
-    paragraphs = [f"Munich. Paragraph number {i} of a long enough press release about electric mobility and design." for i in range(6)]
-    html = "<html><body><main><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></main></body></html>"
+    paragraphs = [
+        f"Munich. Paragraph number {i} of a long enough press release about electric mobility and design."
+        for i in range(6)
+    ]
+    html = (
+        "<html><body><main><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></main></body></html>"
+    )
     page = parse_detail_page(html, f"{BASE}/article/detail/T0454296EN")
     assert page.body_text.split("\n\n") == paragraphs
 
@@ -189,7 +198,9 @@ def test_listing_items():
 )
 def test_body_ends_before_contact_and_company_profile(ending):
     fragment = "<p>Munich. The BMW Group today opened a plant.</p><p>It employs 1,000 people.</p>" + ending
-    assert body_text_from_fragment(fragment) == "Munich. The BMW Group today opened a plant.\n\nIt employs 1,000 people."
+    assert (
+        body_text_from_fragment(fragment) == "Munich. The BMW Group today opened a plant.\n\nIt employs 1,000 people."
+    )
 
 
 def test_body_hash():

@@ -46,7 +46,10 @@ def test_lengths_vary_with_long_outliers(corpus):
     assert words[0] >= 200
     assert 500 <= words[len(words) // 2] <= 1200
     assert sum(w >= 4000 for w in words) >= 4
-    assert all(a.paragraphs[0].split(". ", 1)[0] in {"Munich", "Oxford", "Woodcliff Lake", "Leipzig", "Farnborough", "Sydney"} for a in corpus)
+    assert all(
+        a.paragraphs[0].split(". ", 1)[0] in {"Munich", "Oxford", "Woodcliff Lake", "Leipzig", "Farnborough", "Sydney"}
+        for a in corpus
+    )
 
 
 def test_facts_are_stated_in_the_body_and_differ(corpus):
@@ -81,10 +84,12 @@ def test_near_duplicates_share_the_body_but_not_the_dateline(corpus):
         a, b = by_id[source], by_id[copy]
         assert a.paragraphs[1:-1] == b.paragraphs[1:-1]
         assert a.paragraphs[0] != b.paragraphs[0] and a.published_at < b.published_at
+
     # Unrelated articles share little: word 5-gram Jaccard far below the near-duplicates'.
     def shingles(text):
         words = text.split()
-        return {tuple(words[i:i + 5]) for i in range(len(words) - 4)}
+        return {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+
     x, y = shingles(corpus[10].body_text), shingles(corpus[11].body_text)
     assert len(x & y) / len(x | y) < 0.1
     a, b = by_id[pairs[0][0]], by_id[pairs[0][1]]

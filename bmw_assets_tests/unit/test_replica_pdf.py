@@ -56,8 +56,13 @@ def test_words_are_hyphenated_across_line_ends(rendered):
 def test_page_furniture_present(rendered):
     _, _, pages = rendered[1]
     text = "\n".join(pages)
-    for marker in ["Petuelring 130", "80788 München", "Fax: +49 89 382-24418", "www.press.bmwgroup.com",
-                   "BMW Group Media Information"]:
+    for marker in [
+        "Petuelring 130",
+        "80788 München",
+        "Fax: +49 89 382-24418",
+        "www.press.bmwgroup.com",
+        "BMW Group Media Information",
+    ]:
         assert marker in text, marker
     assert re.search(r"\bP90\d{6}\b", text)
     assert re.search(r"(Page|Seite) 2\b", pages[1])
@@ -68,21 +73,38 @@ def test_every_furniture_shape_of_real_releases_appears_across_the_corpus():
     text = "\n".join(extracted for _, extracted in extracted_texts(articles))
     markers = [
         # headers
-        "Corporate Communications", "Media Information", "Subject ", "Press Information", "CONFIDENTIAL",
-        "Topic ", "Thema ",
+        "Corporate Communications",
+        "Media Information",
+        "Subject ",
+        "Press Information",
+        "CONFIDENTIAL",
+        "Topic ",
+        "Thema ",
         # contacts: openers (English and German), headings ending in a period, blank-line entries
-        "In case of queries, please contact:", "If you have any questions, please contact:",
-        "Bitte wenden Sie sich bei Rückfragen an:", "Press Contact.", "\nTel.:\n", "Instagram:",
+        "In case of queries, please contact:",
+        "If you have any questions, please contact:",
+        "Bitte wenden Sie sich bei Rückfragen an:",
+        "Press Contact.",
+        "\nTel.:\n",
+        "Instagram:",
         # company profile generations
-        "The BMW Group, with its brands", "With its four brands", "The success of the BMW Group has always",
+        "The BMW Group, with its brands",
+        "With its four brands",
+        "The success of the BMW Group has always",
         "Die BMW Group",
         # consumption notes
-        "WLTP", "NEDC", "l /100 km", "Regulation (EC) No 715/2007", "CO2 emission information.",
+        "WLTP",
+        "NEDC",
+        "l /100 km",
+        "Regulation (EC) No 715/2007",
+        "CO2 emission information.",
     ]
     missing = [marker for marker in markers if marker not in text]
     assert not missing
     assert re.search(r"Date \d{1,2} [A-Z][a-z]+ 20\d\d", text)
-    assert re.search(r"\n[^\n,]+, [^\n]+\nTel\.: \+49 [\d -]+, [a-z]+\.[a-z]+@bmw", text)  # "Name, Title" / phone, e-mail
+    assert re.search(
+        r"\n[^\n,]+, [^\n]+\nTel\.: \+49 [\d -]+, [a-z]+\.[a-z]+@bmw", text
+    )  # "Name, Title" / phone, e-mail
     assert re.search(r"\n[a-z]+\.[a-z]+@[a-z.]+,\n", text)  # an e-mail with a trailing comma
     assert re.search(r"\n[A-Z][a-z]+ [A-Z][a-z]+(, [^\n]+)? The BMW Group\n", text)  # heading glued to a name
 

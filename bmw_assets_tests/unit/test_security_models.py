@@ -43,7 +43,9 @@ def save_tiny_tokenizer(folder: Path) -> None:
     from tokenizers.models import WordLevel
     from transformers import PreTrainedTokenizerFast
 
-    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"[UNK]": 0, "BMW": 1}, unk_token="[UNK]"))).save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(WordLevel({"[UNK]": 0, "BMW": 1}, unk_token="[UNK]"))
+    ).save_pretrained(folder)
 
 
 @pytest.fixture()
@@ -112,7 +114,9 @@ def test_model_code_does_not_run_unless_the_config_turns_it_on(tmp_path, custom_
 
 
 def test_every_shipped_variant_and_profile_keeps_remote_code_off():
-    resolved = {(v, p): load_variant_config(v, p).model.trust_remote_code for v in list_variants() for p in list_profiles()}
+    resolved = {
+        (v, p): load_variant_config(v, p).model.trust_remote_code for v in list_variants() for p in list_profiles()
+    }
     assert len(resolved) >= 12 and not any(resolved.values()), resolved
 
 
@@ -135,7 +139,11 @@ def test_the_package_never_unpickles_or_loads_weights_other_than_safetensors():
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                problems += [f"{where(node)} imports {m}" for m in modules if m.split(".")[0] in {"pickle", "dill", "joblib", "cloudpickle"}]
+                problems += [
+                    f"{where(node)} imports {m}"
+                    for m in modules
+                    if m.split(".")[0] in {"pickle", "dill", "joblib", "cloudpickle"}
+                ]
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -150,6 +158,9 @@ def test_the_package_never_unpickles_or_loads_weights_other_than_safetensors():
                     problems.append(f"{where(node)} {_receiver(node)}.from_pretrained without use_safetensors=True")
             if name == "SentenceTransformer":
                 kwargs = _keyword(node, "model_kwargs")
-                if not (isinstance(kwargs, ast.Dict) and "use_safetensors" in [k.value for k in kwargs.keys if isinstance(k, ast.Constant)]):
+                if not (
+                    isinstance(kwargs, ast.Dict)
+                    and "use_safetensors" in [k.value for k in kwargs.keys if isinstance(k, ast.Constant)]
+                ):
                     problems.append(f"{where(node)} SentenceTransformer without model_kwargs use_safetensors")
     assert not problems, "\n".join(problems)

@@ -41,7 +41,9 @@ def repository_files() -> list[Path]:
 
 
 def key_shaped_strings(text: str) -> list[str]:
-    return [f"{kind}: {match.group(0)[:12]}…" for kind, pattern in KEY_PATTERNS.items() for match in pattern.finditer(text)]
+    return [
+        f"{kind}: {match.group(0)[:12]}…" for kind, pattern in KEY_PATTERNS.items() for match in pattern.finditer(text)
+    ]
 
 
 def test_the_patterns_recognise_each_kind_of_key():
@@ -100,5 +102,7 @@ def test_the_inline_secret_rule_tells_a_key_from_the_name_of_its_variable():
 def test_no_config_sets_a_secret_inline():
     configs = sorted((REPO / "configs").rglob("*.y*ml")) + [REPO / "dagster.yaml", REPO / "workspace.yaml"]
     assert len(configs) >= 10
-    found = {str(p.relative_to(REPO)): hits for p in configs if (hits := _inline_secrets(yaml.safe_load(p.read_text())))}
+    found = {
+        str(p.relative_to(REPO)): hits for p in configs if (hits := _inline_secrets(yaml.safe_load(p.read_text())))
+    }
     assert not found, found

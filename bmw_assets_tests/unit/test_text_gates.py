@@ -40,8 +40,9 @@ def one_of_each() -> dict[str, object]:
 
 def _regex_rows(catalog: Path) -> dict[str, dict]:
     con = duckdb.connect(str(catalog), read_only=True)
-    cursor = con.execute("SELECT article_id, source, status, gate, gate_score, reason, gate_scores "
-                         "FROM texts WHERE stage = 'regex'")
+    cursor = con.execute(
+        "SELECT article_id, source, status, gate, gate_score, reason, gate_scores FROM texts WHERE stage = 'regex'"
+    )
     names = [c[0] for c in cursor.description]
     rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     con.close()
@@ -64,10 +65,18 @@ def test_each_shape_from_real_pdf_bytes_through_regex_text(tmp_path: Path, one_o
     rows = {shape: _regex_rows(catalog)[article.id] for shape, article in one_of_each.items()}
 
     assert (rows["good"]["source"], rows["good"]["gate"]) == ("pdf", None)
-    expected_gate = {"wrong_language:de": "wrong_language", "wrong_language:ro": "wrong_language",
-                     "garbled:no_unicode_map": "garbled_characters", "garbled:wrong_unicode_map": "unrecognised_text"}
+    expected_gate = {
+        "wrong_language:de": "wrong_language",
+        "wrong_language:ro": "wrong_language",
+        "garbled:no_unicode_map": "garbled_characters",
+        "garbled:wrong_unicode_map": "unrecognised_text",
+    }
     for shape, gate in expected_gate.items():  # the English HTML body passes, so it replaces the PDF text
-        assert (rows[shape]["source"], rows[shape]["status"], rows[shape]["gate"]) == ("html_fallback", "fallback", gate)
+        assert (rows[shape]["source"], rows[shape]["status"], rows[shape]["gate"]) == (
+            "html_fallback",
+            "fallback",
+            gate,
+        )
         assert rows[shape]["reason"].startswith(f"PDF text failed {gate}")
     assert "'de'" in rows["wrong_language:de"]["reason"] and "'ro'" in rows["wrong_language:ro"]["reason"]
     # A results table is a table in the HTML body too: nothing passes, the article is rejected.
@@ -112,7 +121,9 @@ def test_rejected_articles_never_reach_the_dataset(tmp_path: Path, one_of_each) 
     articles = [one_of_each["good"], one_of_each["table_only"]]
     seed_catalog(catalog, tmp_path / "pdfs", articles)
     update_regex_text(catalog, tmp_path / "text", gates=load_text_gate_settings())
-    store_texts(catalog, tmp_path / "text", [TextRow(a.id, "llm", "pdf", a.body_text, "earlier", "ok") for a in articles])
+    store_texts(
+        catalog, tmp_path / "text", [TextRow(a.id, "llm", "pdf", a.body_text, "earlier", "ok") for a in articles]
+    )
     assert [a.article_id for a in clean_articles(catalog)] == [one_of_each["good"].id]
 
 
@@ -142,8 +153,11 @@ def test_gated_share_check_fails_when_most_texts_are_turned_down(tmp_path: Path)
     """What a broken extractor looks like to regex_text's check: most PDF texts fail a gate."""
     from bmw_assets.defs.text import gated_share_check
 
-    corpus = [a for a in with_pdf_shapes(build_corpus(size=120), PdfShapeRates(0.0, 0.5, 0.0))
-              if any(x.kind == "pdf" for x in a.attachments)][:12]
+    corpus = [
+        a
+        for a in with_pdf_shapes(build_corpus(size=120), PdfShapeRates(0.0, 0.5, 0.0))
+        if any(x.kind == "pdf" for x in a.attachments)
+    ][:12]
     catalog = tmp_path / "catalog.duckdb"
     seed_catalog(catalog, tmp_path / "pdfs", corpus)
     gates = load_text_gate_settings()

@@ -7,7 +7,18 @@ from bmw_assets.text.quality import PRF, token_prf, word_tokens
 
 def test_tokens_are_lowercased_unicode_words_without_punctuation():
     assert word_tokens("Plug-in hybrids, e.g. the BMW X5: 25 km (WLTP); Fahrzeugüberführung!") == [
-        "plug", "in", "hybrids", "e", "g", "the", "bmw", "x5", "25", "km", "wltp", "fahrzeugüberführung",
+        "plug",
+        "in",
+        "hybrids",
+        "e",
+        "g",
+        "the",
+        "bmw",
+        "x5",
+        "25",
+        "km",
+        "wltp",
+        "fahrzeugüberführung",
     ]
 
 

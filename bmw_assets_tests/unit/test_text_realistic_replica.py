@@ -3,7 +3,6 @@ each release's known body: body tokens kept >= 99.9 %; furniture tokens left <= 
 rules and <= 5 % after rules + the local filter (the MiniLM classifier, real weights, a real
 DuckDB catalog); no body paragraph deleted whole."""
 
-
 import pytest
 
 from bmw_assets.llm_filter import FilterInput, filter_texts

@@ -9,7 +9,9 @@ from bmw_assets.text import clean_pdf_text, read_pdf_pages, token_prf
 
 def test_cleaned_replica_pdfs_match_the_body(tmp_path):
     corpus = build_corpus()
-    sample = [article for article in corpus[::10] if article.word_count < 2500][:40]  # every 10th, short enough to be quick
+    sample = [article for article in corpus[::10] if article.word_count < 2500][
+        :40
+    ]  # every 10th, short enough to be quick
     scores = {}
     for article in sample:
         path = tmp_path / f"{article.id}.pdf"

@@ -122,8 +122,7 @@ FURNITURE: dict[str, list[str]] = {
             "motorcycles worldwide. The profit before tax was € 11.0 billion."
         ),
         laid_out(
-            "The economic success of the BMW Group has always been based on long-term thinking and "
-            "responsible action."
+            "The economic success of the BMW Group has always been based on long-term thinking and responsible action."
         ),
         laid_out(
             "The success of the BMW Group has always been based on long-term thinking and responsible action. "
@@ -200,8 +199,7 @@ def test_rule_removes_inline_furniture(rule_name: str):
 # Body text that looks like furniture. Written as laid-out lines so that lines start with the
 # dangerous words, as they would in a PDF.
 DANGEROUS_BODY = [
-    "Subject to approval by the supervisory board, the new plant will open in 2027 and employ\n"
-    "1,500 people.",
+    "Subject to approval by the supervisory board, the new plant will open in 2027 and employ\n1,500 people.",
     "Subject\nThe following paragraph is body text: the new model reaches customers in June and is\n"
     "built at Plant Leipzig alongside the current range.",
     "The launch film tells the story page by page, and the brochure follows the same idea over\n"
@@ -309,7 +307,9 @@ def test_the_releases_own_title_and_teaser_are_removed_where_printed_and_nowhere
     title = "The new BMW iX3: a new era begins"
     teaser = "+++ Up to 805 km range +++ 400 kW charging +++"
     body = f"{title} with the new model, the company says, and it arrives in spring."
-    raw = f"{title}\n\nUp to 805 km range - 400 kW\ncharging\n\n{laid_out(BODY_BEFORE)}\n{body}\n\n{laid_out(BODY_AFTER)}"
+    raw = (
+        f"{title}\n\nUp to 805 km range - 400 kW\ncharging\n\n{laid_out(BODY_BEFORE)}\n{body}\n\n{laid_out(BODY_AFTER)}"
+    )
     cleaned = clean_pdf_text(raw, front_matter=(title, teaser))
     assert cleaned.text == f"{BODY_BEFORE}\n\n{body}\n\n{BODY_AFTER}"
     assert "release_front_matter" in cleaned.rules_hit

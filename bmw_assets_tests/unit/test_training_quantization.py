@@ -22,8 +22,8 @@ from bmw_assets.training.quantization import (
     nf4_config,
 )
 from bmw_assets.training.reporting import SilentReporter
-from bmw_assets.training.spec import RunSpec
 from bmw_assets.training.train import run_training
+from bmw_assets_tests.specs import run_spec
 
 
 @pytest.fixture()
@@ -65,10 +65,8 @@ def test_four_bits_need_cuda():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a CPU-only host")
 def test_a_cpu_run_refuses_qlora_before_loading_anything(tmp_path, configs):
     _variant(configs, "qlora", "original_lora", {"quantization": "4bit"})
-    config = load_variant_config("qlora", "local", configs).model_dump(mode="json")
-    spec = RunSpec(variant="qlora", run_id="r1", config=config, base_model=str(tmp_path / "no-such-model"),
-                   train_path=tmp_path / "train.jsonl", validation_path=tmp_path / "validation.jsonl",
-                   output_dir=tmp_path / "out")  # fmt: skip
+    config = load_variant_config("qlora", "local", configs)
+    spec = run_spec(tmp_path / "out", tmp_path / "no-such-model", config=config)
     with pytest.raises(QuantizationError, match="needs a CUDA GPU"):
         run_training(spec, SilentReporter())
     assert not (tmp_path / "out").exists()  # nothing written, no model looked for

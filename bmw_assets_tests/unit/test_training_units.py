@@ -48,7 +48,10 @@ def test_completion_only_rows_split_the_last_assistant_turn():
 def test_read_jsonl_filters_styles_and_rejects_rows_without_messages(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text(
-        json.dumps({"messages": MESSAGES, "style": "qa"}) + "\n" + json.dumps({"messages": MESSAGES, "style": "article"}) + "\n"
+        json.dumps({"messages": MESSAGES, "style": "qa"})
+        + "\n"
+        + json.dumps({"messages": MESSAGES, "style": "article"})
+        + "\n"
     )
     assert [row["style"] for row in read_jsonl(path, ["qa"])] == ["qa"]
     assert len(read_jsonl(path, None)) == 2
