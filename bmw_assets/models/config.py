@@ -235,16 +235,23 @@ def load_variant_config(variant: str, profile: str, configs_dir: Path | str | No
     profile_path = root / "profiles" / f"{profile}.yaml"
     if "extends" in profile_data:
         raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
-    # A profile's `by_method: {full: {...}, lora: {...}}` is laid on last, by the variant's training
+    # A profile's `by_method: {full: {...}, lora: {...}}` is laid on next, by the variant's training
     # method: settings such as the learning rate differ between the two by an order of magnitude.
+    # Its `by_variant: {<variant>: {...}}` comes last: where a small machine spends more on one variant.
     by_method = profile_data.pop("by_method", {}) or {}
     unknown = set(by_method) - {"full", "lora"}
     if unknown:
         raise ConfigError(f"{_show(profile_path, root)}: by_method: {sorted(unknown)}; use full and/or lora")
+    by_variant = profile_data.pop("by_variant", {}) or {}
+    unknown = set(by_variant) - set(known)
+    if unknown:
+        raise ConfigError(f"{_show(profile_path, root)}: by_variant: {sorted(unknown)} are no variants; known: "
+                          f"{', '.join(known)}")  # fmt: skip
     merged = _deep_merge(merged, profile_data, profile_path, origins)
     method = merged.get("training", {}).get("method")
-    if by_method.get(method):
-        merged = _deep_merge(merged, by_method[method], profile_path, origins)
+    for overlay in (by_method.get(method), by_variant.get(variant)):
+        if overlay:
+            merged = _deep_merge(merged, overlay, profile_path, origins)
     return _validate(merged, variant, profile, origins, root)
 
 

@@ -87,8 +87,11 @@ def test_local_profile_is_small_enough_for_the_demo_and_learns_the_facts():
         lora = cfg.training.method == "lora"
         assert (cfg.training.max_steps, cfg.training.styles) == (-1, ["qa"])
         assert cfg.training.assistant_only_loss  # loss on the answers, where the facts are
-        # by_method: full fine-tuning's steps cost more, so it trains half an epoch at a tenth of LoRA's rate
-        assert (cfg.training.learning_rate, cfg.training.num_train_epochs) == ((3.0e-3, 1.0) if lora else (3.0e-4, 0.5))
+        # by_method: full fine-tuning's steps cost more, so it trains half an epoch at a tenth of LoRA's rate;
+        # by_variant: original_lora, the variant the demo shows learning facts, trains three epochs
+        epochs = 3.0 if variant == "original_lora" else 1.0 if lora else 0.5
+        assert (cfg.training.learning_rate, cfg.training.num_train_epochs) == ((3.0e-3 if lora else 3.0e-4), epochs)
+        assert cfg.training.cpu_bf16 and cfg.evaluation.cpu_bf16
         assert cfg.training.per_device_batch_size == 2
         assert cfg.surgery.calibration_samples == 8
         assert (cfg.evaluation.entropy_samples, cfg.evaluation.max_new_tokens) == (4, 24)
@@ -132,6 +135,22 @@ def test_a_profile_sets_values_by_training_method(configs: Path):
     assert load_variant_config("pruned", "tiny", configs).training.learning_rate == 1.0e-6  # full: the profile's
     write_yaml(configs / "profiles" / "tiny.yaml", {"by_method": {"qlora": {"training": {"learning_rate": 1.0}}}})
     with pytest.raises(ConfigError, match="by_method.*qlora.*full and/or lora"):
+        load_variant_config("original", "tiny", configs)
+
+
+def test_a_profile_sets_values_for_one_variant_after_its_method(configs: Path):
+    write_yaml(
+        configs / "profiles" / "tiny.yaml",
+        {
+            "by_method": {"lora": {"training": {"learning_rate": 5.0e-3, "num_train_epochs": 1.0}}},
+            "by_variant": {"original_lora": {"training": {"num_train_epochs": 3.0}}},
+        },
+    )
+    chosen, other = (load_variant_config(v, "tiny", configs).training for v in ("original_lora", "dropped_lora"))
+    assert (chosen.learning_rate, chosen.num_train_epochs) == (5.0e-3, 3.0)  # the method's rate, its own epochs
+    assert (other.learning_rate, other.num_train_epochs) == (5.0e-3, 1.0)
+    write_yaml(configs / "profiles" / "tiny.yaml", {"by_variant": {"orginal_lora": {"training": {"seed": 1}}}})
+    with pytest.raises(ConfigError, match=r"by_variant: \['orginal_lora'\] are no variants; known: dropped"):
         load_variant_config("original", "tiny", configs)
 
 
