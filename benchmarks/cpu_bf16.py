@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from bmw_assets.models.loading import cpu_has_bf16
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
+from bmw_assets.models.loading import cpu_has_bf16
 
 RESULTS = Path(__file__).parent / "results" / "cpu_bf16.json"
 
