@@ -28,9 +28,9 @@ from bmw_assets.models.loading import cpu_has_bf16
 RESULTS = Path(__file__).parent / "results" / "cpu_bf16.json"
 
 
-def seconds(work) -> float:
+def seconds(work, *args, **kwargs) -> float:
     started = time.perf_counter()
-    work()
+    work(*args, **kwargs)
     return time.perf_counter() - started
 
 
@@ -57,25 +57,22 @@ def main() -> None:
     models = {
         dtype: AutoModelForCausalLM.from_pretrained(folder, dtype=dtype) for dtype in (torch.float32, torch.bfloat16)
     }
-    trainable = models[torch.float32].train()
+    trainable = models[torch.float32]  # dropout is 0: train and eval mode compute the same
     times: dict[str, list[float]] = {}
     for _ in range(args.repeats):
         for label, bf16 in (("fp32", False), ("bf16", True)):
-            times.setdefault(f"training step 2x256 ({label})", []).append(
-                seconds(lambda: training_step(trainable, step_ids, bf16))
-            )
-            model = models[torch.bfloat16 if bf16 else torch.float32].eval()
+            case = {"training step 2x256": seconds(training_step, trainable, step_ids, bf16)}
+            model = models[torch.bfloat16 if bf16 else torch.float32]
             with torch.inference_mode():
-                times.setdefault(f"perplexity forward 8x256 ({label})", []).append(
-                    seconds(lambda: model(input_ids=window_ids))
-                )
-                times.setdefault(f"greedy decoding 8x24 ({label})", []).append(
-                    seconds(
-                        lambda: model.generate(
-                            prompt_ids, max_new_tokens=24, min_new_tokens=24, do_sample=False, pad_token_id=0
-                        )
-                    )
-                )
+                case |= {
+                    "perplexity forward 8x256": seconds(model, input_ids=window_ids),
+                    "greedy decoding 8x24": seconds(
+                        model.generate, prompt_ids, max_new_tokens=24, min_new_tokens=24, do_sample=False,
+                        pad_token_id=0,
+                    ),
+                }  # fmt: skip
+            for name, value in case.items():
+                times.setdefault(f"{name} ({label})", []).append(value)
     medians = {case: statistics.median(values) for case, values in times.items()}
     print(f"{'case':<36} {'median s':>9} {'vs fp32':>8}")
     for case, median in medians.items():
