@@ -6,7 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.models.config import EvaluationMeasurement, VariantConfig, load_variant_config
+import yaml
+
+from bmw_assets.models.config import (
+    DEFAULT_CONFIGS_DIR,
+    EvaluationMeasurement,
+    SurgerySection,
+    VariantConfig,
+    load_variant_config,
+)
 from bmw_assets.run_specs import RunSpec, TrainingData
 
 
@@ -41,3 +49,9 @@ def measurement(**changes: Any) -> EvaluationMeasurement:
     """The local profile's evaluation settings (as an EvalSpec carries them), with `changes`."""
     shipped = load_variant_config("original", "local").evaluation.measurement().model_dump(mode="json")
     return EvaluationMeasurement.model_validate(shipped | changes)
+
+
+def surgery_section(**changes: Any) -> SurgerySection:
+    """configs/base.yaml's surgery section with `changes` (kind=, layer=, keep_layers=, ...) laid on."""
+    base = yaml.safe_load((DEFAULT_CONFIGS_DIR / "base.yaml").read_text(encoding="utf-8"))["surgery"]
+    return SurgerySection.model_validate(base | changes)

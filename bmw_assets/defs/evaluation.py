@@ -154,7 +154,7 @@ def _evaluate_base(
     context, compute, storage, facts, dataset, model_configs, base_model, variant, retrieval_corpus=None
 ):
     """The base model's evaluation (alone, or as the retrieval baseline), once per dataset version."""
-    measurement = next(iter(model_configs.load_valid()[0].values())).evaluation.measurement()
+    measurement = model_configs.base_model().evaluation.measurement()
     model = EvaluatedModel(path=base_model["path"])
     report, metadata = _evaluate(context, compute, storage, facts, dataset, measurement, variant, dataset["version"][:10],
                                  model, retrieval_corpus)  # fmt: skip

@@ -16,7 +16,14 @@ from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.endpoint import EndpointSettings, LocalEndpoint
 from bmw_assets.llm_filter.run import Judge
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
-from bmw_assets.models.config import ConfigError, VariantConfig, list_variants, load_variant_config
+from bmw_assets.models.config import (
+    BaseModelConfig,
+    ConfigError,
+    VariantConfig,
+    list_variants,
+    load_base_model_config,
+    load_variant_config,
+)
 from bmw_assets.pressclub import ClientSettings
 from bmw_assets.replica.corpus import REPLICA_SIZE
 from bmw_assets.settings import StorageLayout
@@ -84,7 +91,7 @@ class ReplicaPressClubResource(PressClubResource):
 
 
 class ModelConfigsResource(dg.ConfigurableResource):
-    """Variant configs (`configs/`), resolved for this profile."""
+    """Variant configs and the base model's config (`configs/`), resolved for this profile."""
 
     profile: str = "local"
     configs_dir: str | None = None
@@ -108,12 +115,17 @@ class ModelConfigsResource(dg.ConfigurableResource):
             raise ConfigError("no variant config loads:\n" + "\n".join(errors.values()))
         return valid, errors
 
+    def base_model(self) -> BaseModelConfig:
+        """The base model's settings and its evaluation's: base.yaml with this profile, no variant."""
+        return load_base_model_config(self.profile, self.configs_dir)
+
     def base_model_name(self) -> str:
-        """The model every variant starts from; variants compared against one base must share it."""
-        names = {config.model.name for config in self.load_valid()[0].values()}
-        if len(names) != 1:
-            raise ValueError(f"variants start from different base models {sorted(names)}; give them one model.name")
-        return names.pop()
+        """The model every variant starts from; variants compared against the base must all start from it."""
+        name = self.base_model().model.name
+        others = sorted({config.model.name for config in self.load_valid()[0].values()} - {name})
+        if others:
+            raise ValueError(f"variants start from {others}, not the base model {name!r}; give them its model.name")
+        return name
 
 
 class LLMEndpointResource(dg.ConfigurableResource, ABC):

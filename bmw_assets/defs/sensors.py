@@ -4,6 +4,7 @@ import dagster as dg
 import duckdb
 
 from bmw_assets.catalog import connect
+from bmw_assets.catalog.articles import article_ids
 from bmw_assets.defs.resources import (
     ModelConfigsResource,
     PressClubResource,
@@ -54,7 +55,7 @@ def _catalog_ids(storage: StorageResource) -> set[str]:
     """Ids already in the catalog; empty while a run holds the catalog's write lock (the cursor still guards)."""
     try:
         with connect(storage.layout.catalog_path, lock_timeout_s=SENSOR_LOCK_WAIT_S) as con:
-            return {row[0] for row in con.execute("SELECT id FROM articles").fetchall()}
+            return article_ids(con)
     except duckdb.IOException:
         return set()
 

@@ -29,7 +29,7 @@ from bmw_assets.training.quantization import check_quantization
 )
 def base_model(storage: StorageResource, model_configs: ModelConfigsResource) -> dg.MaterializeResult:
     name = model_configs.base_model_name()
-    trust_remote_code = next(iter(model_configs.load_valid()[0].values())).model.trust_remote_code
+    trust_remote_code = model_configs.base_model().model.trust_remote_code
     # Reads config.json only: a missing model or one needing custom code fails here, naming model.name.
     path, config = base_model_config(name, storage.layout.cache_dir / "base_models", trust_remote_code)
     layers = config.num_hidden_layers

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bmw_assets.catalog import connect
+from bmw_assets.catalog.texts import cached_decisions, replace_decisions
 
 
 def read_decisions(catalog_path: Path, hashes: Iterable[str], model: str, prompt_version: str) -> dict[str, str]:
@@ -20,11 +21,7 @@ def read_decisions(catalog_path: Path, hashes: Iterable[str], model: str, prompt
     if not wanted:
         return {}
     with connect(catalog_path) as con:
-        rows = con.execute(
-            "SELECT text_sha256, decision FROM llm_decisions "
-            "WHERE model = ? AND prompt_version = ? AND text_sha256 IN (SELECT unnest(?::VARCHAR[]))",
-            [model, prompt_version, wanted],
-        ).fetchall()
+        rows = cached_decisions(con, wanted, model, prompt_version)
     return {sha: str(document) for sha, document in rows}
 
 
@@ -35,6 +32,4 @@ def write_decisions(catalog_path: Path, documents: dict[str, str], model: str, p
     now = datetime.now(UTC)
     rows = [(sha, model, prompt_version, document, now) for sha, document in sorted(documents.items())]
     with connect(catalog_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        con.executemany("INSERT OR REPLACE INTO llm_decisions VALUES (?, ?, ?, ?, ?)", rows)
-        con.execute("COMMIT")
+        replace_decisions(con, rows)

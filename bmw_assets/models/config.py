@@ -3,7 +3,8 @@ validated into one `VariantConfig`.
 
 Layout under the configs folder (default: `configs/` at the repository root)::
 
-    base.yaml                 every setting, at production values
+    base.yaml                 every setting, at production values; with the profile laid on, the
+                              base model's own config (`load_base_model_config`)
     variants/<variant>.yaml   one file per variant; `extends:` a variant name or a relative path
     profiles/<profile>.yaml   laid on top of the resolved variant (local, production); its
                               `deployment:` section is read by bmw_assets.settings instead
@@ -184,6 +185,15 @@ class VariantConfig(_Section):
     evaluation: EvaluationSection
 
 
+class BaseModelConfig(_Section):
+    """The base model every variant starts from, and how it is measured (`base_model_report`,
+    `rag_baseline`): base.yaml with the profile laid on, no variant."""
+
+    profile: str
+    model: ModelSection
+    evaluation: EvaluationSection
+
+
 def list_variants(configs_dir: Path | str | None = None) -> list[str]:
     """Names of the variants: the `*.yaml` files in `<configs_dir>/variants/` whose name matches
     VARIANT_NAME, sorted; the others are skipped with a warning."""
@@ -228,21 +238,9 @@ def load_variant_config(variant: str, profile: str, configs_dir: Path | str | No
         raise ConfigError(
             f"unknown variant {variant!r}; known variants in {root / 'variants'}: {', '.join(known) or 'none'}"
         )
-    profile_data = read_profile(profile, root)
-    profile_data.pop(DEPLOYMENT_KEY, None)
+    profile_path, profile_data, by_method, by_variant = _profile_layers(profile, root)
     origins: dict[str, Path] = {}
     merged = _resolve_file(root / "variants" / f"{variant}.yaml", root, origins, chain=())
-    profile_path = root / "profiles" / f"{profile}.yaml"
-    if "extends" in profile_data:
-        raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
-    # A profile's `by_method: {full: {...}, lora: {...}}` is laid on next, by the variant's training
-    # method: settings such as the learning rate differ between the two by an order of magnitude.
-    # Its `by_variant: {<variant>: {...}}` comes last: where a small machine spends more on one variant.
-    by_method = profile_data.pop("by_method", {}) or {}
-    unknown = set(by_method) - {"full", "lora"}
-    if unknown:
-        raise ConfigError(f"{_show(profile_path, root)}: by_method: {sorted(unknown)}; use full and/or lora")
-    by_variant = profile_data.pop("by_variant", {}) or {}
     unknown = set(by_variant) - set(known)
     if unknown:
         raise ConfigError(f"{_show(profile_path, root)}: by_variant: {sorted(unknown)} are no variants; known: "
@@ -253,6 +251,39 @@ def load_variant_config(variant: str, profile: str, configs_dir: Path | str | No
         if overlay:
             merged = _deep_merge(merged, overlay, profile_path, origins)
     return _validate(merged, variant, profile, origins, root)
+
+
+def load_base_model_config(profile: str, configs_dir: Path | str | None = None) -> BaseModelConfig:
+    """Resolve `base.yaml` with `profiles/<profile>.yaml` laid on top (not its `by_method` and
+    `by_variant`: the base model is trained by no method and is no variant) and validate the result.
+
+    Raises ConfigError as `load_variant_config` does."""
+    root = _configs_dir(configs_dir)
+    profile_path, profile_data, _, _ = _profile_layers(profile, root)
+    origins: dict[str, Path] = {}
+    merged = _resolve_file(root / "base.yaml", root, origins, chain=())
+    merged = _deep_merge(merged, profile_data, profile_path, origins)
+    resolved = _validate(merged, "base", profile, origins, root)
+    return BaseModelConfig(profile=profile, model=resolved.model, evaluation=resolved.evaluation)
+
+
+def _profile_layers(profile: str, root: Path) -> tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The profile's file, its settings laid on every variant, its `by_method` and its `by_variant`.
+
+    A profile's `by_method: {full: {...}, lora: {...}}` is laid on next, by the variant's training
+    method: settings such as the learning rate differ between the two by an order of magnitude.
+    Its `by_variant: {<variant>: {...}}` comes last: where a small machine spends more on one variant."""
+    profile_data = read_profile(profile, root)
+    profile_data.pop(DEPLOYMENT_KEY, None)
+    profile_path = root / "profiles" / f"{profile}.yaml"
+    if "extends" in profile_data:
+        raise ConfigError(f"{_show(profile_path, root)}: extends: a profile cannot extend; it is laid on a variant")
+    by_method = profile_data.pop("by_method", {}) or {}
+    unknown = set(by_method) - {"full", "lora"}
+    if unknown:
+        raise ConfigError(f"{_show(profile_path, root)}: by_method: {sorted(unknown)}; use full and/or lora")
+    by_variant = profile_data.pop("by_variant", {}) or {}
+    return profile_path, profile_data, by_method, by_variant
 
 
 def _validate(

@@ -1,11 +1,8 @@
 """Layer surgery on a decoder-only causal LM (Llama, Qwen3): drop one layer or
 prune a block of layers, chosen by index or by the layer scores.
 
-`surgery_cfg` is the plain dict of a resolved config's `surgery` section:
-kind none|drop|prune, layer int|"auto", keep_layers int|"auto",
-prune_strategy first|angular, block_size int|None, calibration_samples int.
-Imports torch and transformers only (never pydantic or the config module): the
-training entry point runs it on GPU hosts that have just the ML stack.
+The choice comes from a resolved config's validated `surgery` section (`SurgerySection`), whose
+every value base.yaml sets: nothing here fills in a default of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ from typing import Any
 import torch
 
 from bmw_assets.atomic import write_png_atomic
+from bmw_assets.models.config import SurgerySection
 from bmw_assets.models.layer_scores import score_layers
 
 CalibrationBatch = Mapping[str, torch.Tensor]
@@ -47,49 +45,38 @@ class SurgeryReport:
         return asdict(self)
 
 
-def check_surgery_fits(surgery_cfg: Mapping[str, Any], num_layers: int) -> None:
-    """Raise ValueError naming the key when `surgery_cfg` cannot apply to a model
-    with `num_layers` decoder layers (cheap: call it before scoring or training)."""
-    kind = surgery_cfg.get("kind", "none")
-    if kind == "none":
-        return
-    if kind == "drop":
-        layer = surgery_cfg.get("layer")
+def check_surgery_fits(surgery: SurgerySection, num_layers: int) -> None:
+    """Raise ValueError naming the key when `surgery` cannot apply to a model with `num_layers`
+    decoder layers (cheap: call it before scoring or training). The section's own consistency
+    (a layer to drop, keep_layers 'auto' with the angular strategy) was checked when it was validated."""
+    if surgery.kind == "drop":
+        layer = surgery.layer
         if num_layers < 2:
             raise ValueError(f"surgery.kind drop: the model has only {num_layers} layer; nothing can be dropped")
         if layer != "auto" and not (isinstance(layer, int) and 0 <= layer < num_layers):
             raise ValueError(
                 f"surgery.layer {layer!r} is out of range for {num_layers} layers; use 0..{num_layers - 1} or 'auto'"
             )
-        return
-    if kind == "prune":
-        keep = surgery_cfg.get("keep_layers")
-        strategy = surgery_cfg.get("prune_strategy", "angular")
-        if strategy not in ("first", "angular"):
-            raise ValueError(f"surgery.prune_strategy {strategy!r} is unknown; use 'first' or 'angular'")
+    elif surgery.kind == "prune":
+        keep = surgery.keep_layers
         if keep == "auto":
-            block = surgery_cfg.get("block_size")
-            if strategy != "angular" or not (isinstance(block, int) and 1 <= block <= num_layers - 1):
-                raise ValueError(
-                    f"surgery.keep_layers 'auto' needs prune_strategy 'angular' and block_size in "
-                    f"1..{num_layers - 1}; got {strategy!r} and {block!r}"
-                )
+            block = surgery.block_size
+            if not (isinstance(block, int) and 1 <= block <= num_layers - 1):
+                raise ValueError(f"surgery.keep_layers 'auto' needs block_size in 1..{num_layers - 1}; got {block!r}")
         elif not (isinstance(keep, int) and 1 <= keep < num_layers):
             raise ValueError(
                 f"surgery.keep_layers {keep!r} is out of range for {num_layers} layers; "
                 f"use 1..{num_layers - 1} or 'auto'"
             )
-        return
-    raise ValueError(f"surgery.kind {kind!r} is unknown; use 'none', 'drop' or 'prune'")
 
 
 def apply_surgery(
     model: torch.nn.Module,
-    surgery_cfg: Mapping[str, Any],
+    surgery: SurgerySection,
     calibration_batches: Iterable[CalibrationBatch] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SurgeryReport:
-    """Remove decoder layers from `model` in place as `surgery_cfg` says; return the report.
+    """Remove decoder layers from `model` in place as `surgery` says; return the report.
 
     `calibration_batches` yields dicts of `input_ids` and `attention_mask` ([batch,
     tokens]); at most `calibration_samples` rows are scored in one forward pass each.
@@ -97,20 +84,20 @@ def apply_surgery(
     scores are still measured so they can be plotted. kind "none" changes nothing.
     """
     num_layers = model.config.num_hidden_layers
-    check_surgery_fits(surgery_cfg, num_layers)
-    kind = surgery_cfg.get("kind", "none")
+    check_surgery_fits(surgery, num_layers)
+    kind = surgery.kind
     if kind == "none":
         everything = list(range(num_layers))
         return SurgeryReport("none", [], everything, [], None, 0, num_layers, 0)
 
     if kind == "drop":
         block_size, score_name = 1, "block_influence"
-        auto = surgery_cfg["layer"] == "auto"
+        auto = surgery.layer == "auto"
     else:
-        keep = surgery_cfg["keep_layers"]
-        block_size = surgery_cfg["block_size"] if keep == "auto" else num_layers - keep
+        keep = surgery.keep_layers
+        block_size = surgery.block_size if keep == "auto" else num_layers - keep
         score_name = "angular_distance"
-        auto = surgery_cfg.get("prune_strategy", "angular") == "angular"
+        auto = surgery.prune_strategy == "angular"
 
     batches = list(calibration_batches) if calibration_batches is not None else []
     if auto and not batches:
@@ -119,14 +106,14 @@ def apply_surgery(
     tokens = 0
     if batches:
         measured = score_layers(
-            model, batches, block_size=block_size, max_rows=surgery_cfg.get("calibration_samples"), progress=progress
+            model, batches, block_size=block_size, max_rows=surgery.calibration_samples, progress=progress
         )
         tokens = measured.tokens
         # Blocks that would take the final layer are never candidates: it maps onto the vocabulary.
         scores = measured.block_influence if kind == "drop" else measured.angular_distance[: num_layers - block_size]
 
     if kind == "drop":
-        layer = min(range(num_layers), key=scores.__getitem__) if auto else surgery_cfg["layer"]
+        layer = min(range(num_layers), key=scores.__getitem__) if auto else surgery.layer
         removed = [layer]
     else:
         start = min(range(len(scores)), key=scores.__getitem__) if auto else num_layers - block_size

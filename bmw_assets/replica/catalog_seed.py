@@ -13,11 +13,11 @@ from pypdf import PdfReader
 
 from bmw_assets.atomic import write_bytes_atomic
 from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog.articles import replace_articles, replace_attachments
 from bmw_assets.hashing import sha256_text
 from bmw_assets.pressclub.urls import language_of
 from bmw_assets.replica.corpus import CATEGORIES, ReplicaArticle
 from bmw_assets.replica.pdf_shapes import render_shaped_pdf
-from bmw_assets.stages.ingestion import ARTICLE_COLUMNS, ATTACHMENT_COLUMNS
 
 BASE_URL = "http://127.0.0.1:8765/global"
 
@@ -50,13 +50,5 @@ def seed_catalog(
             pages = len(PdfReader(io.BytesIO(data)).pages)
             attachment_rows.append((article.id, url, sha, str(path), len(data), pages, "ok", None, now))
     with connect(catalog_path) as con, transaction(con):
-        con.executemany(
-            f"INSERT OR REPLACE INTO articles ({', '.join(ARTICLE_COLUMNS)}, first_seen_at, fetched_at) "
-            f"VALUES ({', '.join('?' * (len(ARTICLE_COLUMNS) + 2))})",
-            article_rows,
-        )
-        con.executemany(
-            f"INSERT OR REPLACE INTO attachments ({', '.join(ATTACHMENT_COLUMNS)}, fetched_at) "
-            f"VALUES ({', '.join('?' * (len(ATTACHMENT_COLUMNS) + 1))})",
-            attachment_rows,
-        )
+        replace_articles(con, article_rows)
+        replace_attachments(con, attachment_rows)

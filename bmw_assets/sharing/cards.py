@@ -23,6 +23,8 @@ from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard,
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.catalog import connect
+from bmw_assets.catalog.datasets import dataset_articles, dataset_text_scores
+from bmw_assets.catalog.texts import counts_by_stage_and_status
 from bmw_assets.dataset.manifest import DatasetManifest
 from bmw_assets.dataset.settings import SPLITS
 from bmw_assets.evaluation.report import EvalReport
@@ -83,17 +85,9 @@ def _counts(values: Sequence[Any]) -> dict[str, int]:
 def corpus_stats(catalog_path: Path, dataset_version: str) -> CorpusStats:
     """Read the catalog's facts about the articles of `dataset_version` (table dataset_splits)."""
     with connect(catalog_path) as con:
-        articles = con.execute(
-            """SELECT a.url, a.language, a.category, a.published_at FROM dataset_splits s
-               JOIN articles a ON a.id = s.article_id WHERE s.version = ?""",
-            [dataset_version],
-        ).fetchall()
-        scores = con.execute(
-            """SELECT t.stage, t.f1, t.precision, t.recall FROM dataset_splits s
-               JOIN texts t ON t.article_id = s.article_id WHERE s.version = ? AND t.f1 IS NOT NULL""",
-            [dataset_version],
-        ).fetchall()
-        statuses = con.execute("SELECT stage, status, count(*) FROM texts GROUP BY ALL ORDER BY ALL").fetchall()
+        articles = dataset_articles(con, dataset_version)
+        scores = dataset_text_scores(con, dataset_version)
+        statuses = counts_by_stage_and_status(con)
     dates = sorted(row[3] for row in articles if row[3] is not None)
     cleaning = []
     for stage in sorted({row[0] for row in scores}):

@@ -6,7 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog import connect, datasets, transaction
+from bmw_assets.catalog.articles import count_articles
+from bmw_assets.catalog.texts import counts_by_stage_and_status
 from bmw_assets.dataset.article import DatasetArticle
 from bmw_assets.dataset.build import build_dataset
 from bmw_assets.dataset.manifest import DatasetManifest
@@ -19,13 +21,7 @@ def clean_articles(catalog_path: Path, facts: Facts | None = None) -> list[Datas
     """Articles whose final (`llm`) text was kept, with any known facts; rejected and failed ones
     (at either stage: a text gate may have rejected the regex text since the LLM saw it) are left out."""
     with connect(catalog_path) as con:
-        rows = con.execute(
-            """SELECT a.id, a.title, a.published_at, t.path FROM articles a
-               JOIN texts t ON t.article_id = a.id AND t.stage = 'llm'
-               JOIN texts r ON r.article_id = a.id AND r.stage = 'regex' AND r.status IN ('ok', 'fallback')
-               WHERE t.status IN ('ok', 'fallback') AND t.path IS NOT NULL
-               ORDER BY a.published_at, a.id"""
-        ).fetchall()
+        rows = datasets.clean_article_rows(con)
     facts = facts or {}
     return [
         DatasetArticle(
@@ -39,8 +35,8 @@ def why_no_clean_texts(catalog_path: Path) -> str:
     """What the catalog says about why no article has a kept text: no article at all, no LLM stage
     yet, or every text rejected or failed (counts by stage and status)."""
     with connect(catalog_path) as con:
-        (articles,) = con.execute("SELECT count(*) FROM articles").fetchone()
-        by_stage = con.execute("SELECT stage, status, count(*) FROM texts GROUP BY ALL ORDER BY ALL").fetchall()
+        articles = count_articles(con)
+        by_stage = counts_by_stage_and_status(con)
     if articles == 0:
         return (
             "the catalog holds no article. article_index stored none: the press room's feed and listing were "
@@ -72,8 +68,8 @@ def update_chatml_dataset(
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     manifest = build_dataset(articles, tokenizer, settings, datasets_dir, progress=progress)
     with connect(catalog_path) as con, transaction(con):
-        con.execute(
-            """INSERT OR REPLACE INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        datasets.replace_dataset_version(
+            con,
             [
                 manifest.version, manifest.path,
                 *(sum(manifest.rows[s].values()) for s in ("train", "validation", "test")),
@@ -81,22 +77,11 @@ def update_chatml_dataset(
                 len(manifest.article_splits), datetime.now(UTC),
             ],
         )  # fmt: skip
-        con.execute("DELETE FROM dataset_splits WHERE version = ?", [manifest.version])
-        con.executemany(
-            "INSERT INTO dataset_splits VALUES (?, ?, ?)",
-            [(manifest.version, article_id, split) for article_id, split in manifest.article_splits.items()],
-        )
+        datasets.replace_splits(con, manifest.version, manifest.article_splits)
     return manifest
 
 
 def articles_by_source(catalog_path: Path, version: str) -> dict[str, int]:
     """Articles of dataset `version` per source of their text: pdf or html_fallback."""
     with connect(catalog_path) as con:
-        return dict(
-            con.execute(
-                """SELECT t.source, count(*) FROM dataset_splits s
-               JOIN texts t ON t.article_id = s.article_id AND t.stage = 'regex'
-               WHERE s.version = ? GROUP BY t.source ORDER BY t.source""",
-                [version],
-            ).fetchall()
-        )
+        return datasets.articles_by_source(con, version)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from bmw_assets.atomic import write_text_atomic
 from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog.datasets import train_and_test_splits
+from bmw_assets.catalog.evaluations import replace_eval_results
 from bmw_assets.evaluation.general_text import GeneralTextUnavailable, write_general_text
 from bmw_assets.evaluation.report import (
     EvalReport,
@@ -60,12 +62,7 @@ def write_facts_file(
     """At most `per_split` facts of train and of test articles of `dataset_version` as JSONL (in article
     order, so every model gets the same questions; validation articles stay out); returns rows."""
     with connect(catalog_path) as con:
-        splits = dict(
-            con.execute(
-                "SELECT article_id, split FROM dataset_splits WHERE version = ? AND split IN ('train', 'test')",
-                [dataset_version],
-            ).fetchall()
-        )
+        splits = train_and_test_splits(con, dataset_version)
     rows = []
     for wanted in ("train", "test"):
         rows += [
@@ -142,6 +139,5 @@ def record_eval(catalog_path: Path, plan: EvalPlan) -> EvalReport:
     now = datetime.now(UTC)
     rows = [(*r.values(), now) for r in eval_result_rows(report)]
     with connect(catalog_path) as con, transaction(con):
-        con.execute("DELETE FROM eval_results WHERE variant = ? AND run_id = ?", [plan.variant, plan.run_id])
-        con.executemany("INSERT INTO eval_results VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        replace_eval_results(con, plan.variant, plan.run_id, rows)
     return report

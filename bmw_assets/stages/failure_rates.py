@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.catalog import connect, rows_as_dicts
+from bmw_assets.catalog import connect, failure_counts
 
 EXAMPLES = 5  # failed items named in a check's metadata
 NO_PDF_REASON = "no PDF attachment"  # the regex stage's reason for an article without any stored PDF
@@ -40,55 +40,21 @@ def article_failure_rate(new: int, updated: int, failures: list[dict[str, str]])
     return FailureRate(len(failures), new + updated + len(failures), failures[:EXAMPLES])
 
 
-def _problem_rate(
-    catalog_path: Path, rows: str, problem: str, columns: str, order: str, params: tuple[Any, ...] = ()
-) -> FailureRate:
-    """The rows `rows` ("<table> WHERE <condition>") meeting the SQL condition `problem` among all
-    of them, with `EXAMPLES` of them (`columns`, newest first by `order`)."""
-    with connect(catalog_path) as con:
-        failed, total = con.execute(
-            f"SELECT count(*) FILTER (WHERE {problem}), count(*) FROM {rows}", list(params)
-        ).fetchall()[0]
-        examples = rows_as_dicts(
-            con.execute(f"SELECT {columns} FROM {rows} AND ({problem}) ORDER BY {order} LIMIT ?", [*params, EXAMPLES])
-        )
-    return FailureRate(failed, total, examples)
-
-
 def attachment_failure_rate(catalog_path: Path) -> FailureRate:
     """Attachments with status `failed` among all rows of the catalog's `attachments` table."""
-    return _problem_rate(
-        catalog_path,
-        "attachments WHERE true",
-        "status = 'failed'",
-        "article_id, url, status, error AS reason",
-        "fetched_at DESC, article_id",
-    )
+    with connect(catalog_path) as con:
+        return FailureRate(*failure_counts.failed_attachments(con, EXAMPLES))
 
 
 def text_failure_rate(catalog_path: Path, stage: str = "regex") -> FailureRate:
     """Texts of `stage` that failed, or fell back to the HTML body although the article had a PDF
     that could be read (a PDF text a gate turned down is counted by `gated_share` instead)."""
-    problem = (
-        f"status = 'failed' OR (status = 'fallback' AND reason IS DISTINCT FROM '{NO_PDF_REASON}' AND gate IS NULL)"
-    )
-    return _problem_rate(
-        catalog_path,
-        "texts WHERE stage = ?",
-        problem,
-        "article_id, status, reason",
-        "updated_at DESC, article_id",
-        (stage,),
-    )
+    with connect(catalog_path) as con:
+        return FailureRate(*failure_counts.failed_texts(con, stage, NO_PDF_REASON, EXAMPLES))
 
 
 def gated_share(catalog_path: Path) -> FailureRate:
     """Regex texts that a text gate turned down (switched to the HTML body, or the article
     rejected) among all regex texts; examples name the gate, its score and the source used."""
-    return _problem_rate(
-        catalog_path,
-        "texts WHERE stage = 'regex'",
-        "gate IS NOT NULL",
-        "article_id, gate, round(gate_score, 3) AS score, source, reason",
-        "updated_at DESC, article_id",
-    )
+    with connect(catalog_path) as con:
+        return FailureRate(*failure_counts.gated_regex_texts(con, EXAMPLES))

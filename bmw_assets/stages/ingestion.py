@@ -8,16 +8,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bmw_assets.catalog import connect, rows_as_dicts, transaction
+from bmw_assets.catalog import articles as catalog_articles
+from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog.articles import ARTICLE_COLUMNS, ATTACHMENT_COLUMNS
 from bmw_assets.pressclub import AttachmentRecord, ClientSettings, download_attachments, fetch_articles
 from bmw_assets.pressclub.download import remove_partials
 from bmw_assets.pressclub.urls import ARTICLE_ID
 
-ARTICLE_COLUMNS = (
-    "id", "language", "url", "title", "published_at", "category", "topics", "teaser",
-    "body_text", "body_sha256", "attachment_urls",
-)  # fmt: skip
-ATTACHMENT_COLUMNS = ("article_id", "url", "sha256", "path", "bytes", "pages", "status", "error")
 # Attachments downloaded between two catalog commits: a crash loses at most one batch of downloads.
 DOWNLOAD_BATCH = 200
 
@@ -63,7 +60,7 @@ def update_article_index(
     what failed before and was not tried again; an article fetched now leaves it, and so
     does a feed or listing that did not fail this time (they are read on every run)."""
     with connect(catalog_path) as con:
-        known = dict(con.execute("SELECT id, body_sha256 FROM articles").fetchall())
+        known = catalog_articles.body_hashes(con)
     result = fetch_articles(client, target=target, since=since, known=known, progress=progress)
     now = datetime.now(UTC)
     rows = [(*(getattr(r, c) for c in ARTICLE_COLUMNS), now, now) for r in [*result.new, *result.updated]]
@@ -72,20 +69,9 @@ def update_article_index(
         with transaction(con):  # articles and failures together: a kill leaves both as they were
             _record_fetch_failures(con, result.failures, fetched, now)
             if rows:
-                # first_seen_at survives an update: it says when the article first appeared.
-                con.executemany(
-                    f"""INSERT INTO articles ({", ".join(ARTICLE_COLUMNS)}, first_seen_at, fetched_at)
-                        VALUES ({", ".join("?" * (len(ARTICLE_COLUMNS) + 2))})
-                        ON CONFLICT (id) DO UPDATE SET
-                        {", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "id")},
-                        fetched_at = excluded.fetched_at""",
-                    rows,
-                )
-        total = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
-        preview = con.sql(
-            "SELECT id, published_at::VARCHAR AS published_at, title, len(body_text) AS body_chars, "
-            "len(attachment_urls) AS attachments FROM articles ORDER BY published_at DESC LIMIT 10"
-        ).pl()
+                catalog_articles.upsert_articles(con, rows)
+        total = catalog_articles.count_articles(con)
+        preview = catalog_articles.newest_articles_preview(con)
     return ArticleIndexSummary(
         new=len(result.new),
         updated=len(result.updated),
@@ -102,54 +88,29 @@ def update_article_index(
 
 def _record_fetch_failures(con: Any, failures: list[Any], fetched_ids: list[str], now: datetime) -> None:
     failing = {(f.item, f.url) for f in failures}
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS fetched_now (id VARCHAR)")
-    con.execute("DELETE FROM fetched_now")
-    if fetched_ids:
-        con.executemany("INSERT INTO fetched_now VALUES (?)", [(i,) for i in fetched_ids])
-    con.execute("DELETE FROM fetch_failures WHERE item IN (SELECT id FROM fetched_now)")
+    catalog_articles.clear_fetch_failures_of(con, fetched_ids)
     # Feeds and listings are read on every run: one that did not fail now has recovered.
     stale_feeds = [
         (item, url)
-        for item, url in con.execute("SELECT item, url FROM fetch_failures").fetchall()
+        for item, url in catalog_articles.fetch_failure_keys(con)
         if not ARTICLE_ID.fullmatch(item) and (item, url) not in failing
     ]
     if stale_feeds:
-        con.executemany("DELETE FROM fetch_failures WHERE item = ? AND url = ?", stale_feeds)
+        catalog_articles.delete_fetch_failures(con, stale_feeds)
     if failures:
-        con.executemany(
-            """INSERT INTO fetch_failures VALUES (?, ?, ?, 1, ?, ?)
-               ON CONFLICT (item, url) DO UPDATE SET reason = excluded.reason,
-               attempts = fetch_failures.attempts + 1, last_failed_at = excluded.last_failed_at""",
-            [(f.item, f.url, f.reason, now, now) for f in failures],
-        )
+        catalog_articles.add_fetch_failures(con, [(f.item, f.url, f.reason, now, now) for f in failures])
 
 
 def persistent_fetch_failures(catalog_path: Path, min_attempts: int = 3) -> list[dict[str, Any]]:
     """Items that failed in at least `min_attempts` runs since they last succeeded, most attempts first."""
     with connect(catalog_path) as con:
-        return rows_as_dicts(
-            con.execute(
-                "SELECT item, url, reason, attempts, first_failed_at::VARCHAR AS first_failed_at FROM fetch_failures "
-                "WHERE attempts >= ? ORDER BY attempts DESC, item",
-                [min_attempts],
-            )
-        )
+        return catalog_articles.persistent_fetch_failures(con, min_attempts)
 
 
 def pending_attachments(catalog_path: Path) -> list[tuple[str, str]]:
-    """(article_id, url) pairs to download: new ones, earlier failures and deferrals, and those
-    of articles edited since their attachment was fetched (an edited article may carry an edited PDF).
-
-    A `not_pdf` row that recorded an HTML page is tried again too: older runs stored error
-    pages so, which now count as failures."""
+    """(article_id, url) pairs to download (see `catalog.articles.pending_attachments`)."""
     with connect(catalog_path) as con:
-        return con.execute(
-            """SELECT a.id, u.url FROM articles a, unnest(a.attachment_urls) AS u(url)
-               LEFT JOIN attachments t ON t.article_id = a.id AND t.url = u.url
-               WHERE t.status IS NULL OR t.status IN ('failed', 'deferred') OR t.fetched_at < a.fetched_at
-                  OR (t.status = 'not_pdf' AND t.error LIKE 'starts with b''<%')
-               ORDER BY a.published_at, a.id"""
-        ).fetchall()
+        return catalog_articles.pending_attachments(con)
 
 
 def update_raw_pdfs(
@@ -180,9 +141,7 @@ def update_raw_pdfs(
         records += result.records
         stats = _add_counts(stats, asdict(result.stats))
     with connect(catalog_path) as con:
-        total_ok, total_bytes = con.execute(
-            "SELECT count(*), coalesce(sum(bytes), 0) FROM attachments WHERE status = 'ok'"
-        ).fetchall()[0]
+        total_ok, total_bytes = catalog_articles.stored_pdf_totals(con)
     by_status = {s: sum(r.status == s for r in records) for s in ("ok", "not_pdf", "failed", "deferred")}
     return RawPdfSummary(
         requested=len(items),
@@ -207,10 +166,8 @@ def _store_attachments(catalog_path: Path, records: list[AttachmentRecord]) -> N
         return
     now = datetime.now(UTC)
     with connect(catalog_path) as con, transaction(con):
-        con.executemany(
-            f"""INSERT OR REPLACE INTO attachments ({", ".join(ATTACHMENT_COLUMNS)}, fetched_at)
-                VALUES ({", ".join("?" * (len(ATTACHMENT_COLUMNS) + 1))})""",
-            [(*(getattr(r, c) for c in ATTACHMENT_COLUMNS), now) for r in records],
+        catalog_articles.replace_attachments(
+            con, [(*(getattr(r, c) for c in ATTACHMENT_COLUMNS), now) for r in records]
         )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bmw_assets.catalog import LOCK_TIMEOUT_S, connect
+from bmw_assets.catalog.datasets import newest_version
+from bmw_assets.catalog.runs import trained_on_and_missing
 
 
 @dataclass(frozen=True)
@@ -34,23 +36,9 @@ def model_freshness(
     """Freshness of each of `variants` (in that order); with no dataset built yet none is stale.
     Waits up to `lock_timeout_s` seconds for another process's catalog write."""
     with connect(catalog_path, lock_timeout_s=lock_timeout_s) as con:
-        newest = con.execute("SELECT version FROM dataset_versions ORDER BY created_at DESC LIMIT 1").fetchall()
-        if not newest:
+        newest = newest_version(con)
+        if newest is None:
             return [ModelFreshness(v, None, None, 0) for v in variants]
-        newest_version = newest[0][0]
-        rows = con.execute(
-            """
-            WITH latest AS (
-                SELECT variant, arg_max(dataset_version, created_at) AS trained_on
-                FROM training_runs WHERE status = 'completed' GROUP BY variant
-            )
-            SELECT v.variant, latest.trained_on,
-                   (SELECT count(*) FROM dataset_splits n
-                    WHERE n.version = ? AND n.article_id NOT IN (
-                        SELECT t.article_id FROM dataset_splits t WHERE t.version = latest.trained_on))
-            FROM unnest(?::VARCHAR[]) AS v(variant) LEFT JOIN latest USING (variant)
-            """,
-            [newest_version, variants],
-        ).fetchall()
+        rows = trained_on_and_missing(con, newest, variants)
     found = {variant: (trained_on, count) for variant, trained_on, count in rows}
-    return [ModelFreshness(v, found[v][0], newest_version, int(found[v][1])) for v in variants]
+    return [ModelFreshness(v, found[v][0], newest, int(found[v][1])) for v in variants]

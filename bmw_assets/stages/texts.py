@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.atomic import write_text_atomic
-from bmw_assets.catalog import connect, rows_as_dicts, transaction
+from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog import texts as catalog_texts
 from bmw_assets.hashing import sha256_text
 from bmw_assets.llm_filter.decision import FilterSettings
 from bmw_assets.llm_filter.run import FilterInput, Judge, filter_texts, judge_identity
@@ -29,12 +30,6 @@ from bmw_assets.text.extraction import PdfTextExtractor
 from bmw_assets.text.furniture_detector import detect_furniture_lines
 from bmw_assets.text.gates import GATES, GateVerdict, TextGateSettings, evaluate_gates, load_text_gate_settings
 from bmw_assets.text.quality import PRF, token_prf
-
-TEXT_COLUMNS = (
-    "article_id", "stage", "source", "text_sha256", "input_sha256", "path", "chars",
-    "precision", "recall", "f1", "rules_hit", "status", "reason", "updated_at",
-    "gate", "gate_score", "detected_language", "gate_scores",
-)  # fmt: skip
 
 
 def ruleset_fingerprint() -> str:
@@ -98,35 +93,16 @@ def store_texts(catalog_path: Path, text_dir: Path, rows: list[TextRow]) -> None
     if not values:
         return
     with connect(catalog_path) as con, transaction(con):
-        con.executemany(
-            f"INSERT OR REPLACE INTO texts ({', '.join(TEXT_COLUMNS)}) VALUES ({', '.join('?' * len(TEXT_COLUMNS))})",
-            values,
-        )
+        catalog_texts.replace_texts(con, values)
 
 
 def summarise_stage(catalog_path: Path, stage: str, processed: int, skipped: int) -> StageSummary:
     """Counts, the F1 distribution and the furniture-like lines left, over every stored text of `stage`."""
     with connect(catalog_path) as con:
-        rows = con.execute(
-            "SELECT article_id, status, source, f1, reason FROM texts WHERE stage = ?", [stage]
-        ).fetchall()
-        pdf_texts = con.execute(
-            "SELECT article_id, path FROM texts WHERE stage = ? AND source = 'pdf' AND path IS NOT NULL ORDER BY article_id",
-            [stage],
-        ).fetchall()
-        by_gate = dict(
-            con.execute(
-                "SELECT gate, count(*) FROM texts WHERE stage = ? AND gate IS NOT NULL GROUP BY gate ORDER BY gate",
-                [stage],
-            ).fetchall()
-        )
-        gated = rows_as_dicts(
-            con.execute(
-                "SELECT article_id, gate, round(gate_score, 3) AS score, source, detected_language FROM texts "
-                "WHERE stage = ? AND gate IS NOT NULL ORDER BY updated_at DESC, article_id LIMIT 20",
-                [stage],
-            )
-        )
+        rows = catalog_texts.stage_outcomes(con, stage)
+        pdf_texts = catalog_texts.pdf_text_paths(con, stage)
+        by_gate = catalog_texts.texts_per_gate(con, stage)
+        gated = catalog_texts.gated_examples(con, stage)
     furniture = detect_furniture_lines(
         (article_id, Path(path).read_text(encoding="utf-8")) for article_id, path in pdf_texts
     )
@@ -181,17 +157,7 @@ def update_regex_text(
     gates = gates or load_text_gate_settings()
     rules = f"{ruleset_fingerprint()}:{gates.fingerprint()}"
     with connect(catalog_path) as con:
-        todo = con.execute(
-            """WITH first_pdf AS (
-                   SELECT a.id, arg_min(t.sha256, list_position(a.attachment_urls, t.url)) AS sha256,
-                          arg_min(t.path, list_position(a.attachment_urls, t.url)) AS path
-                   FROM articles a JOIN attachments t ON t.article_id = a.id AND t.status = 'ok'
-                   GROUP BY a.id)
-               SELECT a.id, a.language, a.body_text, a.body_sha256, p.sha256, p.path, x.input_sha256, [a.title, a.teaser]
-               FROM articles a LEFT JOIN first_pdf p ON p.id = a.id
-               LEFT JOIN texts x ON x.article_id = a.id AND x.stage = 'regex'
-               ORDER BY a.published_at, a.id"""
-        ).fetchall()
+        todo = catalog_texts.regex_inputs(con)
     pending = []
     for article_id, language, body, body_sha, pdf_sha, pdf_path, stored_input, front_matter in todo:
         front_matter = tuple(t for t in front_matter if t)  # title and teaser, removed where the PDF prints them
@@ -307,17 +273,8 @@ def update_llm_text(
     model, version = judge_identity(judge, settings)
     with connect(catalog_path) as con:
         # An article whose regex text is now rejected (or failed) keeps no LLM text from an earlier run.
-        con.execute(
-            """DELETE FROM texts WHERE stage = 'llm' AND article_id IN
-               (SELECT article_id FROM texts WHERE stage = 'regex' AND status NOT IN ('ok', 'fallback'))"""
-        )
-        todo = con.execute(
-            """SELECT r.article_id, r.path, r.text_sha256, r.source, a.body_text, l.input_sha256, r.f1, l.status
-               FROM texts r JOIN articles a ON a.id = r.article_id
-               LEFT JOIN texts l ON l.article_id = r.article_id AND l.stage = 'llm'
-               WHERE r.stage = 'regex' AND r.status IN ('ok', 'fallback') AND r.path IS NOT NULL
-               ORDER BY r.article_id"""
-        ).fetchall()
+        catalog_texts.delete_llm_texts_of_rejected(con)
+        todo = catalog_texts.llm_inputs(con)
     pending = []
     for article_id, path, text_sha, source, body, stored_input, _, stored_status in todo:
         input_sha = f"{text_sha}:{model}:{version}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.catalog import connect, transaction
+from bmw_assets.catalog.runs import replace_training_run
 from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import (
     ConfigError,
@@ -139,5 +140,5 @@ def record_training_run(catalog_path: Path, plan: TrainingPlan) -> dict[str, Any
         datetime.now(UTC),
     )  # fmt: skip
     with connect(catalog_path) as con, transaction(con):
-        con.execute(f"INSERT OR REPLACE INTO training_runs VALUES ({', '.join('?' * len(row))})", row)
+        replace_training_run(con, row)
     return manifest | {"metrics": metrics}

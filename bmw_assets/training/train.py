@@ -199,7 +199,7 @@ def apply_run_surgery(spec: RunSpec, run: LoadedRun, reporter: Reporter) -> dict
         texts = [row["text"] for row in run.train_rows[: surgery_cfg.calibration_samples]]
         batches = build_calibration_batches(run.tokenizer, texts, max_length=spec.config.training.max_length)
         calibration = [{key: tensor.to(run.model.device) for key, tensor in batch.items()} for batch in batches]
-    scored = apply_surgery(run.model, surgery_cfg.model_dump(), calibration, progress=reporter.log)
+    scored = apply_surgery(run.model, surgery_cfg, calibration, progress=reporter.log)
     if scored.scores:
         plot_layer_scores(scored, folder.layer_scores)
     report = scored.to_dict()

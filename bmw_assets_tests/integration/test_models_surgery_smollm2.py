@@ -69,7 +69,7 @@ def test_local_dropped_variant_drops_lowest_block_influence_layer(smollm2, tmp_p
     cfg = load_variant_config("dropped_lora", "local")
     validate_against_model(cfg, model.config.num_hidden_layers)
     batches = build_calibration_batches(tokenizer, CALIBRATION_TEXTS, max_length=64, batch_size=4)
-    report = apply_surgery(model, cfg.surgery.model_dump(mode="json"), batches)
+    report = apply_surgery(model, cfg.surgery, batches)
 
     assert report.score_name == "block_influence" and len(report.scores) == 30
     assert report.removed_layers == [min(range(30), key=report.scores.__getitem__)]
@@ -91,7 +91,7 @@ def test_local_pruned_variant_cuts_a_contiguous_block_and_keeps_the_last_layer(s
     model, tokenizer = smollm2
     cfg = load_variant_config("pruned", "local")
     batches = build_calibration_batches(tokenizer, CALIBRATION_TEXTS, max_length=64, batch_size=4)
-    report = apply_surgery(model, cfg.surgery.model_dump(mode="json"), batches)
+    report = apply_surgery(model, cfg.surgery, batches)
 
     start = report.removed_layers[0]
     assert report.removed_layers == list(range(start, start + 10))

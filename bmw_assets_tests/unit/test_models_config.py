@@ -15,6 +15,7 @@ from bmw_assets.models.config import (
     VariantConfig,
     config_sha256,
     list_variants,
+    load_base_model_config,
     load_variant_config,
     validate_against_model,
 )
@@ -271,6 +272,28 @@ def test_a_bad_variant_file_fails_only_its_own_partition(configs: Path):
     assert sorted(valid) == VARIANTS and list(errors) == ["broken"] and "training.max_steps" in errors["broken"]
     with pytest.raises(ConfigError, match="configs/variants/broken.yaml: training.max_steps"):
         resource.load("broken")
+
+
+def test_the_base_model_config_is_base_yaml_with_the_profile_and_no_variant(configs: Path):
+    write_yaml(configs / "variants" / "original.yaml", {"extends": "../base.yaml", "evaluation": {"batch_size": 3}})
+    for profile in ("local", "production"):
+        base = load_base_model_config(profile, configs)
+        variant = load_variant_config("original_lora", profile, configs)
+        assert base.model == variant.model
+        assert base.evaluation.batch_size != 3 and base.evaluation.judge_model == variant.evaluation.judge_model
+
+
+def test_variants_must_start_from_the_base_model(configs: Path):
+    from bmw_assets.defs.resources import ModelConfigsResource
+
+    profile = configs / "profiles" / "local.yaml"
+    data = yaml.safe_load(profile.read_text())
+    data["by_variant"]["pruned"] = {"model": {"name": "other/model"}}  # the profile's model.name is laid on last
+    write_yaml(profile, data)
+    resource = ModelConfigsResource(profile="local", configs_dir=str(configs))
+    assert resource.base_model().model.name == "packaged:smollm2-135m-instruct"
+    with pytest.raises(ValueError, match=r"variants start from \['other/model'\], not the base model"):
+        resource.base_model_name()
 
 
 def test_a_wrong_value_in_base_yaml_is_reported_even_where_a_variant_overrides_it(configs: Path):

@@ -21,6 +21,7 @@ from bmw_assets.models.surgery import (
     check_surgery_fits,
     plot_layer_scores,
 )
+from bmw_assets_tests.specs import surgery_section
 
 VOCAB = 128
 
@@ -104,7 +105,7 @@ def test_scores_average_only_real_tokens():
 def test_drop_auto_picks_the_identity_layer_with_block_influence_zero():
     model = tiny_qwen3(num_layers=5)
     make_identity(model, 2)
-    report = apply_surgery(model, {"kind": "drop", "layer": "auto", "calibration_samples": 8}, calibration())
+    report = apply_surgery(model, surgery_section(kind="drop", layer="auto", calibration_samples=8), calibration())
     assert report.score_name == "block_influence"
     assert report.scores[2] == pytest.approx(0.0, abs=1e-5)
     assert min(s for i, s in enumerate(report.scores) if i != 2) > 1e-3
@@ -117,7 +118,7 @@ def test_drop_fixed_layer_renumbers_layers_and_fixes_config_lists():
     model = tiny_qwen3(num_layers=4, sliding=True)
     assert model.config.layer_types == ["full_attention", "full_attention", "sliding_attention", "sliding_attention"]
     third = model.model.layers[2]
-    report = apply_surgery(model, {"kind": "drop", "layer": 1})
+    report = apply_surgery(model, surgery_section(kind="drop", layer=1))
     assert report.removed_layers == [1] and report.scores == [] and report.score_name is None
     assert isinstance(model.model.layers, torch.nn.ModuleList)
     assert model.model.layers[1] is third
@@ -132,7 +133,9 @@ def test_prune_auto_removes_the_block_with_the_smallest_angular_distance():
     make_identity(model, 1)
     make_identity(model, 2)
     report = apply_surgery(
-        model, {"kind": "prune", "keep_layers": 4, "prune_strategy": "angular", "calibration_samples": 8}, calibration()
+        model,
+        surgery_section(kind="prune", keep_layers=4, prune_strategy="angular", calibration_samples=8),
+        calibration(),
     )
     assert report.score_name == "angular_distance" and report.block_size == 2
     assert len(report.scores) == 4  # blocks starting at 0..3; the block holding the final layer is no candidate
@@ -148,13 +151,9 @@ def test_prune_auto_never_removes_the_final_layer():
     make_identity(model, 5)
     report = apply_surgery(
         model,
-        {
-            "kind": "prune",
-            "keep_layers": "auto",
-            "block_size": 2,
-            "prune_strategy": "angular",
-            "calibration_samples": 8,
-        },
+        surgery_section(
+            kind="prune", keep_layers="auto", block_size=2, prune_strategy="angular", calibration_samples=8
+        ),
         calibration(),
     )
     assert 5 in report.kept_layers
@@ -163,16 +162,22 @@ def test_prune_auto_never_removes_the_final_layer():
 
 def test_prune_first_keeps_the_leading_layers():
     model = tiny_qwen3(num_layers=6)
-    report = apply_surgery(model, {"kind": "prune", "keep_layers": 4, "prune_strategy": "first"})
+    report = apply_surgery(model, surgery_section(kind="prune", keep_layers=4, prune_strategy="first"))
     assert report.kept_layers == [0, 1, 2, 3] and report.removed_layers == [4, 5]
     assert model.config.num_hidden_layers == 4
+
+
+def test_prune_takes_base_yaml_strategy_with_no_default_of_its_own():
+    model = tiny_qwen3(num_layers=6)
+    report = apply_surgery(model, surgery_section(kind="prune", keep_layers=4))  # base.yaml: prune_strategy first
+    assert report.removed_layers == [4, 5] and report.scores == []
 
 
 @pytest.mark.parametrize(
     "surgery",
     [
-        {"kind": "drop", "layer": 1},
-        {"kind": "prune", "keep_layers": 3, "prune_strategy": "angular", "calibration_samples": 4},
+        surgery_section(kind="drop", layer=1),
+        surgery_section(kind="prune", keep_layers=3, prune_strategy="angular", calibration_samples=4),
     ],
 )
 def test_cached_and_uncached_greedy_generation_agree_after_surgery(surgery):
@@ -184,7 +189,7 @@ def test_cached_and_uncached_greedy_generation_agree_after_surgery(surgery):
 
 def test_saved_model_reloads_with_the_new_layer_count(tmp_path: Path):
     model = tiny_qwen3(num_layers=5, sliding=True)
-    apply_surgery(model, {"kind": "drop", "layer": 0})
+    apply_surgery(model, surgery_section(kind="drop", layer=0))
     model.save_pretrained(tmp_path)
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
     assert reloaded.config.num_hidden_layers == 4 == len(reloaded.model.layers)
@@ -198,26 +203,26 @@ def test_saved_model_reloads_with_the_new_layer_count(tmp_path: Path):
 def test_out_of_range_choices_fail_before_touching_the_model():
     model = tiny_qwen3(num_layers=4)
     with pytest.raises(ValueError, match=r"surgery.layer 4 is out of range for 4 layers; use 0..3"):
-        apply_surgery(model, {"kind": "drop", "layer": 4})
+        apply_surgery(model, surgery_section(kind="drop", layer=4))
     with pytest.raises(ValueError, match=r"surgery.keep_layers 4 is out of range for 4 layers; use 1..3"):
-        apply_surgery(model, {"kind": "prune", "keep_layers": 4, "prune_strategy": "first"})
+        apply_surgery(model, surgery_section(kind="prune", keep_layers=4, prune_strategy="first"))
     with pytest.raises(ValueError, match="block_size"):
-        check_surgery_fits({"kind": "prune", "keep_layers": "auto", "block_size": 4, "prune_strategy": "angular"}, 4)
+        check_surgery_fits(surgery_section(kind="prune", keep_layers="auto", block_size=4, prune_strategy="angular"), 4)
     with pytest.raises(ValueError, match="needs calibration_batches"):
-        apply_surgery(model, {"kind": "drop", "layer": "auto"})
+        apply_surgery(model, surgery_section(kind="drop", layer="auto"))
     assert len(model.model.layers) == model.config.num_hidden_layers == 4
 
 
 def test_no_surgery_changes_nothing():
     model = tiny_qwen3(num_layers=4)
-    report = apply_surgery(model, {"kind": "none"}, calibration())
+    report = apply_surgery(model, surgery_section(kind="none"), calibration())
     assert report.kept_layers == [0, 1, 2, 3] and report.removed_layers == []
     assert len(model.model.layers) == 4
 
 
 def test_report_is_json_and_plots_to_png(tmp_path: Path):
     model = tiny_qwen3(num_layers=4)
-    report = apply_surgery(model, {"kind": "drop", "layer": "auto", "calibration_samples": 3}, calibration())
+    report = apply_surgery(model, surgery_section(kind="drop", layer="auto", calibration_samples=3), calibration())
     assert report.calibration_tokens == 8 + 16 + 16  # the third row is the first of the second batch
     restored = SurgeryReport(**json.loads(json.dumps(report.to_dict())))
     assert restored == report
@@ -225,4 +230,4 @@ def test_report_is_json_and_plots_to_png(tmp_path: Path):
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in target.parent.iterdir()] == ["scores.png"]  # no staging file left
     with pytest.raises(ValueError, match="no scores"):
-        plot_layer_scores(apply_surgery(tiny_qwen3(), {"kind": "none"}), tmp_path / "none.png")
+        plot_layer_scores(apply_surgery(tiny_qwen3(), surgery_section(kind="none")), tmp_path / "none.png")
