@@ -237,12 +237,24 @@ def comparison_runs(ui: DagsterUI) -> list[dict]:
 def check_comparison_follows(page: Page, ui: DagsterUI, shots: Path) -> int:
     """Automation materializes variant_comparison once the evaluations are in, though four variants
     were never evaluated: a verdict line per variant, samples inline. Returns its number of runs."""
+
+    def verdicts_of_both() -> tuple[dict, list[str]] | None:
+        """The newest comparison's metadata and verdict lines once it holds both evaluations (one that
+        followed the first evaluation alone says the other is "not evaluated yet"; automation runs again)."""
+        events = ui.materializations("variant_comparison")[:1]
+        if not events:
+            return None
+        metadata = {m["label"]: m for m in events[0]["metadataEntries"]}
+        lines = metadata["verdict"]["mdStr"].splitlines()
+        done = all(any(line.startswith(f"- **{v}**: ") and VERDICT.search(line) for line in lines) for v in BACKFILLED)
+        return (metadata, lines) if done else None
+
+    metadata, verdicts = wait_for("a variant_comparison with both evaluated variants", verdicts_of_both, 480, every_s=3)
     runs = wait_for_runs(ui, "variant_comparison requested by automation", lambda r: "variant_comparison" in assets_of(r),
                          1, timeout_s=480)  # fmt: skip
+    wait_for("no variant_comparison run in progress", lambda: all(r["status"] in DONE for r in comparison_runs(ui)) or None,
+             240)  # fmt: skip
     assert all(tag(r, "dagster/from_automation_condition") == "true" for r in runs)
-    (event,) = ui.materializations("variant_comparison")[:1]
-    metadata = {m["label"]: m for m in event["metadataEntries"]}
-    verdicts = metadata["verdict"]["mdStr"].splitlines()
     assert len(verdicts) == len(VARIANTS) + 1  # and the retrieval baseline's line
     assert verdicts[-1].startswith("- **base+rag** (retrieval baseline): fact recall on training articles")
     for variant in VARIANTS:
