@@ -38,8 +38,8 @@ from bmw_assets.replica.pdf_shapes import NO_PDF_SHAPES
 TARGET = 40
 
 
-class TunedPressClub(PressClubResource):
-    """The local profile's client with a shorter read timeout and size cap, so a 2 s latency
+class TunedPressClub(ReplicaPressClubResource):
+    """The replica's client with a shorter read timeout and size cap, so a 2 s latency
     spike times out (and is retried) and a 2 MB PDF is too large, within a test's time."""
 
     timeout_s: float = 10.0
@@ -149,7 +149,7 @@ def test_5xx_429_resets_and_2s_spikes_every_article_once_retries_reported(tmp_pa
         truth = replica.visible_articles()[:TARGET]
         render_attachments(replica, truth)
         # A 1 s read timeout turns each 2 s spike into a timeout the client must retry.
-        pressclub = TunedPressClub(profile="local", base_url=replica.base_url, default_target=TARGET, timeout_s=1.0)
+        pressclub = TunedPressClub(base_url=replica.base_url, default_target=TARGET, timeout_s=1.0)
         result = materialize(
             replica, tmp_path, [ingestion.article_index, ingestion.raw_pdfs], instance, pressclub=pressclub
         )
@@ -196,9 +196,7 @@ def test_bad_files_recorded_per_item_good_items_unaffected_and_failure_rate_chec
     # those), so each text's source follows from its transfer fault alone.
     with ReplicaServer(faults=faults, pdf_shapes=NO_PDF_SHAPES) as replica, dg.instance_for_test() as instance:
         truth = replica.visible_articles()[:TARGET]
-        pressclub = TunedPressClub(
-            profile="local", base_url=replica.base_url, default_target=TARGET, max_download_bytes=1_000_000
-        )
+        pressclub = TunedPressClub(base_url=replica.base_url, default_target=TARGET, max_download_bytes=1_000_000)
         strict = FailurePolicyResource(max_failure_rate=0.02)  # severity: the default, WARN
         first = materialize(replica, tmp_path, assets, instance, pressclub=pressclub, policy=strict, pdf_timeout_s=1.5)
         log = replica.fault_log
