@@ -75,10 +75,16 @@ def test_missing_file_fails_in_process(tmp_path):
     assert result.status == "failed" and "absent.pdf" in result.reason
 
 
-def test_overrunning_pdf_times_out_and_the_pool_recovers(tmp_path, extractor):
-    big = _text_pdf(tmp_path / "big.pdf", pages=120)
-    result = extractor.extract(big, timeout_s=0.01)
-    assert result.status == "timeout" and "0.01 s" in result.reason
+@pytest.fixture(scope="module")
+def big_pdf(tmp_path_factory) -> Path:
+    """About a second of pypdf work on two cores: far past a 0.05 s cap, whose check pebble makes
+    every 0.1 s or so (a 120-page file once finished inside that window)."""
+    return _text_pdf(tmp_path_factory.mktemp("big") / "big.pdf", pages=1500)
+
+
+def test_overrunning_pdf_times_out_and_the_pool_recovers(tmp_path, extractor, big_pdf):
+    result = extractor.extract(big_pdf, timeout_s=0.05)
+    assert result.status == "timeout" and "0.05 s" in result.reason
     # the killed worker is replaced: the next file is read normally
     assert extractor.extract(_text_pdf(tmp_path / "next.pdf")).status == "ok"
 
@@ -97,14 +103,13 @@ def _wait_until_busy(worker: psutil.Process, timeout_s: float = 30) -> psutil.Pr
     return worker
 
 
-def test_a_worker_killed_mid_file_is_a_failure_and_the_pool_recovers(tmp_path):
-    big = _text_pdf(tmp_path / "big.pdf", pages=1500)
+def test_a_worker_killed_mid_file_is_a_failure_and_the_pool_recovers(tmp_path, big_pdf):
     others = _workers()  # the module's shared pool
     with PdfTextExtractor(workers=1) as pool:
         assert pool.extract(_text_pdf(tmp_path / "warm.pdf")).status == "ok"  # the worker is up and idle
         (worker,) = _workers() - others
         results = []
-        reader = threading.Thread(target=lambda: results.append(pool.extract(big, timeout_s=120)))
+        reader = threading.Thread(target=lambda: results.append(pool.extract(big_pdf, timeout_s=120)))
         reader.start()
         _wait_until_busy(worker).kill()  # as the kernel's out-of-memory killer would
         reader.join(timeout=60)
