@@ -17,9 +17,11 @@ from bmw_assets.evaluation.comparison import (
     COLUMNS,
     compare_variants,
     comparison_markdown,
+    empty_cell_notes,
     load_training_stats,
     samples_markdown,
     table_rows,
+    unmeasured_reasons,
 )
 from bmw_assets.evaluation.plots import plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import EvalReport
@@ -262,8 +264,8 @@ COMPARISON_AUTOMATION = (
     automation_condition=COMPARISON_AUTOMATION,
     description="Every variant next to the base model: a verdict line per variant, held-out perplexity, "
     "forgetting, fact recall, semantic entropy, layers, parameters, training speed, plots against the base and "
-    "the sample generations side by side. Runs by itself once new eval_reports are in; variants not yet "
-    "evaluated show as missing, not zero.",
+    "the sample generations side by side. Runs by itself once new eval_reports are in; a value that could "
+    "not be measured (or a variant not yet evaluated) shows as an empty cell with the reason, never as zero.",
 )
 def variant_comparison(
     eval_report: dict,
@@ -279,7 +281,8 @@ def variant_comparison(
     stats = {v: load_training_stats(Path(m["output_dir"])) for v, m in trained_model.items()}
     table = compare_variants(reports, base, stats, retrieval=retrieval)
     out = storage.layout.reports_dir / "comparison"
-    markdown = comparison_markdown(table)
+    reasons = unmeasured_reasons(reports, base, retrieval)
+    markdown = comparison_markdown(table, reasons)
     write_text_atomic(out / "comparison.md", markdown)
     write_text_atomic(out / "comparison.csv", table.write_csv())
     bars, skipped = plot_metric_bars(table, out / "metrics.png")
@@ -297,6 +300,9 @@ def variant_comparison(
     metadata = {
         "verdict": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines)),
         "comparison": metadata_table(table_rows(table), {c: f"{h} ({u})" if u else h for c, (h, u) in COLUMNS.items()}),
+        "empty_cells": dg.MetadataValue.md(
+            "\n".join(empty_cell_notes(table, reasons)) or "None: every value was measured."
+        ),
         "samples": dg.MetadataValue.md(samples_markdown(samples)),
         "loss_curves": markdown_image(curves, "training loss per variant"),
         "skipped_plots": dg.MetadataValue.json(skipped),

@@ -100,9 +100,48 @@ def compare_variants(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+_METRIC_COLUMNS = ("heldout_perplexity", "general_perplexity", "forgetting_change_pct", "fact_recall_train",
+                   "fact_recall_test", "semantic_entropy", "entropy_auroc")  # fmt: skip
+_TRAINING_COLUMNS = ("trainable_parameters", "train_tokens_per_s", "train_wall_s")
+
+
+def _report_reasons(report: EvalReport, base: EvalReport) -> dict[str, str]:
+    """Why each of `report`'s metric cells is empty, in the report's own words where it has them."""
+    unavailable = report.unavailable()
+    reasons = {
+        "heldout_perplexity": unavailable.get("heldout_perplexity", "not measured in this report"),
+        "general_perplexity": unavailable.get("general_perplexity", "not measured in this report"),
+        "forgetting_change_pct": unavailable.get("general_perplexity")
+        or base.unavailable().get("general_perplexity", "the base's general-English perplexity is missing"),
+        "semantic_entropy": "no entropy questions were asked",
+        "entropy_auroc": unavailable.get("semantic_entropy_auroc", "not measured in this report"),
+    }
+    for split in ("train", "test"):
+        section = report.fact_recall[split]
+        reasons[f"fact_recall_{split}"] = (
+            f"no fact questions about {split} articles" if not section.get("n") else "not measured in this report"
+        )
+    return reasons
+
+
+def unmeasured_reasons(
+    reports: Mapping[str, EvalReport | None], base: EvalReport, retrieval: EvalReport | None = None
+) -> dict[str, dict[str, str]]:
+    """Why a metric cell of `compare_variants(reports, base, ..., retrieval)` may be empty, by row
+    and column: a report's own reason (e.g. the retrieval baseline scores no perplexity), no
+    questions for a split, or a variant not evaluated yet. Only cells that are empty in the table
+    are printed (see `comparison_markdown`)."""
+    rows = {BASE_ROW: base} | ({retrieval.variant: retrieval} if retrieval is not None else {}) | dict(reports)
+    return {
+        variant: _report_reasons(report, base) if report is not None
+        else dict.fromkeys(_METRIC_COLUMNS, "not evaluated yet")
+        for variant, report in rows.items()
+    }  # fmt: skip
+
+
 def _format(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "missing"
+        return "—"
     if column in _INTEGER_COLUMNS:
         return f"{int(value):,}"
     if column == "forgetting_change_pct":
@@ -110,14 +149,35 @@ def _format(column: str, value: Any) -> str:
     return f"{value:.4g}"
 
 
-def comparison_markdown(table: pl.DataFrame) -> str:
-    """The comparison table as Markdown; null cells read "missing"."""
+def empty_cell_notes(table: pl.DataFrame, reasons: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """One Markdown bullet per empty metric cell of `table` saying why (`reasons`, see
+    `unmeasured_reasons`), a row not yet evaluated as one bullet, and the untrained rows."""
+    notes, untrained = [], []
+    for row in table.iter_rows(named=True):
+        variant = row["variant"]
+        empty = [c for c in _METRIC_COLUMNS if c in row and _format(c, row[c]) == "—"]
+        if empty and all(reasons.get(variant, {}).get(c) == "not evaluated yet" for c in empty):
+            notes.append(f"- **{variant}**: not evaluated yet.")
+        else:
+            notes += [f"- **{variant}**, {COLUMNS[c][0]}: {reasons.get(variant, {}).get(c, 'not measured')}."
+                      for c in empty]  # fmt: skip
+        if all(_format(c, row[c]) == "—" for c in _TRAINING_COLUMNS if c in row):
+            untrained.append(variant)
+    if untrained:
+        notes.append(f"- Not trained, so no training columns: {', '.join(untrained)}.")
+    return notes
+
+
+def comparison_markdown(table: pl.DataFrame, reasons: Mapping[str, Mapping[str, str]]) -> str:
+    """The comparison table as Markdown (an empty cell reads "—", never 0), then why each empty
+    metric cell is empty (see `empty_cell_notes`)."""
     present = [c for c in COLUMNS if c in table.columns]
     headers = ["variant"] + [f"{COLUMNS[c][0]} ({COLUMNS[c][1]})" if COLUMNS[c][1] else COLUMNS[c][0] for c in present]
     lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
     for row in table.iter_rows(named=True):
         lines.append("| " + " | ".join([row["variant"]] + [_format(c, row[c]) for c in present]) + " |")
-    return "\n".join(lines) + "\n"
+    notes = empty_cell_notes(table, reasons)
+    return "\n".join(lines) + "\n" + ("\nEmpty cells:\n\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def table_rows(table: pl.DataFrame) -> list[dict[str, Any]]:

@@ -130,6 +130,8 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
     assert rows["original_lora"]["heldout_perplexity"] > 1 and rows["dropped_lora"]["layers"] == 29
     # Trained but not evaluated: training columns filled, evaluation columns missing (not zero).
     assert rows["pruned"]["heldout_perplexity"] is None and rows["pruned"]["layers"] == 20
+    assert "- **pruned**: not evaluated yet." in shown["empty_cells"]
+    assert "- **base+rag**, held-out perplexity: not scored: the retrieval baseline" in shown["empty_cells"]
     assert (root / "reports" / "comparison" / "comparison.md").is_file()
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     evaluated = {r[0] for r in con.execute("SELECT DISTINCT variant FROM eval_results").fetchall()}

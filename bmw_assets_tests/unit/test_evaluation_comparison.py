@@ -13,6 +13,7 @@ from bmw_assets.evaluation.comparison import (
     load_training_stats,
     samples_markdown,
     table_rows,
+    unmeasured_reasons,
 )
 from bmw_assets.evaluation.plots import metric_panels, plot_loss_curves, plot_metric_bars
 from bmw_assets.evaluation.report import (
@@ -119,10 +120,29 @@ def test_comparison_shows_a_missing_variant_as_null_never_zero():
         assert dropped[column] is None, column
     assert dropped["layers"] == 29 and dropped["train_tokens_per_s"] == 900.0  # training facts still shown
     assert rows["original"]["fact_recall_test"] is None  # NaN (no questions) becomes null
-    markdown = comparison_markdown(table)
+    markdown = comparison_markdown(table, unmeasured_reasons(reports, base))
     dropped_line = next(line for line in markdown.splitlines() if line.startswith("| dropped"))
-    assert "missing" in dropped_line and " 0 " not in dropped_line
+    assert "—" in dropped_line and " 0 " not in dropped_line
     assert "+25.0" in markdown
+    notes = markdown.split("Empty cells:")[1]
+    assert "- **dropped**: not evaluated yet." in notes
+    # each empty cell of a measured row says why, in the report's words or the split's
+    assert "- **original**, fact recall, test articles: no fact questions about test articles." in notes
+    assert "- **base**, entropy AUROC: not measured in this report." in notes
+    assert "- Not trained, so no training columns: base." in notes
+
+
+def test_an_empty_cell_gives_the_reason_its_report_gives():
+    base = make_report("base", 10.0, 20.0, 0.25)
+    rag = make_report("base+rag", float("nan"), float("nan"), 0.5)
+    rag.perplexity["unavailable"] = rag.general_text["unavailable"] = "not scored: the retrieval baseline is the base"
+    rag.semantic_entropy["auroc_unavailable"] = "every answer was correct: no AUROC"
+    table = compare_variants({}, base, retrieval=rag)
+    notes = comparison_markdown(table, unmeasured_reasons({}, base, rag)).split("Empty cells:")[1]
+    for column in ("held-out perplexity", "general-English perplexity", "forgetting (general-English ppl vs base)"):
+        assert f"- **base+rag**, {column}: not scored: the retrieval baseline is the base." in notes
+    assert "- **base+rag**, entropy AUROC: every answer was correct: no AUROC." in notes
+    assert "missing" not in notes
 
 
 def test_training_stats_and_plots(tmp_path):
