@@ -18,6 +18,7 @@ import dagster as dg
 from bmw_assets import local_services
 from bmw_assets.definitions import build_definitions
 from bmw_assets.defs import jobs
+from bmw_assets.defs.resources import ModelConfigsResource
 from bmw_assets.defs.run_recovery import check_instance, location_pools, recover_dead_runs
 from bmw_assets.settings import Settings, load_settings
 from bmw_assets.stop_signals import interrupt_on_stop_signals
@@ -72,6 +73,14 @@ def _train_variants(settings: Settings, instance_ref, variants: list[str], train
         trained.put((None, None))
 
 
+def training_order(configs: ModelConfigsResource) -> list[str]:
+    """The variants in the order the demo trains them: the LoRA ones first. A LoRA variant is
+    evaluated through its adapter, the slower kind, so the last evaluation, which nothing
+    overlaps, is a full-weight one. A variant whose config fails goes last (its run fails alone)."""
+    valid, _ = configs.load_valid()
+    return sorted(configs.variants(), key=lambda v: (v not in valid, v in valid and valid[v].training.method != "lora"))
+
+
 def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dict[str, float]:
     timings: dict[str, float] = {}
     materialize = _materializer(settings, instance, timings, say)
@@ -81,8 +90,9 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
     # as it is done (one CPU thread each).
     spawn = multiprocessing.get_context("spawn")
     trained = spawn.Queue()
-    variants = build_definitions(settings).resources["model_configs"].variants()
-    trainer = spawn.Process(target=_train_variants, args=(settings, instance.get_ref(), variants, trained),
+    configs = build_definitions(settings).resources["model_configs"]
+    variants = configs.variants()
+    trainer = spawn.Process(target=_train_variants, args=(settings, instance.get_ref(), training_order(configs), trained),
                             name="demo-training")  # fmt: skip
     trainer.start()
     try:

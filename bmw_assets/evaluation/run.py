@@ -43,12 +43,18 @@ def _read_texts(path: Path) -> list[str]:
     return [row["text"] for row in map(json.loads, filter(str.strip, lines)) if row.get("text")]
 
 
-def _perplexity(model, tokenizer, path: Path | None, unavailable: str | None, windows: dict, log) -> dict[str, Any]:
-    """The perplexity section of the report for the texts at `path`, or {"unavailable": why}."""
+def _perplexity(
+    model, tokenizer, path: Path | None, unavailable: str | None, windows: dict, name: str, log
+) -> dict[str, Any]:
+    """The perplexity section of the report for the texts at `path`, or {"unavailable": why}; logs
+    the `name`d result or why there is none."""
     if path is None:
-        return {"perplexity": float("nan"), "tokens": 0, "unavailable": unavailable or "no texts given"}
-    result = text_perplexity(model, tokenizer, _read_texts(path), progress=log, **windows)
-    return result.to_dict()
+        why = unavailable or "no texts given"
+        log(f"{name} perplexity not measured: {why}")
+        return {"perplexity": float("nan"), "tokens": 0, "unavailable": why}
+    result = text_perplexity(model, tokenizer, _read_texts(path), progress=log, **windows).to_dict()
+    log(f"{name} perplexity {result['perplexity']:.3f} over {result['tokens']} tokens")
+    return result
 
 
 def _fact_prompts(spec: EvalSpec, facts, log: Callable[[str], None]) -> list[str]:
@@ -83,12 +89,10 @@ def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
     windows = {"max_length": cfg.perplexity_max_length, "stride": cfg.perplexity_stride, "batch_size": cfg.batch_size}
     retrieval = spec.retrieval is not None
     heldout = _perplexity(model, tokenizer, None if retrieval else spec.test_texts_path, RETRIEVAL_NO_PERPLEXITY,
-                          windows, log)  # fmt: skip
-    log(f"held-out perplexity {heldout['perplexity']:.3f} over {heldout['tokens']} tokens")
+                          windows, "held-out", log)  # fmt: skip
     general = _perplexity(model, tokenizer, None if retrieval else spec.general_text_path,
                           RETRIEVAL_NO_PERPLEXITY if retrieval else spec.general_text_unavailable,
-                          windows, log)  # fmt: skip
-    log(f"general-English perplexity {general['perplexity']:.3f} over {general['tokens']} tokens")
+                          windows, "general-English", log)  # fmt: skip
 
     facts = load_facts(spec.facts_path)
     prompts = _fact_prompts(spec, facts, log)

@@ -295,9 +295,11 @@ def _validate(
         raise ConfigError(_describe_errors(exc, origins, root)) from None
 
 
-def config_sha256(cfg: VariantConfig) -> str:
-    """Hex sha256 of the resolved config's canonical JSON (sorted keys): equal configs, equal hash."""
-    return sha256_json(cfg.model_dump(mode="json"))
+def training_config_sha256(cfg: VariantConfig) -> str:
+    """Hex sha256 of the canonical JSON (sorted keys) of what shapes the trained weights: the model,
+    surgery and training sections. The evaluation settings and the description stay out, so that
+    measuring a variant differently re-evaluates it without training it again."""
+    return sha256_json(cfg.model_dump(mode="json", include={"model", "surgery", "training"}))
 
 
 def validate_against_model(cfg: VariantConfig, num_layers: int) -> None:

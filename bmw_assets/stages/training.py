@@ -18,7 +18,7 @@ from bmw_assets.models.base_model import PACKAGED_MODEL, ensure_base_model
 from bmw_assets.models.config import (
     ConfigError,
     VariantConfig,
-    config_sha256,
+    training_config_sha256,
     validate_against_model,
 )
 from bmw_assets.run_folders import TrainingRunFolder
@@ -107,7 +107,7 @@ def plan_training_run(cfg: VariantConfig, dataset: dict[str, Any], layout: Stora
         cfg.model.name, layout.cache_dir / "base_models", cfg.model.trust_remote_code
     )
     validate_against_model(cfg, model_config.num_hidden_layers)
-    config_hash = config_sha256(cfg)
+    config_hash = training_config_sha256(cfg)
     run_id = f"{dataset['version'][:10]}-{config_hash[:10]}"
     folder = TrainingRunFolder.of(layout.models_dir, cfg.variant, run_id)
     splits = Path(dataset["path"])

@@ -32,8 +32,7 @@ import torch
 
 from bmw_assets.atomic import write_json_atomic
 from bmw_assets.hashing import sha256_file as file_sha256
-from bmw_assets.hashing import sha256_json
-from bmw_assets.models.config import TrainingSection
+from bmw_assets.models.config import TrainingSection, training_config_sha256
 from bmw_assets.models.loading import cpu_has_bf16
 from bmw_assets.models.surgery import (
     apply_surgery,
@@ -496,7 +495,7 @@ def _manifest(
         "output_dir": str(folder.path),
         "base_model": spec.base_model,
         "method": spec.config.training.method,
-        "config_sha256": sha256_json(spec.config.model_dump(mode="json")),
+        "config_sha256": training_config_sha256(spec.config),
         "dataset": {
             "version": spec.dataset.version,
             "train": {"path": str(spec.dataset.train), "sha256": file_sha256(spec.dataset.train)},

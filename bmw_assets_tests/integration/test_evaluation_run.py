@@ -159,3 +159,6 @@ def test_the_retrieval_baseline_answers_from_the_training_articles(base_model_di
     answer = report.fact_recall["train"]["answers"][0]
     assert answer["correct"], answer["prediction"]
     assert report.perplexity["tokens"] == 0 and "retrieval baseline" in report.unavailable()["heldout_perplexity"]
+    # the log says why, not "nan over 0 tokens"
+    assert "held-out perplexity not measured: not scored: the retrieval baseline" in done.stdout
+    assert "perplexity nan" not in done.stdout

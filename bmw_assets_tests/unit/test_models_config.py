@@ -13,10 +13,10 @@ from bmw_assets.models.config import (
     DEFAULT_CONFIGS_DIR,
     ConfigError,
     VariantConfig,
-    config_sha256,
     list_variants,
     load_base_model_config,
     load_variant_config,
+    training_config_sha256,
     validate_against_model,
 )
 
@@ -236,9 +236,15 @@ def test_saved_config_round_trips_and_hash_tracks_content():
     cfg = load_variant_config("pruned_lora", "local")
     saved = json.loads(json.dumps(cfg.model_dump(mode="json")))
     assert VariantConfig.model_validate(saved) == cfg
-    assert config_sha256(VariantConfig.model_validate(saved)) == config_sha256(cfg)
-    assert config_sha256(cfg) != config_sha256(load_variant_config("pruned", "local"))
-    assert len(config_sha256(cfg)) == 64
+    assert training_config_sha256(VariantConfig.model_validate(saved)) == training_config_sha256(cfg)
+    assert training_config_sha256(cfg) != training_config_sha256(load_variant_config("pruned", "local"))
+    assert len(training_config_sha256(cfg)) == 64
+    # How a variant is measured is not part of its training: a new evaluation setting trains nothing again.
+    measured_apart = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(update={"max_new_tokens": 99}),
+                                            "description": "measured apart"})  # fmt: skip
+    assert training_config_sha256(measured_apart) == training_config_sha256(cfg)
+    retrained = cfg.model_copy(update={"training": cfg.training.model_copy(update={"learning_rate": 0.5})})
+    assert training_config_sha256(retrained) != training_config_sha256(cfg)
 
 
 @pytest.mark.parametrize(
@@ -272,6 +278,12 @@ def test_a_bad_variant_file_fails_only_its_own_partition(configs: Path):
     assert sorted(valid) == VARIANTS and list(errors) == ["broken"] and "training.max_steps" in errors["broken"]
     with pytest.raises(ConfigError, match="configs/variants/broken.yaml: training.max_steps"):
         resource.load("broken")
+    # The demo trains LoRA variants first (so the last evaluation is a quicker full-weight one); the
+    # broken variant last, where its run fails alone.
+    from bmw_assets.demo import training_order
+
+    assert training_order(resource) == ["dropped_lora", "original_lora", "pruned_lora", "dropped", "original",
+                                        "pruned", "broken"]  # fmt: skip
 
 
 def test_the_base_model_config_is_base_yaml_with_the_profile_and_no_variant(configs: Path):
