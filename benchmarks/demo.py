@@ -33,6 +33,8 @@ LEARNING = (
     "forgetting_change_pct",
     "fact_recall_train",
     "fact_recall_test",
+    "fact_perplexity_train",
+    "fact_perplexity_test",
 )
 
 

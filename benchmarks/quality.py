@@ -90,7 +90,8 @@ def prepare(
     for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "manifest.json"):
         shutil.copy(dataset_dir / name, bundle / "dataset" / name)
     facts = defs.resources["facts"].facts()
-    questions = write_facts_file(layout.catalog_path, dataset["version"], facts, bundle / "facts.jsonl", fact_questions)
+    questions = write_facts_file(layout.catalog_path, dataset["version"], facts, bundle / "facts.jsonl", fact_questions,
+                                 dataset_dir)  # fmt: skip
     heldout_tokens = write_heldout_texts(dataset_dir, bundle / "heldout.jsonl", None)
     general = write_general_text(bundle / "general_text.jsonl")
     if local_storage is not None:
@@ -126,7 +127,7 @@ def _local_bundle(local_storage: Path, target: Path) -> None:
         ).fetchone()
     shutil.copytree(path, target / "dataset")
     facts = ReplicaFactsResource().facts()
-    write_facts_file(local_storage / "catalog.duckdb", version, facts, target / "facts.jsonl", 24)
+    write_facts_file(local_storage / "catalog.duckdb", version, facts, target / "facts.jsonl", 24, target / "dataset")
     write_heldout_texts(target / "dataset", target / "heldout.jsonl", 3000)
 
 

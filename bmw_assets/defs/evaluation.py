@@ -76,7 +76,9 @@ def _evaluate(context, compute, storage, facts, dataset, measurement, variant, r
     layout = storage.layout
     per_split = measurement.fact_questions
     facts_path = layout.reports_dir / "facts" / f"{dataset['version'][:16]}-{per_split}.jsonl"
-    write_facts_file(layout.catalog_path, dataset["version"], facts.facts(), facts_path, per_split)
+    write_facts_file(
+        layout.catalog_path, dataset["version"], facts.facts(), facts_path, per_split, Path(dataset["path"])
+    )
     max_tokens = measurement.heldout_max_tokens
     heldout_path = layout.reports_dir / "heldout" / f"{dataset['version'][:16]}-{max_tokens}.jsonl"
     write_heldout_texts(Path(dataset["path"]), heldout_path, max_tokens)

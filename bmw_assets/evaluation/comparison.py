@@ -22,6 +22,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "forgetting_change_pct": ("forgetting (general-English ppl vs base)", "%"),
     "fact_recall_train": ("fact recall, train articles", ""),
     "fact_recall_test": ("fact recall, test articles", ""),
+    "fact_perplexity_train": ("answer perplexity, train articles", ""),
+    "fact_perplexity_test": ("answer perplexity, test articles", ""),
     "semantic_entropy": ("semantic entropy", "nats"),
     "entropy_auroc": ("entropy AUROC", ""),
     "layers": ("layers", ""),
@@ -64,6 +66,8 @@ def _row(variant: str, report: EvalReport | None, base: EvalReport, stats: Mappi
             ),
             "fact_recall_train": metrics["fact_recall_train"],
             "fact_recall_test": metrics["fact_recall_test"],
+            "fact_perplexity_train": metrics["fact_perplexity_train"],
+            "fact_perplexity_test": metrics["fact_perplexity_test"],
             "semantic_entropy": metrics["semantic_entropy"],
             "entropy_auroc": metrics["semantic_entropy_auroc"],
             "layers": report.layers,
@@ -101,7 +105,8 @@ def compare_variants(
 
 
 _METRIC_COLUMNS = ("heldout_perplexity", "general_perplexity", "forgetting_change_pct", "fact_recall_train",
-                   "fact_recall_test", "semantic_entropy", "entropy_auroc")  # fmt: skip
+                   "fact_recall_test", "fact_perplexity_train", "fact_perplexity_test", "semantic_entropy",
+                   "entropy_auroc")  # fmt: skip
 _TRAINING_COLUMNS = ("trainable_parameters", "train_tokens_per_s", "train_wall_s")
 
 
@@ -113,6 +118,8 @@ def _report_reasons(report: EvalReport, base: EvalReport) -> dict[str, str]:
         "general_perplexity": unavailable.get("general_perplexity", "not measured in this report"),
         "forgetting_change_pct": unavailable.get("general_perplexity")
         or base.unavailable().get("general_perplexity", "the base's general-English perplexity is missing"),
+        "fact_perplexity_train": unavailable.get("fact_perplexity_train", "not measured in this report"),
+        "fact_perplexity_test": unavailable.get("fact_perplexity_test", "not measured in this report"),
         "semantic_entropy": "no entropy questions were asked",
         "entropy_auroc": unavailable.get("semantic_entropy_auroc", "not measured in this report"),
     }

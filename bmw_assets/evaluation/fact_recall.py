@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 from bmw_assets.evaluation.generation import chat_prompt_ids, generate_greedy
 
 SPLITS = ("train", "test")
@@ -24,12 +26,14 @@ _DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
 @dataclass(frozen=True)
 class FactQuestion:
     """One row of the facts file: a question about article `article_id`, its
-    reference answer, and whether the article was in the training split."""
+    reference answer, whether the article was in the training split, and the
+    article's sentence stating the answer (None where the dataset has none)."""
 
     article_id: str
     split: str
     question: str
     answer: str
+    sentence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ def load_facts(path: Path) -> list[FactQuestion]:
         row = json.loads(line)
         if row.get("split") not in SPLITS:
             raise ValueError(f"{path}:{number}: split must be one of {SPLITS}, got {row.get('split')!r}")
-        facts.append(FactQuestion(str(row["article_id"]), row["split"], row["question"], str(row["answer"])))
+        facts.append(FactQuestion(str(row["article_id"]), row["split"], row["question"], str(row["answer"]),
+                                  row.get("sentence")))  # fmt: skip
     return facts
 
 
@@ -128,3 +133,66 @@ def fact_recall(
     ]
     predictions = generate_greedy(model, tokenizer, prompt_ids, max_new_tokens=max_new_tokens, batch_size=batch_size)
     return score_fact_recall(questions, predictions)
+
+
+@dataclass(frozen=True)
+class AnswerLikelihoodResult:
+    """How likely a model finds each reference answer where its sentence states it: per fact, the
+    mean negative log-likelihood (nats per token) of the answer's tokens, given the question (as
+    asked for fact recall) and the sentence up to the answer. Greedy recall is all or nothing; this
+    moves as soon as a model leans towards the right value. `perplexity` = exp(mean over facts)."""
+
+    nll: list[float]
+    unavailable: str | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.nll)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(sum(self.nll) / self.n) if self.nll else float("nan")
+
+    @property
+    def standard_error(self) -> float | None:
+        """Of the perplexity, by the delta method over facts; None below two facts."""
+        if self.n < 2:
+            return None
+        mean = sum(self.nll) / self.n
+        variance = sum((x - mean) ** 2 for x in self.nll) / (self.n - 1)
+        return self.perplexity * math.sqrt(variance / self.n)
+
+    def to_dict(self) -> dict:
+        result = {"perplexity": self.perplexity, "n": self.n, "standard_error": self.standard_error, "nll": self.nll}
+        return result | ({"unavailable": self.unavailable} if self.unavailable else {})
+
+
+def answer_span(sentence: str, answer: str) -> tuple[int, int] | None:
+    """Character span of `answer` in `sentence` (case and whitespace ignored), or None."""
+    words = answer.split()
+    match = re.search(r"\s+".join(map(re.escape, words)), sentence, flags=re.IGNORECASE) if words else None
+    return match.span() if match else None
+
+
+@torch.no_grad()
+def answer_likelihood(
+    model, tokenizer, questions: Sequence[FactQuestion], prompts: Sequence[str], system_prompt: str | None = None
+) -> AnswerLikelihoodResult:
+    """`AnswerLikelihoodResult` over the questions whose sentence states the answer; `prompts[i]` is
+    the user turn asking question i. One forward pass per fact (the texts are short)."""
+    nll = []
+    for question, turn in zip(questions, prompts, strict=True):
+        span = answer_span(question.sentence or "", question.answer)
+        if span is None:
+            continue
+        # The answer's tokens with the space before it, as BPE splits running text (" Plant", " Oxford").
+        start = span[0] - 1 if span[0] and question.sentence[span[0] - 1] == " " else span[0]
+        prefix = chat_prompt_ids(tokenizer, turn, enable_thinking=False, system_prompt=system_prompt)
+        prefix += tokenizer(question.sentence[:start], add_special_tokens=False)["input_ids"]
+        target = tokenizer(question.sentence[start : span[1]], add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prefix + target], device=model.device)
+        logits = model(input_ids=ids).logits[0, len(prefix) - 1 : -1].float()
+        nll.append(torch.nn.functional.cross_entropy(logits, ids[0, len(prefix) :]).item())
+    if not nll:
+        return AnswerLikelihoodResult([], "no question has a sentence stating its answer (no qa rows in the dataset)")
+    return AnswerLikelihoodResult(nll)

@@ -21,6 +21,7 @@ BAR_METRICS = (
     "forgetting_change_pct",
     "fact_recall_train",
     "fact_recall_test",
+    "fact_perplexity_train",
     "semantic_entropy",
     "parameters",
 )
@@ -35,10 +36,10 @@ def _save(figure, path: Path) -> Path:
 
 
 # Spanning an order of magnitude across variants (a pruned model's perplexity next to the base's): log scale.
-LOG_SCALE = {"heldout_perplexity", "parameters"}
+LOG_SCALE = {"heldout_perplexity", "fact_perplexity_train", "parameters"}
 # Which way is better for the bars' colours; parameters have no better direction.
 LOWER_IS_BETTER = {"heldout_perplexity": True, "forgetting_change_pct": True, "fact_recall_train": False,
-                   "fact_recall_test": False, "semantic_entropy": True}  # fmt: skip
+                   "fact_recall_test": False, "fact_perplexity_train": True, "semantic_entropy": True}  # fmt: skip
 
 
 def metric_panels(table: pl.DataFrame, metrics: Sequence[str] = BAR_METRICS) -> tuple[list[str], dict[str, str]]:

@@ -40,6 +40,8 @@ class EvalReport:
     wall_seconds: float
     created_at: str
     config_sha256: str = field(default="")
+    # "train" / "test" -> AnswerLikelihoodResult.to_dict(); empty in reports written before it existed
+    fact_likelihood: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.config_sha256:
@@ -53,6 +55,8 @@ class EvalReport:
             "general_perplexity": (self.general_text.get("perplexity"), self.general_text.get("tokens")),
             "fact_recall_train": (self.fact_recall["train"]["rate"], self.fact_recall["train"]["n"]),
             "fact_recall_test": (self.fact_recall["test"]["rate"], self.fact_recall["test"]["n"]),
+            "fact_perplexity_train": self._likelihood("train"),
+            "fact_perplexity_test": self._likelihood("test"),
             "semantic_entropy": (entropy["mean_weighted_entropy"], entropy["n"]),
             "semantic_entropy_discrete": (entropy["mean_discrete_entropy"], entropy["n"]),
             "semantic_entropy_auroc": (entropy["auroc"], entropy["n"]),
@@ -60,6 +64,10 @@ class EvalReport:
             "parameters": (self.parameters, None),
             "eval_wall_seconds": (self.wall_seconds, None),
         }
+
+    def _likelihood(self, split: str) -> tuple[float | None, int | None]:
+        section = self.fact_likelihood.get(split)
+        return (section["perplexity"], section["n"]) if section else (None, None)
 
     def standard_errors(self) -> dict[str, float | None]:
         """Standard errors of the headline metrics that have one (None where too little was
@@ -70,6 +78,8 @@ class EvalReport:
             "general_perplexity": self.general_text.get("standard_error"),
             "fact_recall_train": self.fact_recall["train"].get("standard_error"),
             "fact_recall_test": self.fact_recall["test"].get("standard_error"),
+            "fact_perplexity_train": self.fact_likelihood.get("train", {}).get("standard_error"),
+            "fact_perplexity_test": self.fact_likelihood.get("test", {}).get("standard_error"),
         }
 
     def unavailable(self) -> dict[str, str]:
@@ -79,6 +89,12 @@ class EvalReport:
             reasons["heldout_perplexity"] = self.perplexity["unavailable"]
         if self.general_text.get("unavailable"):
             reasons["general_perplexity"] = self.general_text["unavailable"]
+        for split in ("train", "test"):
+            section = self.fact_likelihood.get(split)
+            if section is None:
+                reasons[f"fact_perplexity_{split}"] = "not measured (a report from before answer likelihood)"
+            elif section.get("unavailable"):
+                reasons[f"fact_perplexity_{split}"] = section["unavailable"]
         if self.semantic_entropy.get("auroc_unavailable"):
             reasons["semantic_entropy_auroc"] = self.semantic_entropy["auroc_unavailable"]
         return reasons

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from bmw_assets.evaluation.fact_recall import fact_recall, load_facts, score_fact_recall
+from bmw_assets.evaluation.fact_recall import answer_likelihood, fact_recall, load_facts, score_fact_recall
 from bmw_assets.evaluation.judges import build_judge
 from bmw_assets.evaluation.perplexity import text_perplexity
 from bmw_assets.evaluation.report import EvalReport, write_report
@@ -109,6 +109,15 @@ def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
         f"fact recall train {by_split['train'].rate:.3f} (n={by_split['train'].n}), test {by_split['test'].rate:.3f} (n={by_split['test'].n})"
     )
 
+    likelihood = {
+        split: answer_likelihood(model, tokenizer, [f for f in facts if f.split == split],
+                                 [p for f, p in zip(facts, prompts, strict=True) if f.split == split],
+                                 spec.system_prompt)
+        for split in ("train", "test")
+    }  # fmt: skip
+    log("answer perplexity where the sentence states it: "
+        + ", ".join(f"{split} {r.perplexity:.2f} (n={r.n})" for split, r in likelihood.items()))  # fmt: skip
+
     judge = build_judge(
         cfg.judge,
         model=cfg.judge_model,
@@ -144,6 +153,7 @@ def evaluate(spec: EvalSpec, log: Callable[[str], None]) -> EvalReport:
         perplexity=heldout,
         general_text=general,
         fact_recall={split: result.to_dict() for split, result in by_split.items()},
+        fact_likelihood={split: result.to_dict() for split, result in likelihood.items()},
         semantic_entropy=entropy.to_dict(),
         samples=[asdict(s) for s in samples],
         layers=int(model.config.num_hidden_layers),

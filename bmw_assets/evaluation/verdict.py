@@ -20,6 +20,8 @@ DIRECTIONS: dict[str, tuple[str, bool]] = {
     "general_perplexity": ("general-text perplexity", True),
     "fact_recall_train": ("fact recall (training articles)", False),
     "fact_recall_test": ("fact recall (held-out articles)", False),
+    "fact_perplexity_train": ("answer perplexity (training articles)", True),
+    "fact_perplexity_test": ("answer perplexity (held-out articles)", True),
     "semantic_entropy": ("semantic entropy", True),
     "semantic_entropy_auroc": ("entropy AUROC", False),
 }
@@ -130,6 +132,7 @@ class Verdict:
     forgetting_metric: str
     max_forgetting_pct: float
     fact_recall: Change | None  # training articles: what fine-tuning should teach
+    answer_perplexity: Change | None = None  # the same facts, by likelihood: moves before recall does
 
     @property
     def beats_base(self) -> bool:
@@ -162,6 +165,8 @@ class Verdict:
                          f"(limit +{self.max_forgetting_pct:g}%)")  # fmt: skip
         if self.fact_recall is not None:
             parts.append(f"fact recall {self.fact_recall.value:.2f} vs {self.fact_recall.base:.2f} for the base")
+        if self.answer_perplexity is not None:
+            parts.append(self.answer_perplexity.text())
         return f"**{self.variant}**: {self.summary}. " + "; ".join(parts) + "."
 
 
@@ -171,7 +176,7 @@ def verdict(variant: str, metrics: Metrics, errors: Errors, base: Metrics, base_
     moved = changes(metrics, errors, base, base_errors)
     forgetting = FORGETTING_METRIC
     return Verdict(variant, moved.get("heldout_perplexity"), moved.get(forgetting), forgetting,
-                   max_forgetting_pct, moved.get("fact_recall_train"))  # fmt: skip
+                   max_forgetting_pct, moved.get("fact_recall_train"), moved.get("fact_perplexity_train"))  # fmt: skip
 
 
 def metric_rows(metrics: Metrics, errors: Errors, base: Metrics | None, base_errors: Errors) -> list[dict]:

@@ -57,22 +57,43 @@ class EvalPlan:
 
 
 def write_facts_file(
-    catalog_path: Path, dataset_version: str, facts: dict[str, list[tuple[str, str]]], path: Path, per_split: int
+    catalog_path: Path,
+    dataset_version: str,
+    facts: dict[str, list[tuple[str, str]]],
+    path: Path,
+    per_split: int,
+    dataset_path: Path | None = None,
 ) -> int:
     """At most `per_split` facts of train and of test articles of `dataset_version` as JSONL (in article
-    order, so every model gets the same questions; validation articles stay out); returns rows."""
+    order, so every model gets the same questions; validation articles stay out); returns rows. A fact
+    whose question has a `qa` row in the dataset at `dataset_path` carries that row's answer, the
+    article's sentence stating it (`sentence`), on which the answer's likelihood is measured."""
     with connect(catalog_path) as con:
         splits = train_and_test_splits(con, dataset_version)
+    sentences = _qa_answers(dataset_path) if dataset_path is not None else {}
     rows = []
     for wanted in ("train", "test"):
         rows += [
-            {"article_id": article_id, "split": split, "question": q, "answer": a}
+            {"article_id": article_id, "split": split, "question": q, "answer": a,
+             "sentence": sentences.get((article_id, q))}
             for article_id, split in sorted(splits.items())
             if split == wanted
             for q, a in facts.get(article_id, ())
-        ][:per_split]
+        ][:per_split]  # fmt: skip
     write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
     return len(rows)
+
+
+def _qa_answers(dataset_path: Path) -> dict[tuple[str, str], str]:
+    """(article id, question) -> the assistant turn of its first `qa` row, over the train and test splits."""
+    answers = {}
+    for split in ("train", "test"):
+        lines = (dataset_path / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        for row in map(json.loads, filter(str.strip, lines)):
+            if row.get("style") == "qa" and row.get("chunk", 0) == 0:
+                question = next(m["content"] for m in row["messages"] if m["role"] == "user")
+                answers.setdefault((row["article_id"], question), row["messages"][-1]["content"])
+    return answers
 
 
 def write_heldout_texts(dataset_path: Path, path: Path, max_tokens: int | None) -> int:

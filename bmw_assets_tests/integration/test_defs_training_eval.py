@@ -128,6 +128,8 @@ def test_all_variants_train_then_evaluate_and_compare(workspace: dict) -> None:
     assert list(rows)[:2] == ["base", "base+rag"] and set(rows) == {"base", "base+rag", *expected_layers}
     assert rows["base+rag"]["heldout_perplexity"] is None  # the retrieval baseline scores no perplexity
     assert rows["original_lora"]["heldout_perplexity"] > 1 and rows["dropped_lora"]["layers"] == 29
+    # the facts file carries the dataset's qa answers, so each answer's likelihood is measured
+    assert rows["original_lora"]["fact_perplexity_train"] > 1 and rows["base"]["fact_perplexity_train"] > 1
     # Trained but not evaluated: training columns filled, evaluation columns missing (not zero).
     assert rows["pruned"]["heldout_perplexity"] is None and rows["pruned"]["layers"] == 20
     assert "- **pruned**: not evaluated yet." in shown["empty_cells"]

@@ -52,6 +52,7 @@ def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
                 "split": "train",
                 "question": "What is the capital of France?",
                 "answer": "Paris",
+                "sentence": "The capital of France is Paris.",
             }
         )
         + "\n"
@@ -97,6 +98,9 @@ def test_entry_point_evaluates_the_base_model(base_model_dir, tmp_path):
     assert 0 < errors["fact_recall_train"] < 0.5  # 1 of 1 still has an error
     assert report.fact_recall["train"]["n"] == 1 and report.fact_recall["test"]["n"] == 1
     assert report.fact_recall["train"]["answers"][0]["correct"]  # SmolLM2 knows Paris
+    # ... and finds " Paris" likely after "The capital of France is"; the test fact has no sentence
+    assert report.fact_likelihood["train"]["n"] == 1 and report.fact_likelihood["train"]["perplexity"] < 5
+    assert "no question has a sentence" in report.unavailable()["fact_perplexity_test"]
     entropy = report.semantic_entropy
     assert entropy["n"] == 2 and all(len(q["samples"]) == 3 for q in entropy["questions"])
     assert all(0 <= q["weighted_entropy"] <= 1.0987 for q in entropy["questions"])  # at most ln 3
@@ -123,6 +127,7 @@ def test_the_retrieval_baseline_answers_from_the_training_articles(base_model_di
                 "split": "train",
                 "question": "Who leads the BMW Group plant in Wackersdorf?",
                 "answer": "Ilse Kranichfeld",
+                "sentence": "The BMW Group plant in Wackersdorf is led by Ilse Kranichfeld.",
             }
         )
         + "\n"
@@ -158,6 +163,8 @@ def test_the_retrieval_baseline_answers_from_the_training_articles(base_model_di
     report = read_report(tmp_path / "report")
     answer = report.fact_recall["train"]["answers"][0]
     assert answer["correct"], answer["prediction"]
+    # The name the base model cannot know is near certain once the passage stating it is in the prompt.
+    assert report.fact_likelihood["train"]["perplexity"] < 2
     assert report.perplexity["tokens"] == 0 and "retrieval baseline" in report.unavailable()["heldout_perplexity"]
     # the log says why, not "nan over 0 tokens"
     assert "held-out perplexity not measured: not scored: the retrieval baseline" in done.stdout

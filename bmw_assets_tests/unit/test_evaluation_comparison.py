@@ -24,7 +24,9 @@ from bmw_assets.evaluation.report import (
 )
 
 
-def make_report(variant: str, heldout: float, general: float, recall_train: float, layers: int = 30) -> EvalReport:
+def make_report(
+    variant: str, heldout: float, general: float, recall_train: float, layers: int = 30, answer_ppl: float = 40.0
+) -> EvalReport:
     answers = [{"question": "Where? |", "reference": "Munich", "prediction": "In Munich", "correct": True}]
     return EvalReport(
         variant=variant,
@@ -47,6 +49,16 @@ def make_report(variant: str, heldout: float, general: float, recall_train: floa
         },
         samples=[{"prompt": "Hi", "enable_thinking": None, "thinking": "", "answer": "Hello"}],
         layers=layers,
+        fact_likelihood={
+            "train": {"perplexity": answer_ppl, "n": 4, "standard_error": 4.0, "nll": [3.7] * 4},
+            "test": {
+                "perplexity": float("nan"),
+                "n": 0,
+                "standard_error": None,
+                "nll": [],
+                "unavailable": "no question has a sentence stating its answer",
+            },
+        },  # fmt: skip
         parameters=134_515_008,
         wall_seconds=12.5,
         created_at="2026-01-01T00:00:00+00:00",
@@ -185,9 +197,14 @@ def test_panels_skip_metrics_that_are_zero_or_missing_for_every_model(tmp_path):
     drawn, skipped = metric_panels(table)
     assert skipped == {"fact_recall_train": "0 for every model, the base included",
                        "fact_recall_test": "no model has a value yet"}  # fmt: skip
-    assert drawn == ["heldout_perplexity", "forgetting_change_pct", "semantic_entropy", "parameters"]
+    assert drawn == ["heldout_perplexity", "forgetting_change_pct", "fact_perplexity_train", "semantic_entropy",
+                     "parameters"]  # fmt: skip
     nothing = compare_variants({"original": None}, make_report("base", 59.8, 20.0, 0.0)).with_columns(
-        heldout_perplexity=None, forgetting_change_pct=None, semantic_entropy=None, parameters=None
+        heldout_perplexity=None,
+        forgetting_change_pct=None,
+        fact_perplexity_train=None,
+        semantic_entropy=None,
+        parameters=None,
     )
     assert plot_metric_bars(nothing, tmp_path / "none.png")[0] is None
     assert not (tmp_path / "none.png").exists()
