@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -87,7 +88,8 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
     materialize(jobs.ingest_and_prepare.name)
     # Training and evaluation use different pools, as under the daemon: a second process trains
     # the variants one after another while this one evaluates the base model, then each variant
-    # as it is done (one CPU thread each).
+    # as it is done (one CPU thread each). Once training is over its core evaluates too: the
+    # evaluations still waiting run two at a time.
     spawn = multiprocessing.get_context("spawn")
     trained = spawn.Queue()
     configs = build_definitions(settings).resources["model_configs"]
@@ -97,10 +99,21 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
     trainer.start()
     try:
         materialize(jobs.evaluate_base_model.name)
-        while (done := trained.get())[0] is not None:
-            variant, train_timings = done
-            timings.update(train_timings)
-            materialize(jobs.EVALUATE_VARIANT, variant)
+        free_cores = threading.Semaphore(1)  # the other core trains
+
+        def evaluate(variant: str) -> None:
+            with free_cores:
+                materialize(jobs.EVALUATE_VARIANT, variant)
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="demo-evaluation") as pool:
+            evaluations = []
+            while (done := trained.get())[0] is not None:
+                variant, train_timings = done
+                timings.update(train_timings)
+                evaluations.append(pool.submit(evaluate, variant))
+            free_cores.release()  # training is over
+            for evaluation in evaluations:
+                evaluation.result()
         if done[1] is not None:
             raise RuntimeError(f"training failed: {done[1]}")
         trainer.join()
