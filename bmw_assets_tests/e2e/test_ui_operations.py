@@ -58,7 +58,7 @@ def test_operating_the_graph_from_the_ui(page: Page, ui_stack: Stack, screenshot
     show_eval_report_verdict(page, ui, screenshot_dir)
     comparisons = check_comparison_follows(page, ui, screenshot_dir)
     show_backfill_done(page, ui, backfill_id, screenshot_dir)
-    show_eval_report_runs(page, screenshot_dir)
+    show_eval_report_runs(page, comparisons, screenshot_dir)
     check_sensor_requests_refresh(page, ui_stack, screenshot_dir)
     check_models_unsynced(page, ui, screenshot_dir)
     # Minutes later, and after a new dataset: no further comparison run (its automation does not loop).
@@ -314,15 +314,16 @@ def show_loss_curve(page: Page, shots: Path) -> None:
     page.screenshot(path=shots / "trained-model-loss-curve.png")
 
 
-def show_eval_report_runs(page: Page, shots: Path) -> None:
+def show_eval_report_runs(page: Page, comparisons: int, shots: Path) -> None:
     """The runs list: the backfill, then one run per trained variant that automation requested (its
-    eval_report with the cards that follow it), and the comparison's run."""
+    eval_report with the cards that follow it), and the comparison's `comparisons` runs (automation may
+    compare after the first evaluation alone, then again)."""
     page.goto("/runs")
-    page.screenshot(path=shots / "runs.png")
     for variant in BACKFILLED:  # the list is no table: a run shows its partition as a tag
         expect(page.get_by_text(f"partition: {variant}").filter(visible=True).first).to_be_visible()
+    page.screenshot(path=shots / "runs.png")
     # "Launched by" names the sensor that requested the run: each evaluation and the comparison.
-    expect(page.get_by_text("automation", exact=True).filter(visible=True)).to_have_count(len(BACKFILLED) + 1)
+    expect(page.get_by_text("automation", exact=True).filter(visible=True)).to_have_count(len(BACKFILLED) + comparisons)
 
 
 def check_sensor_requests_refresh(page: Page, stack: Stack, shots: Path) -> None:
@@ -342,14 +343,15 @@ def check_sensor_requests_refresh(page: Page, stack: Stack, shots: Path) -> None
                 pytest.fail(f"the sensor's tick failed: {tick['error']['message']}")
         return next((t for t in ticks if t["runIds"]), None)
 
-    tick = wait_for("a new_press_releases tick that requests a run", requested, 120, every_s=1)
+    # The daemon evaluates a sensor switched on at its next iteration; a loaded machine delays that.
+    tick = wait_for("a new_press_releases tick that requests a run", requested, 300, every_s=1)
     run = next(r for r in ui.runs() if r["runId"] == tick["runIds"][0])
     assert assets_of(run) == REFRESH_SELECTION
     assert tag(run, "bmw/new_article_count") == str(len(published))
     assert sorted(tag(run, "bmw/new_articles").split(",")) == sorted(published)
     # The daemon launches it through the queued run coordinator.
     waiting = (None, "QUEUED", "NOT_STARTED")
-    wait_for("the refresh run to start", lambda: run_status(ui, run["runId"]) not in waiting or None, 60, every_s=1)
+    wait_for("the refresh run to start", lambda: run_status(ui, run["runId"]) not in waiting or None, 240, every_s=1)
 
     page.reload()
     expect(page.get_by_text("1 run requested").first).to_be_visible()
