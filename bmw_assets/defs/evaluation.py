@@ -101,7 +101,9 @@ def report_metadata(report: EvalReport, base: EvalReport | None) -> dict:
     metrics, errors = report.metrics(), report.standard_errors()
     base_metrics, base_errors = (base.metrics(), base.standard_errors()) if base is not None else (None, {})
     metadata = {name: significant(value) for name, (value, _) in metrics.items() if finite(value) is not None}
-    metadata["metrics"] = metadata_table(metric_rows(metrics, errors, base_metrics, base_errors), METRIC_COLUMNS)
+    paired = report.paired_errors(base) if base is not None else {}
+    metadata["metrics"] = metadata_table(metric_rows(metrics, errors, base_metrics, base_errors, paired),
+                                         METRIC_COLUMNS)  # fmt: skip
     metadata["samples"] = dg.MetadataValue.md(samples_markdown({report.variant: report.samples}))
     return metadata
 
@@ -205,7 +207,7 @@ def eval_report(
 
 def report_verdict(report: EvalReport, base: EvalReport, max_forgetting_pct: float) -> Verdict:
     return verdict(report.variant, report.metrics(), report.standard_errors(), base.metrics(),
-                   base.standard_errors(), max_forgetting_pct)  # fmt: skip
+                   base.standard_errors(), max_forgetting_pct, report.paired_errors(base))  # fmt: skip
 
 
 def verdict_checks(judged: Verdict) -> list[dg.AssetCheckResult]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,18 @@ class EvalReport:
             "fact_perplexity_train": self.fact_likelihood.get("train", {}).get("standard_error"),
             "fact_perplexity_test": self.fact_likelihood.get("test", {}).get("standard_error"),
         }
+
+    def paired_errors(self, base: EvalReport) -> dict[str, float]:
+        """Standard errors of log(this / base) for the answer perplexities, from the per-fact
+        differences, where both reports scored the same facts (as many, in the facts file's order)."""
+        paired = {}
+        for split in ("train", "test"):
+            mine = self.fact_likelihood.get(split, {}).get("nll") or []
+            theirs = base.fact_likelihood.get(split, {}).get("nll") or []
+            if len(mine) == len(theirs) >= 2:
+                differences = [a - b for a, b in zip(mine, theirs, strict=True)]
+                paired[f"fact_perplexity_{split}"] = statistics.stdev(differences) / math.sqrt(len(differences))
+        return paired
 
     def unavailable(self) -> dict[str, str]:
         """Why a metric could not be computed, by metric name (missing, not zero)."""

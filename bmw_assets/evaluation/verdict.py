@@ -84,12 +84,18 @@ class Change:
 
 
 def change(
-    metric: str, value: float | None, base: float | None, errors: tuple[float | None, float | None] = (None, None)
+    metric: str,
+    value: float | None,
+    base: float | None,
+    errors: tuple[float | None, float | None] = (None, None),
+    paired_log_se: float | None = None,
 ) -> Change | None:
     """`value` of a directed metric (see DIRECTIONS) against `base`; None when either is missing,
     or when a relative change is asked of a base of 0. `errors` are the standard errors of value
     and base; the difference counts as noise when both are known and it is under
-    NOISE_STANDARD_ERRORS * sqrt(se_value² + se_base²)."""
+    NOISE_STANDARD_ERRORS * sqrt(se_value² + se_base²). `paired_log_se`, when the two were measured
+    on the same items, is the standard error of log(value / base) from the per-item differences:
+    it decides instead (items that are hard for both no longer count as noise)."""
     value, base = finite(value), finite(base)
     if value is None or base is None:
         return None
@@ -103,17 +109,24 @@ def change(
     better = None if value == base else (value < base) == lower
     se_value, se_base = (finite(e) for e in errors)
     noise = None
-    if se_value is not None and se_base is not None:
+    if finite(paired_log_se) is not None and value > 0 and base > 0:
+        noise = abs(math.log(value / base)) < NOISE_STANDARD_ERRORS * paired_log_se
+    elif se_value is not None and se_base is not None:
         noise = abs(value - base) < NOISE_STANDARD_ERRORS * math.hypot(se_value, se_base)
     return Change(metric, value, base, delta, better, noise)
 
 
-def changes(metrics: Metrics, errors: Errors, base: Metrics, base_errors: Errors) -> dict[str, Change]:
-    """Every directed metric both reports have a value for, against the base."""
+def changes(
+    metrics: Metrics, errors: Errors, base: Metrics, base_errors: Errors, paired: Errors | None = None
+) -> dict[str, Change]:
+    """Every directed metric both reports have a value for, against the base; `paired` holds the
+    paired standard errors of log(value / base) where there are some (see `change`)."""
     found = {}
+    paired = paired or {}
     for metric in DIRECTIONS:
         if metric in metrics and metric in base:
-            moved = change(metric, metrics[metric][0], base[metric][0], (errors.get(metric), base_errors.get(metric)))
+            moved = change(metric, metrics[metric][0], base[metric][0], (errors.get(metric), base_errors.get(metric)),
+                           paired.get(metric))  # fmt: skip
             if moved is not None:
                 found[metric] = moved
     return found
@@ -171,18 +184,20 @@ class Verdict:
 
 
 def verdict(variant: str, metrics: Metrics, errors: Errors, base: Metrics, base_errors: Errors,
-            max_forgetting_pct: float) -> Verdict:  # fmt: skip
+            max_forgetting_pct: float, paired: Errors | None = None) -> Verdict:  # fmt: skip
     """The verdict of one variant's metrics against the base model's."""
-    moved = changes(metrics, errors, base, base_errors)
+    moved = changes(metrics, errors, base, base_errors, paired)
     forgetting = FORGETTING_METRIC
     return Verdict(variant, moved.get("heldout_perplexity"), moved.get(forgetting), forgetting,
                    max_forgetting_pct, moved.get("fact_recall_train"), moved.get("fact_perplexity_train"))  # fmt: skip
 
 
-def metric_rows(metrics: Metrics, errors: Errors, base: Metrics | None, base_errors: Errors) -> list[dict]:
+def metric_rows(
+    metrics: Metrics, errors: Errors, base: Metrics | None, base_errors: Errors, paired: Errors | None = None
+) -> list[dict]:
     """One row per metric for a table: metric, value (rounded), ± standard error, n, the base's
     value and the change against it ("" where there is none)."""
-    moved = changes(metrics, errors, base, base_errors) if base is not None else {}
+    moved = changes(metrics, errors, base, base_errors, paired) if base is not None else {}
     rows = []
     for metric, (value, n) in metrics.items():
         se = finite(errors.get(metric))

@@ -12,6 +12,7 @@ from bmw_assets.defs.evaluation import (
     BEATS_BASE_CHECK,
     FORGETTING_CHECK,
     report_metadata,
+    report_verdict,
     verdict_checks,
 )
 from bmw_assets.evaluation.verdict import change, metric_rows, signed, significant, verdict
@@ -135,3 +136,27 @@ def test_eval_report_metadata_is_rounded_with_a_table_and_inline_samples():
     assert metadata["samples"].value == "**Hi**\n\n- **original**: Hello\n"
     # This report's perplexity carries no standard error (only its answer perplexity does), and the table says so.
     assert report.standard_errors()["heldout_perplexity"] is None and held["standard_error"] is None
+
+
+def test_answer_perplexity_is_judged_on_the_same_facts_paired():
+    """Facts hard for the base stay harder for the variant too: unpaired standard errors (the base's
+    answers vary widely) call a consistent fall noise, the paired differences do not."""
+    base = make_report("base", 10.0, 20.0, 0.0)
+    variant = make_report("original", 10.0, 20.0, 0.0)
+    base_nll = [1.0, 5.0, 2.0, 6.0, 1.5, 4.5]
+    base.fact_likelihood["train"] = {"perplexity": math.exp(sum(base_nll) / 6), "n": 6, "standard_error": 15.0,
+                                     "nll": base_nll}  # fmt: skip
+    variant.fact_likelihood["train"] = {"perplexity": math.exp(sum(base_nll) / 6 - 0.5), "n": 6, "standard_error": 9.0,
+                                        "nll": [x - 0.5 + (0.05 if i % 2 else -0.05) for i, x in enumerate(base_nll)]}  # fmt: skip
+    paired = variant.paired_errors(base)
+    assert paired["fact_perplexity_train"] == pytest.approx(0.05 * math.sqrt(6 / 5) / math.sqrt(6))
+    assert "fact_perplexity_test" not in paired  # no facts scored there
+    unpaired = verdict("original", variant.metrics(), variant.standard_errors(), base.metrics(),
+                       base.standard_errors(), 10.0)  # fmt: skip
+    assert unpaired.answer_perplexity.noise  # 39 % lower, yet under two unpaired standard errors
+    judged = report_verdict(variant, base, 10.0)
+    assert judged.answer_perplexity.better and not judged.answer_perplexity.noise
+    assert "answer perplexity (training articles), lower is better." in judged.line()
+    # Reports of different fact sets are not paired.
+    variant.fact_likelihood["train"]["nll"] = variant.fact_likelihood["train"]["nll"][:5]
+    assert variant.paired_errors(base) == {}
