@@ -14,9 +14,9 @@ A long answer is chunked; rows after the first ask the `continued_prompt`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from bmw_assets.answer_match import answer_span
 from bmw_assets.dataset.article import DatasetArticle
 from bmw_assets.dataset.chunking import Span, paragraph_spans, sentence_spans
 
@@ -67,13 +67,10 @@ def _qa_specs(article: DatasetArticle) -> tuple[list[ExampleSpec], int]:
 
 def answer_sentences(text: str, answer: str) -> Span | None:
     """Span of the sentence(s) of `text` that contain `answer` (case and whitespace ignored), or None."""
-    words = answer.split()
-    if not words:
-        return None
-    match = re.search(r"\s+".join(map(re.escape, words)), text, flags=re.IGNORECASE)
+    match = answer_span(text, answer)
     if match is None:
         return None
     sentences = [s for p in paragraph_spans(text) for s in sentence_spans(text, p)]
-    start = max((s[0] for s in sentences if s[0] <= match.start()), default=match.start())
-    end = min((s[1] for s in sentences if s[1] >= match.end()), default=match.end())
+    start = max((s[0] for s in sentences if s[0] <= match[0]), default=match[0])
+    end = min((s[1] for s in sentences if s[1] >= match[1]), default=match[1])
     return (start, end)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from bmw_assets.answer_match import answer_span
 from bmw_assets.evaluation.generation import chat_prompt_ids, generate_greedy
 
 SPLITS = ("train", "test")
@@ -165,13 +166,6 @@ class AnswerLikelihoodResult:
     def to_dict(self) -> dict:
         result = {"perplexity": self.perplexity, "n": self.n, "standard_error": self.standard_error, "nll": self.nll}
         return result | ({"unavailable": self.unavailable} if self.unavailable else {})
-
-
-def answer_span(sentence: str, answer: str) -> tuple[int, int] | None:
-    """Character span of `answer` in `sentence` (case and whitespace ignored), or None."""
-    words = answer.split()
-    match = re.search(r"\s+".join(map(re.escape, words)), sentence, flags=re.IGNORECASE) if words else None
-    return match.span() if match else None
 
 
 @torch.no_grad()
