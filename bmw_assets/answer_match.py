@@ -7,8 +7,15 @@ from __future__ import annotations
 import re
 
 
-def answer_span(text: str, answer: str) -> tuple[int, int] | None:
-    """Character span of `answer` in `text` (case and whitespace ignored), or None."""
+def answer_spans(text: str, answer: str) -> list[tuple[int, int]]:
+    """Character spans of every occurrence of `answer` in `text` (case and whitespace ignored)."""
     words = answer.split()
-    match = re.search(r"\s+".join(map(re.escape, words)), text, flags=re.IGNORECASE) if words else None
-    return match.span() if match else None
+    if not words:
+        return []
+    return [m.span() for m in re.finditer(r"\s+".join(map(re.escape, words)), text, flags=re.IGNORECASE)]
+
+
+def answer_span(text: str, answer: str) -> tuple[int, int] | None:
+    """Character span of the first occurrence of `answer` in `text`, or None."""
+    spans = answer_spans(text, answer)
+    return spans[0] if spans else None

@@ -306,3 +306,32 @@ def test_bad_settings_are_named():
 def test_paragraph_spans_trim_and_skip_blank_paragraphs():
     text = "  A one.\n\n\n\nB two. \n \nC"
     assert [text[s:e] for s, e in paragraph_spans(text)] == ["A one.", "B two.", "C"]
+
+
+def test_a_recurring_answer_is_answered_by_the_sentence_that_states_it(tokenizer, tmp_path):
+    # A name recurs in a press release: the question about the appointment must be answered by the
+    # appointment, not by the first sentence that happens to name the person.
+    text = (
+        "Munich. Miriam Seidel studied mechanical engineering at the University of Michigan.\n\n"
+        "On 21 March 2023 Miriam Seidel becomes Head of Customer Experience at BMW Group Financial Services. "
+        "She joined the BMW Group in 2012."
+    )
+    article = DatasetArticle(
+        "T0000902EN",
+        "Appointment",
+        START,
+        text,
+        facts=(
+            ("Who becomes Head of Customer Experience at BMW Group Financial Services?", "Miriam Seidel"),
+            ("Where did Miriam Seidel study?", "University of Michigan"),
+        ),
+    )
+    manifest = build_dataset([article], tokenizer, DatasetSettings(max_length=512, styles=("qa",)), tmp_path)
+    answers = {r["messages"][1]["content"]: r["messages"][2]["content"] for split in all_rows(manifest).values()
+               for r in split}  # fmt: skip
+    assert answers["Who becomes Head of Customer Experience at BMW Group Financial Services?"] == (
+        "On 21 March 2023 Miriam Seidel becomes Head of Customer Experience at BMW Group Financial Services."
+    )
+    assert answers["Where did Miriam Seidel study?"] == (
+        "Miriam Seidel studied mechanical engineering at the University of Michigan."
+    )
