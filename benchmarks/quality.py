@@ -9,7 +9,7 @@ Three phases, one script:
         questions, the held-out texts, the general-English text and the base model's GGUF
         (split in parts that fit one device carry).
 
-    python benchmarks/quality.py run --bundle .quality --work /tmp/q --out DIR [--stage sweep|final|eval]
+    python benchmarks/quality.py run --bundle .quality --work /tmp/q --out DIR --stage sweep|train|evaluate
         GPU host: builds the base model from the bundle, then trains and evaluates through the
         same entry points `trained_model` and `eval_report` launch
         (`python -m bmw_assets.training.train --spec`, `python -m bmw_assets.evaluation.run
@@ -322,68 +322,84 @@ def _model_keys(work: Work, name: str) -> Any:
     return model_to_evaluate(manifest, str(work.base))
 
 
+def _ensure_base(work: Work, state: dict[str, Any]) -> None:
+    """The base model folder, joined from the GGUF parts and dequantized once per work folder."""
+    from bmw_assets.hashing import sha256_file
+    from bmw_assets.models.base_model import dequantize_gguf
+
+    if (work.base / "config.json").is_file():
+        return
+    info = json.loads((work.bundle / "bundle.json").read_text())
+    gguf = work.root / info["gguf"]["name"]
+    with open(gguf, "wb") as joined:
+        for part in info["gguf"]["parts"]:
+            joined.write((work.root / "gguf" / part).read_bytes())
+    if sha256_file(gguf) != info["gguf"]["sha256"]:
+        raise RuntimeError(f"{gguf} does not match the bundle's sha256: a part is missing or damaged")
+    started = time.monotonic()
+    dequantize_gguf(gguf, work.base)
+    state["dequantize_seconds"] = round(time.monotonic() - started, 1)
+
+
+def _chosen(work: Work) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The sweep's winner of each method, {"original": (run, overrides), "original_lora": ...}: this
+    work folder's sweep where it ran here, else the sweep recorded in benchmarks/results/quality.json
+    (a sweep and the final run need not share a device session)."""
+    by_method = {variant: [r for r in SWEEP if r[1] == variant] for variant in ("original", "original_lora")}
+    if all((work.models / runs[0][0]).is_dir() for runs in by_method.values()):
+        return {variant: _best(work, runs) for variant, runs in by_method.items()}
+    recorded = json.loads(RESULTS.read_text())["sweep"]
+    chosen = {}
+    for variant in by_method:
+        scored = [r for r in recorded if r["variant"] == variant and r["best_eval_loss"] is not None]
+        if not scored:
+            raise RuntimeError(f"no sweep result for {variant}: run --stage sweep first")
+        best = min(scored, key=lambda r: r["best_eval_loss"])
+        chosen[variant] = (best["run"], best["overrides"])
+    return chosen
+
+
 def run_stage(stage: str, work: Work, out: Path, deadline_s: float) -> dict[str, Any]:
     """One device call's share of the run (see main's --stage)."""
-    from bmw_assets.run_folders import TrainingRunFolder
+    from bmw_assets.run_folders import EvaluationFolder, TrainingRunFolder
 
     out.mkdir(parents=True, exist_ok=True)
     state_path = work.root / "state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"stages": {}}
+    _ensure_base(work, state)
     if stage == "sweep":
-        from bmw_assets.hashing import sha256_file
-        from bmw_assets.models.base_model import dequantize_gguf
-
-        info = json.loads((work.bundle / "bundle.json").read_text())
-        gguf = work.root / info["gguf"]["name"]
-        with open(gguf, "wb") as joined:
-            for part in info["gguf"]["parts"]:
-                joined.write((work.root / "gguf" / part).read_bytes())
-        if sha256_file(gguf) != info["gguf"]["sha256"]:
-            raise RuntimeError(f"{gguf} does not match the bundle's sha256: a part is missing or damaged")
-        started = time.monotonic()
-        dequantize_gguf(gguf, work.base)
-        state["dequantize_seconds"] = round(time.monotonic() - started, 1)
         jobs = [
             (name, _train_command(_train_spec(work, name, variant, overrides))) for name, variant, overrides in SWEEP
         ]
         if (work.bundle / "local").is_dir():
             jobs += [(name, _train_command(_train_spec(work, name, variant, overrides, "local")))
                      for name, variant, overrides in LOCAL_SWEEP]  # fmt: skip
-        state["stages"]["sweep"] = _run_all(work, jobs, deadline_s)
-    elif stage == "final":
-        full, full_overrides = _best(work, [r for r in SWEEP if r[1] == "original"])
-        lora, lora_overrides = _best(work, [r for r in SWEEP if r[1] == "original_lora"])
-        state["chosen"] = {"original": full, "original_lora": lora}
-        finals = {"dropped": full_overrides, "pruned": full_overrides, "dropped_lora": lora_overrides,
-                  "pruned_lora": lora_overrides}  # fmt: skip
+    elif stage == "train":
+        chosen = _chosen(work)
+        state["chosen"] = {variant: name for variant, (name, _) in chosen.items()}
+        # Each variant trains with its method's winning settings; a run killed at a call's deadline
+        # resumes from its last checkpoint in the next call.
         jobs = [
-            (variant, _train_command(_train_spec(work, variant, variant, overrides)))
-            for variant, overrides in finals.items()
+            (variant, _train_command(_train_spec(work, variant, variant, chosen[_method(variant)][1])))
+            for variant in VARIANTS
+            if not TrainingRunFolder(work.models / variant).completed
         ]
-        jobs += [("eval-base", _eval_command(_eval_spec(work, "base", "base", _base_model(work)))),
-                 ("eval-base+rag", _eval_command(_eval_spec(work, "base+rag", "base+rag", _base_model(work),
-                                                            retrieval=True))),
-                 ("eval-original", _eval_command(_eval_spec(work, "original", "original", _model_keys(work, full)))),
-                 ("eval-original_lora", _eval_command(_eval_spec(work, "original_lora", "original_lora", _model_keys(work, lora))))]  # fmt: skip
-        if (work.bundle / "local").is_dir():
-            jobs += [
-                (
-                    f"eval-{name}",
-                    _eval_command(_eval_spec(work, name, variant, _model_keys(work, name), profile="local")),
-                )
-                for name, variant, _ in LOCAL_SWEEP
-                if TrainingRunFolder(work.models / name).completed
-            ]
-            jobs.append(("eval-local-base", _eval_command(_eval_spec(
-                work, "local-base", "base", _base_model(work), profile="local"))))  # fmt: skip
-        state["stages"]["final"] = _run_all(work, jobs, deadline_s)
-    elif stage == "eval":
-        jobs = [(f"eval-{v}", _eval_command(_eval_spec(work, v, v, _model_keys(work, v))))
-                for v in ("dropped", "dropped_lora", "pruned", "pruned_lora")]  # fmt: skip
-        state["stages"]["eval"] = _run_all(work, jobs, deadline_s)
+    else:  # evaluate: the base, the retrieval baseline and every trained variant not yet reported
+        models = {"base": _base_model(work), "base+rag": _base_model(work)}
+        models |= {v: _model_keys(work, v) for v in VARIANTS if TrainingRunFolder(work.models / v).completed}
+        jobs = [
+            (f"eval-{name}", _eval_command(_eval_spec(work, name, name, model, retrieval=name == "base+rag")))
+            for name, model in models.items()
+            if not EvaluationFolder(work.reports / name).report_json.is_file()
+        ]
+    state["stages"][stage] = _run_all(work, jobs, deadline_s)
     state_path.write_text(json.dumps(state, indent=2))
     _collect(work, out, state)
     return state
+
+
+def _method(variant: str) -> str:
+    return "original_lora" if variant.endswith("_lora") else "original"
 
 
 def _collect(work: Work, out: Path, state: dict[str, Any]) -> None:
@@ -482,6 +498,10 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
                 if path.is_dir()}  # fmt: skip
     sweep = [{"run": name, "variant": variant, "overrides": overrides, "best_eval_loss": (training.get(name) or {}).get(
         "best_eval_loss"), "chosen": name in chosen.values()} for name, variant, overrides in SWEEP]  # fmt: skip
+    recorded = json.loads(results.read_text()) if results.is_file() else {}
+    if all(row["best_eval_loss"] is None for row in sweep) and recorded.get("sweep"):
+        # The sweep ran in an earlier device session: its figures stay as they were recorded.
+        sweep = recorded["sweep"]
     local = []
     for name, variant, overrides in LOCAL_SWEEP:
         row = {"run": name, "variant": variant, "overrides": overrides,
@@ -494,16 +514,17 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
                 "fact_recall_train": r.fact_recall["train"]["rate"],
             }
         local.append(row)
+    if all(row["best_eval_loss"] is None for row in local) and recorded.get("local_sweep"):
+        local = recorded["local_sweep"]
     result: dict[str, Any] = {"profile": PROFILE, "chosen": chosen, "sweep": sweep, "local_sweep": local,
                               "training": training, "jobs": jobs or state["stages"],
                               "dequantize_seconds": state.get("dequantize_seconds")}  # fmt: skip
     if report_file("base").is_file():
-        names = chosen | {v: v for v in VARIANTS if v not in chosen}
         reports = {v: read_report(report_file(v)) if report_file(v).is_file() else None for v in VARIANTS}
         base = read_report(report_file("base"))
         rag = report_file("base+rag")
         retrieval = read_report(rag) if rag.is_file() else None
-        stats = {v: load_training_stats(run_dir / "models" / names[v]) for v in VARIANTS}
+        stats = {v: load_training_stats(run_dir / "models" / v) for v in VARIANTS}
         table = compare_variants(reports, base, stats, retrieval=retrieval)
         errors = {r.variant: r.standard_errors() for r in [base, retrieval, *reports.values()] if r is not None}
         rows = {row["variant"]: row | {"standard_errors": errors.get(row["variant"], {})} for row in table.to_dicts()}
@@ -543,9 +564,10 @@ def main(argv: list[str] | None = None) -> int:
     prep.add_argument("--fact-questions", type=int, default=250, help="per split (train and test articles)")
     prep.add_argument("--local-storage", type=Path, default=None, help="a `make demo` storage root for the local sweep")
     run = phases.add_parser("run", help="GPU host: one stage of the training and evaluation")
-    run.add_argument("--stage", choices=("sweep", "final", "eval"), required=True,
-                     help="sweep: base model + the six sweep runs; final: the other four variants and the first "
-                     "four evaluations; eval: the last four evaluations")  # fmt: skip
+    run.add_argument("--stage", choices=("sweep", "train", "evaluate"), required=True,
+                     help="sweep: the learning-rate and rank sweep on the validation split; train: the six "
+                     "variants with the sweep's winners (resumes unfinished runs); evaluate: the base, base+rag "
+                     "and every trained variant not yet reported")  # fmt: skip
     run.add_argument("--work", type=Path, default=Path("/tmp/quality"))
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--deadline", type=float, default=540, help="seconds before unfinished jobs are killed")

@@ -135,14 +135,17 @@ def build_judge(
     """A judge from the evaluation config: `kind` embedding|nli|llm; `model` is the
     embedding/NLI model path or the endpoint's model name; `base_url` is the
     endpoint for `llm`."""
+    # On the evaluated model's GPU where there is one: sixteen evaluations sharing a GPU host's CPUs
+    # would otherwise queue their sampled answers behind one another's embeddings.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     if kind == "embedding":
         # The Hub id and "packaged:all-minilm-l6-v2" both name the model the package ships.
         packaged = model is None or model.lower().rsplit("/", 1)[-1].removeprefix("packaged:") == "all-minilm-l6-v2"
-        return EmbeddingJudge(None if packaged else model, threshold=threshold)
+        return EmbeddingJudge(None if packaged else model, threshold=threshold, device=device)
     if kind == "nli":
         if not model:
             raise ValueError("judge 'nli' needs judge_model: a local NLI model path or Hub id")
-        return NLIJudge.from_pretrained(model)
+        return NLIJudge.from_pretrained(model, device=device)
     if kind == "llm":
         if not (base_url and model):
             raise ValueError("judge 'llm' needs judge_model and judge_base_url (an OpenAI-compatible endpoint)")
