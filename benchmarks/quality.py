@@ -541,7 +541,7 @@ def report(run_dir: Path, results: Path, jobs: dict[str, Any] | None = None) -> 
 
 def _print_table(result: dict[str, Any]) -> None:
     columns = ("heldout_perplexity", "general_perplexity", "forgetting_change_pct", "fact_recall_train", "fact_recall_test",
-               "semantic_entropy", "gpu_seconds_training")  # fmt: skip
+               "fact_perplexity_train", "fact_perplexity_test", "semantic_entropy")  # fmt: skip
     print(f"{'model':<16}" + "".join(f"{c[:18]:>20}" for c in columns))
     for name, row in result["rows"].items():
         cells = []
@@ -585,8 +585,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.phase == "report":
-        jobs = {f"call {n}: {stage}": outcome for n, path in enumerate(args.jobs, 1)
-                for stage, outcome in json.loads(path.read_text())["stages"].items()} or None  # fmt: skip
+        # A work folder's state.json keeps the stages of its earlier calls: each is counted once.
+        jobs, seen = {}, []
+        for n, path in enumerate(args.jobs, 1):
+            for stage, outcome in json.loads(path.read_text())["stages"].items():
+                if outcome not in seen:
+                    jobs[f"call {n}: {stage}"] = outcome
+                    seen.append(outcome)
+        jobs = jobs or None
         report(args.run_dir, RESULTS, jobs)
     elif args.phase == "run":
         run_stage(args.stage, Work(args.work, args.training, args.evaluation, args.parallel), args.out, args.deadline)
