@@ -23,6 +23,7 @@ import dagster as dg
 
 from bmw_assets.demo import run_demo, stop_local_services
 from bmw_assets.evaluation.report import read_report
+from bmw_assets.run_folders import EvaluationFolder
 from bmw_assets.settings import StorageLayout, load_settings
 
 TARGET_SECONDS = 15 * 60
@@ -46,9 +47,9 @@ def learning(layout: StorageLayout) -> dict[str, dict]:
         for row in csv.DictReader(file):
             rows[row["variant"]] = {key: float(row[key]) if row[key] else None for key in LEARNING}
     for variant, row in rows.items():
-        reports = sorted((layout.reports_dir / variant).glob("*/eval_report.json"), key=lambda p: p.stat().st_mtime)
-        if reports:
-            report = read_report(reports[-1])
+        folder = EvaluationFolder.newest(layout.reports_dir, variant)
+        if folder is not None:
+            report = read_report(folder.report_json)
             row["standard_errors"] = report.standard_errors()
             row["fact_questions"] = {split: result["n"] for split, result in report.fact_recall.items()}
     return rows

@@ -27,13 +27,17 @@ from bmw_assets.defs import jobs
 from bmw_assets.demo import step_seconds
 from bmw_assets.evaluation.fact_recall import answer_matches
 from bmw_assets.evaluation.report import EvalReport, read_report
+from bmw_assets.run_folders import EvaluationFolder
 from bmw_assets.settings import load_settings
 
 RESULTS = Path(__file__).parent / "results" / "variant_trial.json"
 
 
 def newest_report(reports_dir: Path, variant: str) -> EvalReport:
-    return read_report(max((reports_dir / variant).glob("*/eval_report.json"), key=lambda p: p.stat().st_mtime))
+    folder = EvaluationFolder.newest(reports_dir, variant)
+    if folder is None:
+        raise RuntimeError(f"{variant} has no evaluation report under {reports_dir}")
+    return read_report(folder.report_json)
 
 
 def guessed(report: EvalReport) -> int:

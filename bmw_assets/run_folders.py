@@ -135,6 +135,13 @@ class EvaluationFolder:
     def of(cls, reports_dir: Path, variant: str, run_id: str) -> EvaluationFolder:
         return cls(Path(reports_dir) / variant / run_id)
 
+    @classmethod
+    def newest(cls, reports_dir: Path, variant: str) -> EvaluationFolder | None:
+        """The variant's most recently written complete evaluation, or None."""
+        reports = (Path(reports_dir) / variant).glob(f"*/{REPORT_JSON}")
+        newest = max(reports, key=lambda path: path.stat().st_mtime, default=None)
+        return cls(newest.parent) if newest is not None else None
+
     @property
     def spec(self) -> Path:
         return self.path / EVAL_SPEC_FILE

@@ -46,8 +46,12 @@ def load_training_stats(run_dir: Path) -> dict[str, Any] | None:
     return stats
 
 
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _nan_to_none(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
+    return None if _is_empty(value) else value
 
 
 def _row(variant: str, report: EvalReport | None, base: EvalReport, stats: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def unmeasured_reasons(
 
 
 def _format(column: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _is_empty(value):
         return "—"
     if column in _INTEGER_COLUMNS:
         return f"{int(value):,}"
@@ -162,13 +166,13 @@ def empty_cell_notes(table: pl.DataFrame, reasons: Mapping[str, Mapping[str, str
     notes, untrained = [], []
     for row in table.iter_rows(named=True):
         variant = row["variant"]
-        empty = [c for c in _METRIC_COLUMNS if c in row and _format(c, row[c]) == "—"]
+        empty = [c for c in _METRIC_COLUMNS if c in row and _is_empty(row[c])]
         if empty and all(reasons.get(variant, {}).get(c) == "not evaluated yet" for c in empty):
             notes.append(f"- **{variant}**: not evaluated yet.")
         else:
             notes += [f"- **{variant}**, {COLUMNS[c][0]}: {reasons.get(variant, {}).get(c, 'not measured')}."
                       for c in empty]  # fmt: skip
-        if all(_format(c, row[c]) == "—" for c in _TRAINING_COLUMNS if c in row):
+        if all(_is_empty(row[c]) for c in _TRAINING_COLUMNS if c in row):
             untrained.append(variant)
     if untrained:
         notes.append(f"- Not trained, so no training columns: {', '.join(untrained)}.")

@@ -19,12 +19,13 @@ that no earlier window scored; the tokens before those are context only (label
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+from bmw_assets.evaluation.bootstrap import bootstrap_error
 
 IGNORE_INDEX = -100
 SOFTMAX_CHUNK_TOKENS = 1024  # scored positions per fp32 softmax (151,936 x 1024 x 4 bytes = 0.6 GB for Qwen3)
@@ -39,10 +40,6 @@ class Window:
     begin: int
     end: int
     target_begin: int
-
-
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_SEED = 2026
 
 
 @dataclass(frozen=True)
@@ -60,16 +57,7 @@ class PerplexityResult:
     def standard_error(self) -> float | None:
         """Bootstrap standard error of the perplexity over documents (texts are the independent
         units: tokens of one text are not); None with fewer than two scored documents."""
-        scored = [(nll, n) for nll, n in self.documents if n]
-        if len(scored) < 2:
-            return None
-        rng = random.Random(BOOTSTRAP_SEED)
-        draws = []
-        for _ in range(BOOTSTRAP_RESAMPLES):
-            sample = rng.choices(scored, k=len(scored))
-            draws.append(math.exp(sum(nll for nll, _ in sample) / sum(n for _, n in sample)))
-        mean = sum(draws) / len(draws)
-        return math.sqrt(sum((d - mean) ** 2 for d in draws) / (len(draws) - 1))
+        return bootstrap_error([(nll, n) for nll, n in self.documents if n], math.exp)
 
     def to_dict(self) -> dict[str, float | int | None | list]:
         return {

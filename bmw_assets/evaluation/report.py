@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bmw_assets.atomic import write_json_atomic, write_text_atomic
+from bmw_assets.evaluation.bootstrap import paired_log_ratio_error
 from bmw_assets.hashing import sha256_json
 from bmw_assets.run_folders import REPORT_JSON, REPORT_MARKDOWN
 
@@ -84,9 +85,15 @@ class EvalReport:
         }
 
     def paired_errors(self, base: EvalReport) -> dict[str, float]:
-        """Standard errors of log(this / base) for the answer perplexities, from the per-fact
-        differences, where both reports scored the same facts (as many, in the facts file's order)."""
+        """Standard errors of log(this / base) where both reports scored the same units: the
+        held-out and general-English perplexities over the same documents (paired bootstrap), the
+        answer perplexities from the per-fact differences (as many facts, in the facts file's order)."""
         paired = {}
+        for metric, mine, theirs in (("heldout_perplexity", self.perplexity, base.perplexity),
+                                     ("general_perplexity", self.general_text, base.general_text)):  # fmt: skip
+            error = paired_log_ratio_error(mine.get("documents") or [], theirs.get("documents") or [])
+            if error is not None:
+                paired[metric] = error
         for split in ("train", "test"):
             mine = self.fact_likelihood.get(split, {}).get("nll") or []
             theirs = base.fact_likelihood.get(split, {}).get("nll") or []

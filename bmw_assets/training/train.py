@@ -445,11 +445,11 @@ def materialization_metadata(manifest: dict[str, Any], metrics: dict[str, Any]) 
 
 def record_run(
     spec: RunSpec, device: RunDevice, run: LoadedRun, surgery: dict[str, Any], trainer: Any, trained: TrainedRun,
-    throughput: Any, started: float,
+    throughput: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     """Write what the main process keeps of a finished run: merged/ (LoRA with merge_lora), the loss
     curve, metrics.json and, last, manifest.json; then drop the checkpoints. Returns (manifest, metrics).
-    `throughput` is the run's LossStreamCallback (tokens per second, trained tokens)."""
+    `throughput` is the run's LossStreamCallback (tokens, seconds and throughput of the whole run)."""
     folder, training = spec.folder, spec.config.training
     if training.method == "lora" and training.merge_lora:
         merged = trainer.model.merge_and_unload()
@@ -467,6 +467,7 @@ def record_run(
         "resumed_from_step": checkpoint_step(trained.resumed_from) if trained.resumed_from else None,
         "tokens_per_second": throughput.tokens_per_second,
         "trained_tokens": throughput.trained_tokens,
+        "train_seconds": throughput.train_seconds,
         "trainable_params": trained.trainable_params,
         "total_params": trained.total_params,
         "loss_mode": trained.loss_mode.value,
@@ -476,7 +477,7 @@ def record_run(
         "optimizer": optimizer_name(trainer),
     }
     write_json_atomic(folder.metrics, metrics)
-    manifest = _manifest(spec, device, run, surgery, trained, started)
+    manifest = _manifest(spec, device, run, surgery, trained, throughput.wall_seconds())
     write_json_atomic(folder.manifest, manifest)
     # Checkpoints only serve resume and best-model selection, both done now; they hold optimizer state.
     for checkpoint in folder.checkpoints():
@@ -485,7 +486,12 @@ def record_run(
 
 
 def _manifest(
-    spec: RunSpec, device: RunDevice, run: LoadedRun, surgery: dict[str, Any], trained: TrainedRun, started: float
+    spec: RunSpec,
+    device: RunDevice,
+    run: LoadedRun,
+    surgery: dict[str, Any],
+    trained: TrainedRun,
+    wall_seconds: float,
 ) -> dict[str, Any]:
     folder = spec.folder
     weights = folder.weight_files()
@@ -518,7 +524,7 @@ def _manifest(
         "trainable_params": trained.trainable_params,
         "total_params": trained.total_params,
         "device": torch.cuda.get_device_name(0) if device.cuda else "cpu",
-        "wall_seconds": round(time.perf_counter() - started, 2),
+        "wall_seconds": wall_seconds,  # resumed segments included
         "completed_at": dt.datetime.now(dt.UTC).isoformat(),
     }
 
@@ -541,14 +547,14 @@ def run_training(spec: RunSpec, reporter: Reporter) -> dict[str, Any]:
 
     from bmw_assets.training.loss_stream import LossStreamCallback
 
-    throughput = LossStreamCallback(reporter)
+    throughput = LossStreamCallback(reporter, started)
     trainer, mode = build_trainer(spec, run.model, run.tokenizer, device.backend, run.train_rows,
                                   run.validation_rows, callbacks=[throughput])  # fmt: skip
     reporter.log(f"loss on {mode.value}; {len(run.train_rows)} train rows, {len(run.validation_rows)} validation rows")
     trained = train_to_best(trainer, mode, folder, reporter)
     if not trainer.is_world_process_zero():
         return {}
-    manifest, metrics = record_run(spec, device, run, surgery, trainer, trained, throughput, started)
+    manifest, metrics = record_run(spec, device, run, surgery, trainer, trained, throughput)
     reporter.log(f"wrote {folder.manifest}")
     reporter.report_materialization(materialization_metadata(manifest, metrics))
     return manifest

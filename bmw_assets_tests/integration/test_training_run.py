@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from bmw_assets.training.launch import training_command, training_env
+from bmw_assets.training.loss_stream import RUN_SECONDS_FILE
 from bmw_assets_tests.specs import run_spec, shipped_config
 
 pytestmark = pytest.mark.slow
@@ -228,12 +229,22 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, base_model, tok
         int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()
     )
     assert checkpoints and checkpoints[-1] < 8
+    # The time before the kill, as the checkpoint records it (set here to known values: the kill
+    # may land between the checkpoint and its record).
+    last = out / f"checkpoint-{checkpoints[-1]}"
+    (last / RUN_SECONDS_FILE).write_text(json.dumps({"train_seconds": 1000.0, "wall_seconds": 2000.0}))
+    tokens_before = json.loads((last / "trainer_state.json").read_text())["num_input_tokens_seen"]
 
     done = run_cli(spec)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resuming from {out / f'checkpoint-{checkpoints[-1]}'}" in done.stdout
     metrics = json.loads((out / "metrics.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
     assert metrics["resumed_from_step"] == checkpoints[-1] and metrics["global_step"] == 8
+    # The whole run is reported, not the last segment: seconds and tokens before the kill count.
+    assert 1000.0 < metrics["train_seconds"] < 1000.0 + 300 and 2000.0 < manifest["wall_seconds"] < 2000.0 + 300
+    assert metrics["trained_tokens"] > tokens_before > 0
+    assert metrics["tokens_per_second"] == pytest.approx(metrics["trained_tokens"] / metrics["train_seconds"])
     # History before the kill comes from the checkpoint; each step is logged once.
     assert [point["step"] for point in metrics["history"]["train"]] == list(range(1, 9))
 

@@ -160,3 +160,33 @@ def test_answer_perplexity_is_judged_on_the_same_facts_paired():
     # Reports of different fact sets are not paired.
     variant.fact_likelihood["train"]["nll"] = variant.fact_likelihood["train"]["nll"][:5]
     assert variant.paired_errors(base) == {}
+
+
+def _scored(documents: list[tuple[float, int]]) -> dict:
+    """A perplexity section as the evaluation writes it, from (nll_sum, tokens) per document."""
+    from bmw_assets.evaluation.perplexity import PerplexityResult
+
+    nll, tokens = sum(d[0] for d in documents), sum(d[1] for d in documents)
+    return PerplexityResult(nll, tokens, math.exp(nll / tokens), documents).to_dict()
+
+
+def test_held_out_perplexity_is_judged_on_the_same_documents_paired():
+    """Documents differ widely in difficulty (press kits against short notes): unpaired bootstrap
+    errors call a consistent 5 % fall noise; resampling the same documents for both does not."""
+    tokens = [400, 300, 500, 200, 600, 350, 450, 250]
+    per_token = [4.5, 2.0, 3.8, 1.2, 4.9, 2.6, 3.1, 1.7]  # the base's nats per token, by document
+    base = make_report("base", 10.0, 20.0, 0.0)
+    variant = make_report("original", 10.0, 20.0, 0.0)
+    base.perplexity = _scored([(rate * n, n) for rate, n in zip(per_token, tokens, strict=True)])
+    shift = [-0.06, -0.04, -0.05, -0.05, -0.06, -0.04, -0.05, -0.05]
+    variant.perplexity = _scored([((rate + d) * n, n) for rate, d, n in zip(per_token, shift, tokens, strict=True)])
+    paired = variant.paired_errors(base)
+    assert 0 < paired["heldout_perplexity"] < 0.01
+    unpaired = verdict("original", variant.metrics(), variant.standard_errors(), base.metrics(),
+                       base.standard_errors(), 10.0)  # fmt: skip
+    assert unpaired.heldout.noise and not unpaired.beats_base
+    judged = report_verdict(variant, base, 10.0)
+    assert judged.heldout.better and not judged.heldout.noise and judged.beats_base
+    # Other documents (another tokenizer counts other tokens) are not paired.
+    variant.perplexity = _scored([((rate - 0.05) * (n + 1), n + 1) for rate, n in zip(per_token, tokens, strict=True)])
+    assert "heldout_perplexity" not in variant.paired_errors(base)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bmw_assets.atomic import write_json_atomic
-from bmw_assets.run_folders import TrainingRunFolder
+from bmw_assets.run_folders import EvaluationFolder, TrainingRunFolder
 from bmw_assets.training.artifacts import loss_history
 from bmw_assets.training.backend import resolve_backend
 from bmw_assets.training.data import LossMode, read_jsonl, to_trainer_rows
@@ -84,6 +84,19 @@ def test_manifest_round_trip_and_loss_history(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temp file left
     history = loss_history([{"step": 1, "loss": 2.0}, {"step": 2, "eval_loss": 1.5}, {"step": 2, "train_runtime": 3}])
     assert history == {"train": [{"step": 1, "loss": 2.0}], "eval": [{"step": 2, "loss": 1.5}]}
+
+
+def test_newest_evaluation_is_the_latest_complete_report(tmp_path):
+    import os
+
+    assert EvaluationFolder.newest(tmp_path, "original") is None
+    for run_id, mtime, complete in (("older", 100, True), ("newer", 200, True), ("running", 300, False)):
+        folder = EvaluationFolder.of(tmp_path, "original", run_id)
+        folder.path.mkdir(parents=True)
+        (folder.report_json if complete else folder.spec).write_text("{}")
+        os.utime(folder.report_json if complete else folder.spec, (mtime, mtime))
+    # An evaluation still running (no report yet) is not the newest result.
+    assert EvaluationFolder.newest(tmp_path, "original") == EvaluationFolder.of(tmp_path, "original", "newer")
 
 
 def test_training_command_single_process_ddp_and_fsdp():
