@@ -13,6 +13,7 @@ within 15 minutes on a 2-core machine.
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 import dagster as dg
 
 from bmw_assets.demo import run_demo, stop_local_services
+from bmw_assets.evaluation.fact_recall import guessed_recalls
 from bmw_assets.evaluation.report import read_report
 from bmw_assets.run_folders import EvaluationFolder
 from bmw_assets.settings import StorageLayout, load_settings
@@ -41,17 +43,25 @@ LEARNING = (
 
 def learning(layout: StorageLayout) -> dict[str, dict]:
     """Per compared row (base, base+rag, each variant): the comparison's learning columns, and the
-    standard errors and question counts of its newest report."""
+    standard errors and question counts of its newest report, how many of its recalled training
+    facts are values it also gives to other questions (guesses); against the base, log(row / base)
+    and its paired standard error for each perplexity both scored on the same units."""
     rows = {}
     with (layout.reports_dir / "comparison" / "comparison.csv").open(encoding="utf-8") as file:
         for row in csv.DictReader(file):
             rows[row["variant"]] = {key: float(row[key]) if row[key] else None for key in LEARNING}
-    for variant, row in rows.items():
-        folder = EvaluationFolder.newest(layout.reports_dir, variant)
-        if folder is not None:
-            report = read_report(folder.report_json)
-            row["standard_errors"] = report.standard_errors()
-            row["fact_questions"] = {split: result["n"] for split, result in report.fact_recall.items()}
+    reports = {variant: read_report(folder.report_json) for variant in rows
+               if (folder := EvaluationFolder.newest(layout.reports_dir, variant)) is not None}  # fmt: skip
+    base = reports.get("base")
+    for variant, report in reports.items():
+        row = rows[variant]
+        row["standard_errors"] = report.standard_errors()
+        row["fact_questions"] = {split: result["n"] for split, result in report.fact_recall.items()}
+        row["recalled_frequent_values"] = guessed_recalls(report.fact_recall["train"]["answers"])
+        if base is not None and report is not base:
+            row["log_ratio_vs_base"] = {metric: {"value": round(math.log(row[metric] / rows["base"][metric]), 4),
+                                                 "paired_standard_error": round(error, 4)}
+                                        for metric, error in report.paired_errors(base).items()}  # fmt: skip
     return rows
 
 

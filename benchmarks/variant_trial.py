@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import time
-from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +24,7 @@ import dagster as dg
 from bmw_assets.definitions import build_definitions
 from bmw_assets.defs import jobs
 from bmw_assets.demo import step_seconds
-from bmw_assets.evaluation.fact_recall import answer_matches
+from bmw_assets.evaluation.fact_recall import guessed_recalls
 from bmw_assets.evaluation.report import EvalReport, read_report
 from bmw_assets.run_folders import EvaluationFolder
 from bmw_assets.settings import load_settings
@@ -40,13 +39,6 @@ def newest_report(reports_dir: Path, variant: str) -> EvalReport:
     return read_report(folder.report_json)
 
 
-def guessed(report: EvalReport) -> int:
-    """Recalled training-article answers whose reference the model also gave to another question."""
-    answers = report.fact_recall["train"]["answers"]
-    given = Counter(a["reference"] for a in answers for b in answers if answer_matches(b["prediction"], a["reference"]))
-    return sum(a["correct"] and given[a["reference"]] > 1 for a in answers)
-
-
 def summary(report: EvalReport, base: EvalReport, seconds: dict[str, float]) -> dict:
     recall = report.fact_recall["train"]
     return {
@@ -55,7 +47,7 @@ def summary(report: EvalReport, base: EvalReport, seconds: dict[str, float]) -> 
         "forgetting_pct": round(100 * (report.general_text["perplexity"] / base.general_text["perplexity"] - 1), 1),
         "fact_recall_train": f"{sum(a['correct'] for a in recall['answers'])}/{recall['n']}",
         "fact_recall_se": round(recall["standard_error"], 3),
-        "recalled_frequent_values": guessed(report),
+        "recalled_frequent_values": guessed_recalls(report.fact_recall["train"]["answers"]),
         "seconds": seconds,
     }
 

@@ -8,9 +8,11 @@ import json
 import math
 import re
 import string
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -102,6 +104,14 @@ def answer_matches(prediction: str, reference: str) -> bool:
     if not expected:
         return False
     return predicted == expected or f" {expected} " in f" {predicted} "
+
+
+def guessed_recalls(answers: Sequence[Mapping[str, Any]]) -> int:
+    """How many right answers (a report's `answers`: question, reference, prediction, correct) are
+    values the model also gives to other questions: "Plant Berlin" said for every "where is it
+    built?" is right once by chance, not remembered."""
+    given = Counter(a["reference"] for a in answers for b in answers if answer_matches(b["prediction"], a["reference"]))
+    return sum(a["correct"] and given[a["reference"]] > 1 for a in answers)
 
 
 def score_fact_recall(questions: Sequence[FactQuestion], predictions: Sequence[str]) -> FactRecallResult:

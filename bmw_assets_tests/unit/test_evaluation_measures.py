@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from bmw_assets.evaluation.fact_recall import FactAnswer, FactRecallResult
+from bmw_assets.evaluation.fact_recall import FactAnswer, FactRecallResult, guessed_recalls
 from bmw_assets.evaluation.general_text import (
     ENTRIES_PER_DOCUMENT,
     GeneralTextUnavailable,
@@ -97,3 +97,20 @@ def test_fact_recall_error_is_never_zero(correct, n, expected):
     result = FactRecallResult(answers, correct / n)
     assert result.standard_error == pytest.approx(expected)
     assert FactRecallResult([], float("nan")).standard_error is None
+
+
+def test_a_value_given_to_several_questions_is_a_guess_not_a_recall():
+    def answer(question: str, reference: str, prediction: str) -> dict:
+        return {"question": question, "reference": reference, "prediction": prediction,
+                "correct": reference.lower() in prediction.lower()}  # fmt: skip
+
+    answers = [
+        answer("Where is the X2 built?", "Plant Berlin", "It is built at Plant Berlin."),
+        answer("Where is the M5 built?", "Plant Dingolfing", "It is built at Plant Berlin."),
+        answer("Where is the iX2 built?", "Plant Regensburg", "It is built at Plant Berlin."),
+        answer("Where is the M4 built?", "Plant Debrecen", "It is built at Plant Debrecen."),
+        answer("How fast is the M4?", "250 km/h", "It reaches 240 km/h."),
+    ]
+    # Berlin is said three times and right once: a guess. Debrecen is said once, for its own question.
+    assert sum(a["correct"] for a in answers) == 2 and guessed_recalls(answers) == 1
+    assert guessed_recalls([]) == 0
