@@ -15,13 +15,8 @@ import pytest
 import yaml
 
 from bmw_assets_tests.conftest import free_port, write_tiny_configs
-from bmw_assets_tests.e2e.dagster_ui import REPO_ROOT, DagsterUI
+from bmw_assets_tests.e2e.dagster_ui import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, DagsterUI
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 # Few articles keep the LLM filter (the slow data step on CPU) short; with six the hashed splits
 # give train five articles and validation one. The feed's first page then lists exactly these, so
 # the sensor finds nothing new until the test publishes more.

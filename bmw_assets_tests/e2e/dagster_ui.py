@@ -22,6 +22,12 @@ from typing import Any, TypeVar
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "bmw_assets"
 REPOSITORY = "__repository__"
+# Debian's Chromium, which Playwright drives (it downloads no browser here).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 T = TypeVar("T")
 

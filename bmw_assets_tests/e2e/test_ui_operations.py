@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bmw_assets_tests.e2e.conftest import CHROMIUM, Stack
+from bmw_assets_tests.e2e.conftest import Stack
 from bmw_assets_tests.e2e.dagster_ui import (
+    CHROMIUM,
     LOCATION,
     DagsterUI,
     assets_of,
@@ -280,6 +281,7 @@ def markdown_entry(page: Page, label: str):
     """Where a Markdown metadata entry is rendered: in its row when short (the UI inlines Markdown of
     under 1,000 characters), else in the dialog its [Show Markdown] link opens (closed afterwards)."""
     row = page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first
+    row.scroll_into_view_if_needed()  # for the screenshot: the samples sit below the fold
     link = row.get_by_text("[Show Markdown]")
     if link.count() == 0:
         yield row
