@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -82,14 +81,28 @@ def training_order(configs: ModelConfigsResource) -> list[str]:
     return sorted(configs.variants(), key=lambda v: (v not in valid, v in valid and valid[v].training.method != "lora"))
 
 
+def evaluate_as_trained(trained, evaluate: Callable[[str], None], timings: dict[str, float]) -> None:
+    """Evaluate each variant as the training process reports it done on the `trained` queue (see
+    _train_variants), one at a time in this thread, adding the training steps' seconds to
+    `timings`; raise when training failed. One run at a time in this process: Dagster sets up a
+    run's logging with logging.config.dictConfig, which takes the logging module's lock and then
+    each handler's, while a run already going holds its handler's lock and waits for the
+    module's; two evaluations started together in threads hung `make demo` that way."""
+    while (done := trained.get())[0] is not None:
+        variant, train_timings = done
+        timings.update(train_timings)
+        evaluate(variant)
+    if done[1] is not None:
+        raise RuntimeError(f"training failed: {done[1]}")
+
+
 def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dict[str, float]:
     timings: dict[str, float] = {}
     materialize = _materializer(settings, instance, timings, say)
     materialize(jobs.ingest_and_prepare.name)
     # Training and evaluation use different pools, as under the daemon: a second process trains
     # the variants one after another while this one evaluates the base model, then each variant
-    # as it is done (one CPU thread each). Once training is over its core evaluates too: the
-    # evaluations still waiting run two at a time.
+    # as it is done (one CPU core each).
     spawn = multiprocessing.get_context("spawn")
     trained = spawn.Queue()
     configs = build_definitions(settings).resources["model_configs"]
@@ -99,23 +112,7 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, say=print) -> dic
     trainer.start()
     try:
         materialize(jobs.evaluate_base_model.name)
-        free_cores = threading.Semaphore(1)  # the other core trains
-
-        def evaluate(variant: str) -> None:
-            with free_cores:
-                materialize(jobs.EVALUATE_VARIANT, variant)
-
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="demo-evaluation") as pool:
-            evaluations = []
-            while (done := trained.get())[0] is not None:
-                variant, train_timings = done
-                timings.update(train_timings)
-                evaluations.append(pool.submit(evaluate, variant))
-            free_cores.release()  # training is over
-            for evaluation in evaluations:
-                evaluation.result()
-        if done[1] is not None:
-            raise RuntimeError(f"training failed: {done[1]}")
+        evaluate_as_trained(trained, lambda variant: materialize(jobs.EVALUATE_VARIANT, variant), timings)
         trainer.join()
     finally:
         if trainer.is_alive():
