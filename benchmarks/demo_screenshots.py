@@ -34,7 +34,7 @@ def open_markdown(page, label: str):
 
 
 def capture(ui: DagsterUI, out: Path) -> list[Path]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     shots = []
     with sync_playwright() as playwright:
@@ -47,11 +47,17 @@ def capture(ui: DagsterUI, out: Path) -> list[Path]:
             (target or page).screenshot(path=path)
             shots.append(path)
 
+        def close_dialog() -> None:
+            page.keyboard.press("Escape")
+            expect(page.get_by_role("dialog")).to_have_count(0)  # gone, not only fading out
+
         page.goto("/assets/variant_comparison?view=events")
         shoot("demo-verdict.png", open_markdown(page, "verdict"))
-        page.keyboard.press("Escape")
-        shoot("demo-metrics-plot.png", open_markdown(page, "metrics"))
-        page.keyboard.press("Escape")
+        close_dialog()
+        page.set_viewport_size({"width": 1600, "height": 2600})  # the dialog shows only what fits the window
+        shoot("demo-metrics-plot.png", open_markdown(page, "metrics").locator("img"))  # the plot, not its dialog
+        close_dialog()
+        page.set_viewport_size({"width": 1600, "height": 1000})
         page.goto(f"/assets/eval_report?view=partitions&partition={VARIANT}")
         page.get_by_role("row").filter(has=page.get_by_text("verdict", exact=True)).first.wait_for()
         shoot("demo-eval-report.png")
