@@ -33,10 +33,17 @@ def service_pid_files(layout: StorageLayout) -> list[Path]:
     return [layout.root / "replica" / "replica.pid", layout.root / "logs" / "transformers-serve.pid"]
 
 
+def _seconds_after_boot(process: psutil.Process) -> float:
+    """When `process` started, in seconds after boot. Its start in epoch seconds moves whenever the
+    system clock is adjusted (psutil adds the kernel's boot time, whole seconds that shift with
+    the clock), which made a running service look like another process."""
+    return process.create_time() - psutil.boot_time()
+
+
 def write_pid_file(path: Path, pid: int) -> None:
     """Record process `pid` (started in its own session) in `path`: pid, start time, command line."""
     process = psutil.Process(pid)
-    record = {"pid": pid, "create_time": process.create_time(), "cmdline": process.cmdline()}
+    record = {"pid": pid, "started_after_boot": _seconds_after_boot(process), "cmdline": process.cmdline()}
     write_text_atomic(path, json.dumps(record) + "\n")
 
 
@@ -55,7 +62,10 @@ def recorded_process(path: Path) -> psutil.Process | None:
     try:
         record = json.loads(path.read_text())
         process = psutil.Process(int(record["pid"]))
-        same = abs(process.create_time() - record["create_time"]) < 0.05 and process.cmdline() == record["cmdline"]
+        same = (
+            abs(_seconds_after_boot(process) - record["started_after_boot"]) < 0.05
+            and process.cmdline() == record["cmdline"]
+        )
         return process if same and os.getpgid(process.pid) == process.pid else None
     except (OSError, ValueError, TypeError, KeyError, psutil.Error):
         return None

@@ -11,9 +11,11 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from bmw_assets.demo import stop_local_services
+from bmw_assets.local_services import recorded_process, write_pid_file
 from bmw_assets.replica.server import _answers, ensure_replica_running
 from bmw_assets.settings import load_settings
 from bmw_assets_tests.conftest import free_port
@@ -37,11 +39,25 @@ def test_a_pid_file_naming_a_replaced_process_signals_nothing(tmp_path, bystande
         pid_file.write_text(f"{bystander.pid}\n")
     else:
         cmdline = [sys.executable, "-m", "bmw_assets.replica", "serve"]
-        pid_file.write_text(json.dumps({"pid": bystander.pid, "create_time": time.time() - 3600, "cmdline": cmdline}))
+        started = psutil.Process(bystander.pid).create_time() - psutil.boot_time() - 3600
+        pid_file.write_text(json.dumps({"pid": bystander.pid, "started_after_boot": started, "cmdline": cmdline}))
     stop_local_services(settings)
     time.sleep(0.2)
     assert bystander.poll() is None, "a process that was not started by the project was signalled"
     assert not pid_file.exists(), "the stale pid file stays"
+
+
+def test_a_service_is_still_recognised_after_the_system_clock_is_adjusted(tmp_path, bystander, monkeypatch):
+    """NTP or the hypervisor moving the clock shifts the boot time psutil adds to every process's
+    start (whole seconds); the service recorded before must still be found, or it is never stopped
+    (a CI run's `transformers serve` outlived its test that way). The clock itself cannot be
+    moved in a test, so psutil's boot-time reading is shifted by a second instead."""
+    pid_file = tmp_path / "service.pid"
+    write_pid_file(pid_file, bystander.pid)
+    clock_before = psutil._pslinux.boot_time()
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: clock_before + 1.0)
+    recorded = recorded_process(pid_file)
+    assert recorded is not None and recorded.pid == bystander.pid
 
 
 def test_a_replica_started_on_demand_is_stopped_and_its_pid_file_removed(tmp_path):
