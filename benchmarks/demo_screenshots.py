@@ -14,23 +14,9 @@ import os
 from pathlib import Path
 
 from bmw_assets_tests.conftest import free_port
-from bmw_assets_tests.e2e.dagster_ui import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, DagsterUI
+from bmw_assets_tests.e2e.dagster_ui import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, DagsterUI, open_markdown
 
 VARIANT = "original_lora"  # the variant the demo's learning claim rests on (docs/results.md)
-
-
-def open_markdown(page, label: str):
-    """The rendered Markdown of metadata entry `label`: its row when short, else the dialog that
-    its [Show Markdown] link opens (the UI inlines Markdown of under 1,000 characters only)."""
-    row = page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first
-    row.scroll_into_view_if_needed()
-    link = row.get_by_text("[Show Markdown]")
-    if link.count() == 0:
-        return row
-    link.click()
-    dialog = page.get_by_role("dialog")
-    dialog.wait_for()
-    return dialog
 
 
 def capture(ui: DagsterUI, out: Path) -> list[Path]:

@@ -48,6 +48,21 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float, every_s
         time.sleep(every_s)
 
 
+def open_markdown(page, label: str):
+    """Where metadata entry `label`'s Markdown is rendered on a Playwright `page`: its row when short
+    (the UI inlines Markdown of under 1,000 characters), else the dialog its [Show Markdown] link
+    opens (left open). The row is scrolled into view first, for screenshots below the fold."""
+    row = page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first
+    row.scroll_into_view_if_needed()
+    link = row.get_by_text("[Show Markdown]")
+    if link.count() == 0:
+        return row
+    link.click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    return dialog
+
+
 @dataclass
 class DagsterUI:
     """`dagster-webserver` and `dagster-daemon run` on one instance, logging under `log_dir`."""

@@ -23,6 +23,7 @@ from bmw_assets_tests.e2e.dagster_ui import (
     LOCATION,
     DagsterUI,
     assets_of,
+    open_markdown,
     tag,
     wait_for,
 )
@@ -278,17 +279,11 @@ def check_comparison_follows(page: Page, ui: DagsterUI, shots: Path) -> int:
 
 @contextlib.contextmanager
 def markdown_entry(page: Page, label: str):
-    """Where a Markdown metadata entry is rendered: in its row when short (the UI inlines Markdown of
-    under 1,000 characters), else in the dialog its [Show Markdown] link opens (closed afterwards)."""
-    row = page.get_by_role("row").filter(has=page.get_by_text(label, exact=True)).first
-    row.scroll_into_view_if_needed()  # for the screenshot: the samples sit below the fold
-    link = row.get_by_text("[Show Markdown]")
-    if link.count() == 0:
-        yield row
-        return
-    link.click()
-    yield page.get_by_role("dialog")
-    page.keyboard.press("Escape")
+    """Where a Markdown metadata entry is rendered (see open_markdown); a dialog it opened is closed afterwards."""
+    shown = open_markdown(page, label)
+    yield shown
+    if page.get_by_role("dialog").count():
+        page.keyboard.press("Escape")
 
 
 def show_backfill_done(page: Page, ui: DagsterUI, backfill_id: str, shots: Path) -> None:
